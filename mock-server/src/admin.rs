@@ -1,0 +1,217 @@
+//! The admin API under `/__admin` (plain HTTP listener): read and clear the journal, arm and
+//! disarm faults, move the virtual clock, read the loaded fixtures, reset everything, health.
+//! Every answer is JSON, errors included (`{"error": ..., "message": ...}`); the OpenAPI
+//! document at `/__admin/openapi.json` describes it.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Duration, Utc};
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::faults::FaultRule;
+use crate::journal::EventFilter;
+use crate::providers::Provider;
+use crate::server::Endpoints;
+use crate::state::Core;
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub core: Arc<Core>,
+    pub providers: Vec<Arc<dyn Provider>>,
+    pub endpoints: Arc<OnceLock<Endpoints>>,
+    pub started: std::time::Instant,
+}
+
+pub fn router(state: AdminState) -> Router {
+    Router::new()
+        .route("/__admin/health", get(health))
+        .route("/__admin/endpoints", get(endpoints))
+        .route("/__admin/events", get(events).delete(clear_events))
+        .route("/__admin/faults", get(list_faults).post(add_faults).delete(clear_faults))
+        .route("/__admin/faults/{id}", delete(remove_fault))
+        .route("/__admin/clock", get(clock).post(set_clock))
+        .route("/__admin/fixtures", get(fixtures))
+        .route("/__admin/reset", post(reset))
+        .route("/__admin/openapi.json", get(openapi))
+        .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint; see /__admin/openapi.json") })
+        .with_state(state)
+}
+
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (status, Json(json!({"error": code, "message": message.into()}))).into_response()
+}
+
+/// JSON body parsing with errors in the admin API's own shape.
+async fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, Response> {
+    let bytes = crate::wire::read_body(body, 1 << 20)
+        .await
+        .map_err(|e| error(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", e.to_string()))?;
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.to_ascii_lowercase().contains("json"));
+    if !is_json {
+        return Err(error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_request", "send JSON (Content-Type: application/json)"));
+    }
+    serde_json::from_slice(&bytes).map_err(|e| error(StatusCode::BAD_REQUEST, "bad_request", format!("invalid JSON body: {e}")))
+}
+
+async fn health(State(s): State<AdminState>) -> Response {
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": s.started.elapsed().as_secs_f64(),
+        "events": s.core.journal.len(),
+    }))
+    .into_response()
+}
+
+async fn endpoints(State(s): State<AdminState>) -> Response {
+    match s.endpoints.get() {
+        Some(e) => Json(e).into_response(),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "starting", "listeners are still binding"),
+    }
+}
+
+async fn events(State(s): State<AdminState>, filter: Result<Query<EventFilter>, axum::extract::rejection::QueryRejection>) -> Response {
+    let Query(filter) = match filter {
+        Ok(f) => f,
+        Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", format!("query: {}", e.body_text())),
+    };
+    Json(json!({
+        "events": s.core.journal.events(&filter),
+        "next_seq": s.core.journal.next_seq(),
+        "dropped": s.core.journal.dropped(),
+        "capacity": s.core.journal.capacity(),
+    }))
+    .into_response()
+}
+
+async fn clear_events(State(s): State<AdminState>) -> Response {
+    s.core.journal.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn list_faults(State(s): State<AdminState>) -> Response {
+    Json(s.core.faults.list()).into_response()
+}
+
+/// One rule, or an array of rules.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum OneOrMany {
+    Many(Vec<Value>),
+    One(Value),
+}
+
+async fn add_faults(State(s): State<AdminState>, headers: HeaderMap, body: Body) -> Response {
+    let values = match parse_json::<OneOrMany>(&headers, body).await {
+        Ok(OneOrMany::Many(v)) => v,
+        Ok(OneOrMany::One(v)) => vec![v],
+        Err(r) => return r,
+    };
+    let mut rules = Vec::new();
+    for (i, v) in values.into_iter().enumerate() {
+        match serde_json::from_value::<FaultRule>(v) {
+            Ok(rule) => match rule.validate() {
+                Ok(()) => rules.push(rule),
+                Err(e) => return error(StatusCode::BAD_REQUEST, "bad_fault", format!("rule {i}: {e}")),
+            },
+            Err(e) => return error(StatusCode::BAD_REQUEST, "bad_fault", format!("rule {i}: {e}")),
+        }
+    }
+    let added: Vec<FaultRule> = rules.into_iter().filter_map(|r| s.core.faults.add(r).ok()).collect();
+    (StatusCode::CREATED, Json(added)).into_response()
+}
+
+async fn clear_faults(State(s): State<AdminState>) -> Response {
+    s.core.faults.clear();
+    StatusCode::NO_CONTENT.into_response()
+}
+
+async fn remove_fault(State(s): State<AdminState>, Path(id): Path<String>) -> Response {
+    if s.core.faults.remove(&id) {
+        StatusCode::NO_CONTENT.into_response()
+    } else {
+        error(StatusCode::NOT_FOUND, "not_found", format!("no fault rule with id '{id}'"))
+    }
+}
+
+async fn clock(State(s): State<AdminState>) -> Response {
+    Json(s.core.clock.reading()).into_response()
+}
+
+/// Any combination; applied in this order: set, offset_seconds, advance_seconds, freeze.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct ClockChange {
+    set: Option<DateTime<Utc>>,
+    offset_seconds: Option<f64>,
+    advance_seconds: Option<f64>,
+    freeze: Option<bool>,
+}
+
+async fn set_clock(State(s): State<AdminState>, headers: HeaderMap, body: Body) -> Response {
+    let change: ClockChange = match parse_json(&headers, body).await {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let ms = |secs: f64| -> Option<Duration> {
+        (secs.is_finite() && secs.abs() < 1e11).then(|| Duration::milliseconds((secs * 1000.0) as i64))
+    };
+    let clock = &s.core.clock;
+    if let Some(at) = change.set {
+        clock.set(at);
+    }
+    if let Some(secs) = change.offset_seconds {
+        match ms(secs) {
+            Some(d) => clock.set_offset(d),
+            None => return error(StatusCode::BAD_REQUEST, "bad_request", "offset_seconds must be a finite number of seconds"),
+        }
+    }
+    if let Some(secs) = change.advance_seconds {
+        match ms(secs) {
+            Some(d) => clock.advance(d),
+            None => return error(StatusCode::BAD_REQUEST, "bad_request", "advance_seconds must be a finite number of seconds"),
+        }
+    }
+    match change.freeze {
+        Some(true) => clock.freeze(),
+        Some(false) => clock.unfreeze(),
+        None => {}
+    }
+    Json(clock.reading()).into_response()
+}
+
+async fn fixtures(State(s): State<AdminState>) -> Response {
+    Json(json!({"source": s.core.source.name(), "fixtures": *s.core.fixtures()})).into_response()
+}
+
+async fn reset(State(s): State<AdminState>) -> Response {
+    if let Err(e) = s.core.reload_fixtures() {
+        return error(StatusCode::BAD_REQUEST, "bad_fixtures", format!("fixtures not reloaded, nothing was reset:\n{e}"));
+    }
+    for p in &s.providers {
+        p.reset();
+    }
+    s.core.journal.clear();
+    s.core.faults.clear();
+    s.core.clock.reset();
+    Json(json!({"status": "reset", "fixtures": s.core.source.name()})).into_response()
+}
+
+async fn openapi() -> Response {
+    (
+        [("content-type", "application/json")],
+        include_str!("admin_openapi.json"),
+    )
+        .into_response()
+}

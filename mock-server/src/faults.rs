@@ -1,0 +1,272 @@
+//! Fault injection. A rule matches requests by provider, service, method and route, and fires
+//! for a window of those matches (skip the first `after`, then fire `times` times, or forever).
+//! Its action replaces or alters the answer: a status with body and headers, a delay, a dropped
+//! connection or a truncated body. Rules are applied in one place, before any provider handler
+//! (see `routing`), so every provider gets them for free.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+
+/// A rule as posted to `/__admin/faults`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FaultRule {
+    /// Assigned by the server when absent.
+    #[serde(default)]
+    pub id: String,
+    pub provider: Option<String>,
+    pub service: Option<String>,
+    /// Upper-case HTTP method; any when absent.
+    pub method: Option<String>,
+    /// Path below the service root, e.g. `/*/oauth2/v2.0/token`. `*` matches one segment,
+    /// a final `/**` any rest. Any path when absent.
+    pub route: Option<String>,
+    /// Let this many matching requests through before firing.
+    #[serde(default)]
+    pub after: u64,
+    /// Fire this many times, then stay inert; forever when absent.
+    pub times: Option<u64>,
+    pub action: FaultAction,
+    /// Counters, reported back by the admin API.
+    #[serde(default)]
+    pub matched: u64,
+    #[serde(default)]
+    pub fired: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct FaultAction {
+    /// Answer with this status instead of calling the provider.
+    pub status: Option<u16>,
+    /// Body for `status`: a string is sent as is, anything else as JSON.
+    pub body: Option<serde_json::Value>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    /// Wait this long before answering (real time, not the virtual clock).
+    pub delay_ms: Option<u64>,
+    /// Close the connection without any answer.
+    #[serde(default)]
+    pub drop_connection: bool,
+    /// Send the headers and half the body, then close the connection.
+    #[serde(default)]
+    pub truncate_body: bool,
+}
+
+impl FaultAction {
+    /// A short description for the journal.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(ms) = self.delay_ms {
+            parts.push(format!("delay {ms}ms"));
+        }
+        if self.drop_connection {
+            parts.push("drop connection".to_owned());
+        }
+        if let Some(status) = self.status {
+            parts.push(format!("status {status}"));
+        }
+        if self.truncate_body {
+            parts.push("truncate body".to_owned());
+        }
+        if parts.is_empty() {
+            parts.push("none".to_owned());
+        }
+        parts.join(", ")
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FaultError {
+    #[error("action: status {0} is not an HTTP status (use 100-599)")]
+    BadStatus(u16),
+    #[error("action: nothing to do; give at least one of status, delay_ms, drop_connection, truncate_body")]
+    EmptyAction,
+    #[error("method: '{0}' is not an HTTP method")]
+    BadMethod(String),
+    #[error("route: must start with '/', got '{0}'")]
+    BadRoute(String),
+    #[error("times: 0 would never fire; omit it to fire forever")]
+    ZeroTimes,
+}
+
+impl FaultRule {
+    pub fn validate(&self) -> Result<(), FaultError> {
+        let a = &self.action;
+        if let Some(s) = a.status {
+            if !(100..=599).contains(&s) {
+                return Err(FaultError::BadStatus(s));
+            }
+        }
+        if a.status.is_none() && a.delay_ms.is_none() && !a.drop_connection && !a.truncate_body {
+            return Err(FaultError::EmptyAction);
+        }
+        if let Some(m) = &self.method {
+            if m.is_empty() || !m.bytes().all(|b| b.is_ascii_alphabetic()) {
+                return Err(FaultError::BadMethod(m.clone()));
+            }
+        }
+        if let Some(r) = &self.route {
+            if !r.starts_with('/') {
+                return Err(FaultError::BadRoute(r.clone()));
+            }
+        }
+        if self.times == Some(0) {
+            return Err(FaultError::ZeroTimes);
+        }
+        Ok(())
+    }
+
+    fn matches(&self, provider: &str, service: &str, method: &str, path: &str) -> bool {
+        self.provider.as_deref().map_or(true, |p| p == provider)
+            && self.service.as_deref().map_or(true, |s| s == service)
+            && self.method.as_deref().map_or(true, |m| m.eq_ignore_ascii_case(method))
+            && self.route.as_deref().map_or(true, |r| route_matches(r, path))
+    }
+}
+
+/// `*` matches exactly one segment, a trailing `**` any number (including none).
+pub fn route_matches(pattern: &str, path: &str) -> bool {
+    let mut pat = pattern.trim_matches('/').split('/').filter(|s| !s.is_empty());
+    let mut segs = path.trim_matches('/').split('/').filter(|s| !s.is_empty());
+    loop {
+        match (pat.next(), segs.next()) {
+            (Some("**"), _) => return true,
+            (Some(p), Some(s)) if p == "*" || p == s => continue,
+            (None, None) => return true,
+            _ => return false,
+        }
+    }
+}
+
+/// The fault that fired for a request.
+#[derive(Debug, Clone)]
+pub struct FiredFault {
+    pub rule_id: String,
+    pub action: FaultAction,
+}
+
+#[derive(Default)]
+pub struct Faults {
+    inner: Mutex<FaultsInner>,
+}
+
+#[derive(Default)]
+struct FaultsInner {
+    next_id: u64,
+    rules: Vec<FaultRule>,
+}
+
+/// At most this many rules at once: a runaway script cannot grow memory.
+pub const MAX_RULES: usize = 1000;
+
+impl Faults {
+    pub fn add(&self, mut rule: FaultRule) -> Result<FaultRule, FaultError> {
+        rule.validate()?;
+        let mut inner = self.inner.lock().unwrap();
+        inner.next_id += 1;
+        if rule.id.is_empty() {
+            rule.id = format!("fault-{}", inner.next_id);
+        }
+        rule.matched = 0;
+        rule.fired = 0;
+        if let Some(m) = rule.method.as_mut() {
+            *m = m.to_ascii_uppercase();
+        }
+        inner.rules.retain(|r| r.id != rule.id);
+        if inner.rules.len() >= MAX_RULES {
+            inner.rules.remove(0);
+        }
+        inner.rules.push(rule.clone());
+        Ok(rule)
+    }
+
+    pub fn list(&self) -> Vec<FaultRule> {
+        self.inner.lock().unwrap().rules.clone()
+    }
+
+    pub fn remove(&self, id: &str) -> bool {
+        let mut inner = self.inner.lock().unwrap();
+        let before = inner.rules.len();
+        inner.rules.retain(|r| r.id != id);
+        inner.rules.len() != before
+    }
+
+    pub fn clear(&self) {
+        self.inner.lock().unwrap().rules.clear();
+    }
+
+    /// Counts this request against every matching rule and returns the first that fires.
+    pub fn take(&self, provider: &str, service: &str, method: &str, path: &str) -> Option<FiredFault> {
+        let mut inner = self.inner.lock().unwrap();
+        let mut fired = None;
+        for rule in inner.rules.iter_mut() {
+            if !rule.matches(provider, service, method, path) {
+                continue;
+            }
+            rule.matched += 1;
+            let in_window = rule.matched > rule.after && rule.times.map_or(true, |t| rule.fired < t);
+            if fired.is_none() && in_window {
+                rule.fired += 1;
+                fired = Some(FiredFault { rule_id: rule.id.clone(), action: rule.action.clone() });
+            }
+        }
+        fired
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(after: u64, times: Option<u64>) -> FaultRule {
+        FaultRule {
+            id: String::new(),
+            provider: Some("p".into()),
+            service: None,
+            method: Some("post".into()),
+            route: Some("/*/token".into()),
+            after,
+            times,
+            action: FaultAction { status: Some(503), ..Default::default() },
+            matched: 0,
+            fired: 0,
+        }
+    }
+
+    #[test]
+    fn fires_in_its_window_only() {
+        let faults = Faults::default();
+        faults.add(rule(1, Some(2))).unwrap();
+        let hit = |path: &str| faults.take("p", "s", "POST", path).is_some();
+        assert!(!hit("/t/token"), "first is let through");
+        assert!(hit("/t/token"));
+        assert!(hit("/t/token"));
+        assert!(!hit("/t/token"), "times exhausted");
+        assert!(!hit("/t/other"));
+        assert_eq!(faults.list()[0].fired, 2);
+    }
+
+    #[test]
+    fn route_patterns() {
+        assert!(route_matches("/*/oauth2/v2.0/token", "/tenant/oauth2/v2.0/token"));
+        assert!(!route_matches("/*/oauth2/v2.0/token", "/oauth2/v2.0/token"));
+        assert!(route_matches("/api/**", "/api/price"));
+        assert!(route_matches("/api/**", "/api"));
+        assert!(!route_matches("/api", "/api/price"));
+    }
+
+    #[test]
+    fn rejects_useless_rules() {
+        let mut r = rule(0, None);
+        r.action = FaultAction::default();
+        assert_eq!(r.validate(), Err(FaultError::EmptyAction));
+        let mut r = rule(0, Some(0));
+        assert_eq!(r.validate(), Err(FaultError::ZeroTimes));
+        r.times = None;
+        r.action.status = Some(42);
+        assert_eq!(r.validate(), Err(FaultError::BadStatus(42)));
+    }
+}

@@ -1,0 +1,157 @@
+//! `mock_server`: one process that emulates Opinum, IoT Open, Knoema, Open Energy and Kalibrate
+//! faithfully enough that their real client libraries work against it.
+//!
+//! In Rust tests, start one on free ports with the embedded fixtures:
+//!
+//! ```no_run
+//! # async fn demo() -> anyhow::Result<()> {
+//! use mock_server::MockServer;
+//!
+//! let server = MockServer::start().await;
+//! let token_url = format!("{}/{}/oauth2/v2.0/token",
+//!     server.url("kalibrate.login"), "efa98c7b-2114-46e8-be99-954a4f1a2d9c");
+//! // ... point the client under test at `token_url`, trusting `server.ca_pem()` ...
+//! let issued = server.events().into_iter().filter(|e| e.kind.name() == "token.issued").count();
+//! # Ok(()) }
+//! ```
+//!
+//! The server stops when the `MockServer` is dropped.
+
+pub mod admin;
+pub mod clock;
+pub mod config;
+pub mod faults;
+mod files;
+pub mod journal;
+pub mod providers;
+pub mod routing;
+pub mod serve;
+pub mod server;
+pub mod state;
+pub mod tls;
+pub mod tokens;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use clock::Clock;
+pub use config::{ConfigError, Fixtures, FixturesSource};
+pub use faults::{FaultAction, FaultRule, Faults};
+pub use journal::{Event, EventFilter, EventKind};
+pub use server::{Endpoints, Options};
+
+/// A running mock server, for tests. Dropping it shuts it down.
+pub struct MockServer {
+    running: server::Running,
+}
+
+impl MockServer {
+    /// Starts on free loopback ports with the embedded default fixtures.
+    ///
+    /// # Panics
+    /// If the server cannot start (it binds only port 0 on loopback, so this is rare); use
+    /// [`MockServer::builder`] to handle the error.
+    pub async fn start() -> MockServer {
+        MockServer::builder().start().await.expect("mock server failed to start")
+    }
+
+    pub fn builder() -> Builder {
+        Builder { options: Options::ephemeral() }
+    }
+
+    pub fn endpoints(&self) -> &Endpoints {
+        &self.running.endpoints
+    }
+
+    /// The base URL of a service, e.g. `url("kalibrate.login")`.
+    ///
+    /// # Panics
+    /// If no such service exists; the message lists those that do.
+    pub fn url(&self, service: &str) -> String {
+        self.running.endpoints.services.get(service).cloned().unwrap_or_else(|| {
+            let known: Vec<&String> = self.running.endpoints.services.keys().collect();
+            panic!("no service '{service}'; services are {known:?}")
+        })
+    }
+
+    /// The dev CA certificate (PEM) that signs the server certificates.
+    pub fn ca_pem(&self) -> &str {
+        &self.running.core.tls.ca.cert_pem
+    }
+
+    /// Path of the dev CA certificate file, for `REQUESTS_CA_BUNDLE` and the like.
+    pub fn ca_path(&self) -> PathBuf {
+        PathBuf::from(&self.running.endpoints.ca)
+    }
+
+    /// Every event in the journal.
+    pub fn events(&self) -> Vec<Event> {
+        self.running.core.journal.events(&EventFilter::default())
+    }
+
+    pub fn events_matching(&self, filter: &EventFilter) -> Vec<Event> {
+        self.running.core.journal.events(filter)
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.running.core.clock
+    }
+
+    pub fn faults(&self) -> &Faults {
+        &self.running.core.faults
+    }
+
+    pub fn fixtures(&self) -> Arc<Fixtures> {
+        self.running.core.fixtures()
+    }
+
+    /// Stops the server and waits until its listeners are closed.
+    pub async fn shutdown(self) {
+        self.running.shutdown().await
+    }
+}
+
+/// Options for [`MockServer`].
+pub struct Builder {
+    options: Options,
+}
+
+impl Builder {
+    /// Fixtures as TOML text (replacing the defaults).
+    pub fn fixtures_toml(mut self, toml: impl Into<String>) -> Self {
+        self.options.fixtures = FixturesSource::Inline(toml.into());
+        self
+    }
+
+    pub fn fixtures_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.options.fixtures = FixturesSource::File(path.into());
+        self
+    }
+
+    /// Keep the CA and keys in this directory (created if needed, reused afterwards).
+    pub fn certs_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.options.certs_dir = Some(dir.into());
+        self
+    }
+
+    pub fn http(mut self, addr: SocketAddr) -> Self {
+        self.options.http = addr;
+        self
+    }
+
+    pub fn https(mut self, addr: SocketAddr) -> Self {
+        self.options.https = addr;
+        self
+    }
+
+    pub fn mtls(mut self, addr: SocketAddr) -> Self {
+        self.options.mtls = addr;
+        self
+    }
+
+    pub async fn start(self) -> anyhow::Result<MockServer> {
+        Ok(MockServer { running: server::start(self.options).await? })
+    }
+}

@@ -1,0 +1,167 @@
+//! The `mock-server` command: serve (the default), check a fixtures file, manage certificates.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use mock_server::config::{self, FixturesSource};
+use mock_server::server::{self, Options};
+use tracing_subscriber::EnvFilter;
+
+#[derive(Parser)]
+#[command(name = "mock-server", version, about = "Emulates Opinum, IoT Open, Knoema, Open Energy and Kalibrate for tests.\n\nWith no command, serves on the defaults with the embedded fixtures.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every provider (the default).
+    Serve(ServeArgs),
+    /// Validate a fixtures file and explain what is wrong (file, line, key, fix).
+    CheckConfig {
+        file: PathBuf,
+    },
+    /// Manage the dev CA and certificates.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+}
+
+#[derive(Subcommand)]
+enum CertsCommand {
+    /// Create the dev CA in the certs directory if it does not exist, and print where it is.
+    Init {
+        #[arg(long, default_value = "certs", env = "MOCK_SERVER_CERTS_DIR")]
+        certs_dir: PathBuf,
+    },
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// Fixtures file (TOML); the embedded fixtures/default.toml when absent.
+    #[arg(long, env = "MOCK_SERVER_CONFIG")]
+    config: Option<PathBuf>,
+    /// HTTP listener (every provider and the admin API). Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:8080", env = "MOCK_SERVER_HTTP")]
+    http: SocketAddr,
+    /// HTTPS listener (every provider).
+    #[arg(long, default_value = "127.0.0.1:8443", env = "MOCK_SERVER_HTTPS")]
+    https: SocketAddr,
+    /// Mutual-TLS listener (client certificate requested and checked against the dev CA).
+    #[arg(long, default_value = "127.0.0.1:8444", env = "MOCK_SERVER_MTLS")]
+    mtls: SocketAddr,
+    /// Where the dev CA and keys are created once and reused.
+    #[arg(long, default_value = "certs", env = "MOCK_SERVER_CERTS_DIR")]
+    certs_dir: PathBuf,
+    /// Write the bound addresses and service URLs here (JSON) once ready.
+    #[arg(long, env = "MOCK_SERVER_ENDPOINTS_FILE")]
+    endpoints_file: Option<PathBuf>,
+    /// Log filter (tracing syntax), e.g. `info`, `warn`, `mock_server=debug`.
+    #[arg(long, default_value = "info", env = "MOCK_SERVER_LOG")]
+    log: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Some(Command::CheckConfig { file }) => check_config(file),
+        Some(Command::Certs(CertsCommand::Init { certs_dir })) => certs_init(certs_dir),
+        Some(Command::Serve(args)) => serve(args),
+        None => serve(cli.serve),
+    }
+}
+
+fn check_config(file: PathBuf) -> ExitCode {
+    match FixturesSource::File(file.clone()).load() {
+        Ok(f) => {
+            let clients: usize = f.kalibrate.tenants.iter().map(|t| t.clients.len()).sum();
+            println!("{}: valid ({} Kalibrate tenants, {clients} clients)", file.display(), f.kalibrate.tenants.len());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn certs_init(dir: PathBuf) -> ExitCode {
+    mock_server::tls::crypto_provider();
+    match mock_server::tls::CertAuthority::load_or_create(&dir) {
+        Ok(_) => {
+            let path = dir.join("ca.pem");
+            println!("{}", path.canonicalize().unwrap_or(path).display());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let filter = EnvFilter::try_new(&args.log).unwrap_or_else(|e| {
+        eprintln!("warning: --log '{}' is not a valid filter ({e}); using 'info'", args.log);
+        EnvFilter::new("info")
+    });
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let options = Options {
+            fixtures: config::source_for(args.config.as_deref()),
+            http: args.http,
+            https: args.https,
+            mtls: args.mtls,
+            certs_dir: Some(args.certs_dir.clone()),
+        };
+        let running = match server::start(options).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        if let Some(path) = &args.endpoints_file {
+            if let Err(e) = running.write_endpoints_file(path) {
+                eprintln!("error: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        }
+        print!("{}", running.banner());
+        println!("{}", serde_json::to_string(&running.endpoints).unwrap_or_default());
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        running.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,287 @@
+//! Request routing. A request reaches a service:
+//! 1. by its Host header, when that is one of the service's real hostnames (the real paths follow);
+//! 2. otherwise by the path prefix `/{provider}/{service}`, stripped before the service sees it;
+//! 3. `/__admin/...` on the plain HTTP listener goes to the admin API.
+//!
+//! Here too, in one place for every provider: fault rules fire before the handler runs, and each
+//! exchange is summarised into the journal (secrets redacted) and the log.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
+use axum::Router;
+use bytes::Bytes;
+use futures_util::stream;
+use serde_json::json;
+use tower::ServiceExt;
+
+use crate::faults::FiredFault;
+use crate::journal::{EventKind, Exchange};
+use crate::providers::Service;
+use crate::serve::{ConnInfo, DropConnection, ListenerKind};
+use crate::state::Core;
+use crate::wire::redacted_query;
+
+/// Which service is handling a request, and the base URL the client used to reach it (so
+/// discovery documents can point back at the mock itself). Put into request extensions.
+#[derive(Clone, Debug)]
+pub struct ServiceRoute {
+    pub provider: &'static str,
+    pub service: &'static str,
+    pub listener: ListenerKind,
+    /// e.g. `https://127.0.0.1:8443/kalibrate/login` or `https://login.microsoftonline.com`.
+    pub base_url: String,
+    /// The path prefix that was stripped (`/kalibrate/login`), empty when routed by host.
+    pub prefix: String,
+}
+
+struct Mounted {
+    provider: &'static str,
+    service: Service,
+}
+
+pub struct Dispatcher {
+    core: Arc<Core>,
+    mounted: Vec<Mounted>,
+    admin: Router,
+}
+
+impl Dispatcher {
+    pub fn new(core: Arc<Core>, services: Vec<(&'static str, Service)>, admin: Router) -> Self {
+        let mounted = services.into_iter().map(|(provider, service)| Mounted { provider, service }).collect();
+        Dispatcher { core, mounted, admin }
+    }
+
+    /// `(service key, listener it is first served on, path prefix)` for every service.
+    pub fn services(&self) -> Vec<(String, ListenerKind, String)> {
+        self.mounted
+            .iter()
+            .map(|m| {
+                (
+                    format!("{}.{}", m.provider, m.service.name),
+                    m.service.listeners[0],
+                    format!("/{}/{}", m.provider, m.service.name),
+                )
+            })
+            .collect()
+    }
+
+    pub async fn handle(self: Arc<Self>, mut req: Request<Body>) -> Response<Body> {
+        let started = Instant::now();
+        let listener = req.extensions().get::<ConnInfo>().map_or(ListenerKind::Http, |c| c.listener);
+        let host_header = request_host(&req);
+        let hostname = strip_port(&host_header).to_ascii_lowercase();
+        let path = req.uri().path().to_owned();
+
+        let by_host = self.mounted.iter().find(|m| m.service.hosts.contains(&hostname.as_str()));
+        let (mounted, inner_path, prefix) = if let Some(m) = by_host {
+            (m, path.clone(), String::new())
+        } else if listener == ListenerKind::Http && (path == "/__admin" || path.starts_with("/__admin/")) {
+            return self.admin.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
+        } else if let Some((m, rest)) = self.by_prefix(&path) {
+            (m, rest.to_owned(), path[..path.len() - rest.len()].to_owned())
+        } else {
+            return self.not_found(listener, &path);
+        };
+        if !mounted.service.listeners.contains(&listener) {
+            return self.wrong_listener(mounted, listener);
+        }
+        let route = ServiceRoute {
+            provider: mounted.provider,
+            service: mounted.service.name,
+            listener,
+            base_url: format!("{}://{}{}", listener.scheme(), host_header, prefix),
+            prefix,
+        };
+
+        let method = req.method().as_str().to_owned();
+        let query = req.uri().query().map(str::to_owned);
+        let summary = Exchange {
+            listener: listener.name().to_owned(),
+            method: method.clone(),
+            host: host_header.clone(),
+            path: path.clone(),
+            query: redacted_query(query.as_deref()),
+            status: 0,
+            duration_ms: 0.0,
+            user_agent: header_text(req.headers(), header::USER_AGENT),
+            auth_scheme: header_text(req.headers(), header::AUTHORIZATION)
+                .map(|v| v.split_whitespace().next().unwrap_or_default().to_owned()),
+            client_cert: req
+                .extensions()
+                .get::<ConnInfo>()
+                .and_then(|c| c.peer_certificate.as_ref())
+                .map(|c| c.thumbprint.to_string()),
+        };
+
+        let inner_uri = match query {
+            Some(q) => format!("{}?{q}", if inner_path.is_empty() { "/" } else { &inner_path }),
+            None => if inner_path.is_empty() { "/".to_owned() } else { inner_path.clone() },
+        };
+        *req.uri_mut() = inner_uri.parse::<Uri>().unwrap_or_else(|_| Uri::from_static("/"));
+        req.extensions_mut().insert(route.clone());
+
+        let fault = self.core.faults.take(route.provider, route.service, &method, &inner_path);
+        if let Some(f) = &fault {
+            self.core.record(
+                &route,
+                EventKind::FaultApplied {
+                    rule_id: f.rule_id.clone(),
+                    method: method.clone(),
+                    path: path.clone(),
+                    action: f.action.describe(),
+                },
+            );
+        }
+        let router = mounted.service.router.clone();
+        let response = match fault {
+            Some(fault) => apply_fault(fault, req, router).await,
+            None => router.oneshot(req).await.unwrap_or_else(|e| match e {}),
+        };
+
+        let mut summary = summary;
+        summary.status = response.status().as_u16();
+        summary.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        tracing::info!(
+            listener = listener.name(),
+            service = format!("{}.{}", route.provider, route.service),
+            "{} {} -> {} ({:.1} ms)",
+            method,
+            path,
+            summary.status,
+            summary.duration_ms
+        );
+        self.core.record(&route, EventKind::Exchange(summary));
+        response
+    }
+
+    fn by_prefix<'a>(&self, path: &'a str) -> Option<(&Mounted, &'a str)> {
+        let mut parts = path.splitn(4, '/').skip(1);
+        let (provider, service) = (parts.next()?, parts.next()?);
+        let mounted = self.mounted.iter().find(|m| m.provider == provider && m.service.name == service)?;
+        let rest = &path[1 + provider.len() + 1 + service.len()..];
+        Some((mounted, rest))
+    }
+
+    fn not_found(&self, listener: ListenerKind, path: &str) -> Response<Body> {
+        let services: Vec<String> = self
+            .mounted
+            .iter()
+            .filter(|m| m.service.listeners.contains(&listener))
+            .map(|m| format!("/{}/{}", m.provider, m.service.name))
+            .collect();
+        json_response(
+            StatusCode::NOT_FOUND,
+            json!({
+                "error": "not_found",
+                "message": format!("no service is mounted at {path} on the {} listener", listener.name()),
+                "hint": "prefix the provider's real path with one of `services`, or send the real Host header",
+                "services": services,
+            }),
+        )
+    }
+
+    fn wrong_listener(&self, m: &Mounted, listener: ListenerKind) -> Response<Body> {
+        let served: Vec<&str> = m.service.listeners.iter().map(|l| l.name()).collect();
+        json_response(
+            StatusCode::MISDIRECTED_REQUEST,
+            json!({
+                "error": "wrong_listener",
+                "message": format!("{}.{} is not served on the {} listener; it is served on: {}",
+                    m.provider, m.service.name, listener.name(), served.join(", ")),
+            }),
+        )
+    }
+}
+
+/// Carries out a fault's action, calling the real handler when the action only alters it.
+async fn apply_fault(fault: FiredFault, req: Request<Body>, router: Router) -> Response<Body> {
+    let action = fault.action;
+    if let Some(ms) = action.delay_ms {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+    }
+    if action.drop_connection {
+        let mut r = Response::new(Body::empty());
+        r.extensions_mut().insert(DropConnection);
+        return r;
+    }
+    let mut response = match action.status {
+        Some(status) => {
+            let (body, content_type) = match &action.body {
+                None => (Bytes::new(), None),
+                Some(serde_json::Value::String(s)) => (Bytes::from(s.clone()), Some("text/plain; charset=utf-8")),
+                Some(v) => (Bytes::from(v.to_string()), Some("application/json; charset=utf-8")),
+            };
+            let mut r = Response::new(Body::from(body));
+            *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if let Some(ct) = content_type {
+                r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(ct));
+            }
+            r
+        }
+        None => router.oneshot(req).await.unwrap_or_else(|e| match e {}),
+    };
+    for (name, value) in &action.headers {
+        if let (Ok(n), Ok(v)) = (HeaderName::try_from(name.as_str()), HeaderValue::try_from(value.as_str())) {
+            response.headers_mut().insert(n, v);
+        }
+    }
+    if action.truncate_body {
+        response = truncate(response).await;
+    }
+    response
+}
+
+/// Announces the full length, sends half the bytes, then fails the stream so the connection is
+/// cut mid-body.
+async fn truncate(response: Response<Body>) -> Response<Body> {
+    let (mut parts, body) = response.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
+    let half = bytes.slice(..bytes.len() / 2);
+    parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len().max(1)));
+    let chunks: Vec<Result<Bytes, std::io::Error>> =
+        vec![Ok(half), Err(std::io::Error::other("body truncated on purpose"))];
+    Response::from_parts(parts, Body::from_stream(stream::iter(chunks)))
+}
+
+pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> {
+    let mut r = Response::new(Body::from(body.to_string()));
+    *r.status_mut() = status;
+    r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    r
+}
+
+/// The Host header, or the authority of an absolute-form or HTTP/2 request.
+fn request_host(req: &Request<Body>) -> String {
+    req.headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_once(']').map_or(host, |(h, _)| &h[1..]);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+fn header_text(headers: &HeaderMap, name: HeaderName) -> Option<String> {
+    headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_are_stripped() {
+        assert_eq!(strip_port("login.microsoftonline.com:443"), "login.microsoftonline.com");
+        assert_eq!(strip_port("127.0.0.1"), "127.0.0.1");
+        assert_eq!(strip_port("[::1]:8443"), "::1");
+    }
+}

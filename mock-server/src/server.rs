@@ -1,0 +1,207 @@
+//! Starting a server: fixtures, TLS material, providers, listeners, and the endpoints document
+//! that tells clients (and CI) where everything ended up when ports were picked by the system.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::admin::{self, AdminState};
+use crate::config::FixturesSource;
+use crate::providers::{self, Provider};
+use crate::routing::Dispatcher;
+use crate::serve::{self, ListenerKind};
+use crate::state::Core;
+use crate::tls::{CertAuthority, TlsSetup};
+
+/// How to start.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub fixtures: FixturesSource,
+    pub http: SocketAddr,
+    pub https: SocketAddr,
+    pub mtls: SocketAddr,
+    /// Where the CA and keys are kept; `None` keeps them in memory (and writes `ca.pem` to a
+    /// temporary directory so clients can still read it).
+    pub certs_dir: Option<PathBuf>,
+}
+
+impl Options {
+    /// Loopback, system-chosen ports, embedded fixtures, in-memory certificates.
+    pub fn ephemeral() -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Options { fixtures: FixturesSource::Embedded, http: any, https: any, mtls: any, certs_dir: None }
+    }
+}
+
+/// Where everything is. Its keys are a contract (shared/DESIGN.md): tools and users read them.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Endpoints {
+    pub http: String,
+    pub https: String,
+    pub mtls: String,
+    pub admin: String,
+    /// Absolute path of the dev CA certificate (PEM).
+    pub ca: String,
+    /// Service key (`kalibrate.login`) → the base URL a client configures instead of the real one.
+    pub services: BTreeMap<String, String>,
+}
+
+pub struct Running {
+    pub core: Arc<Core>,
+    pub endpoints: Endpoints,
+    pub providers: Vec<Arc<dyn Provider>>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    temp_dir: Option<PathBuf>,
+}
+
+pub async fn start(options: Options) -> Result<Running> {
+    crate::tls::crypto_provider();
+    let fixtures = options.fixtures.load()?;
+
+    let (ca, ca_path, temp_dir) = match &options.certs_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating certs directory {}", dir.display()))?;
+            let dir = dir.canonicalize()?;
+            (CertAuthority::load_or_create(&dir)?, dir.join("ca.pem"), None)
+        }
+        None => {
+            let ca = CertAuthority::ephemeral()?;
+            let dir = std::env::temp_dir().join(format!("mock-server-{}-{:08x}", std::process::id(), rand::random::<u32>()));
+            std::fs::create_dir_all(&dir)?;
+            std::fs::write(dir.join("ca.pem"), &ca.cert_pem)?;
+            (ca, dir.join("ca.pem"), Some(dir))
+        }
+    };
+    let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    for addr in [options.http, options.https, options.mtls] {
+        let ip = addr.ip();
+        if !ip.is_unspecified() && !names.contains(&ip.to_string()) {
+            names.push(ip.to_string());
+        }
+    }
+    names.extend(providers::hostnames().into_iter().map(str::to_owned));
+    let certs_dir = options.certs_dir.as_ref().map(|d| d.canonicalize()).transpose()?;
+    let tls = TlsSetup::new(ca, ca_path.clone(), &names, certs_dir.as_deref())?;
+
+    let core = Arc::new(Core::new(fixtures, options.fixtures.clone(), tls, certs_dir));
+    let providers = providers::build(&core)?;
+    let endpoints_cell = Arc::new(OnceLock::new());
+    let admin = admin::router(AdminState {
+        core: core.clone(),
+        providers: providers.clone(),
+        endpoints: endpoints_cell.clone(),
+        started: std::time::Instant::now(),
+    });
+    let services = providers.iter().flat_map(|p| p.services().into_iter().map(move |s| (p.name(), s))).collect();
+    let dispatcher = Arc::new(Dispatcher::new(core.clone(), services, admin));
+
+    let http = bind(options.http, "HTTP").await?;
+    let https = bind(options.https, "HTTPS").await?;
+    let mtls = bind(options.mtls, "mTLS").await?;
+    let base = |l: &TcpListener, scheme: &str| -> Result<String> { Ok(format!("{scheme}://{}", display_addr(l.local_addr()?))) };
+    let (http_url, https_url, mtls_url) = (base(&http, "http")?, base(&https, "https")?, base(&mtls, "https")?);
+    let services = dispatcher
+        .services()
+        .into_iter()
+        .map(|(key, listener, prefix)| {
+            let root = match listener {
+                ListenerKind::Http => &http_url,
+                ListenerKind::Https => &https_url,
+                ListenerKind::Mtls => &mtls_url,
+            };
+            (key, format!("{root}{prefix}"))
+        })
+        .collect();
+    let endpoints = Endpoints {
+        admin: format!("{http_url}/__admin"),
+        http: http_url,
+        https: https_url,
+        mtls: mtls_url,
+        ca: ca_path.display().to_string(),
+        services,
+    };
+    let _ = endpoints_cell.set(endpoints.clone());
+
+    let (shutdown, signal) = watch::channel(false);
+    let handler = {
+        let dispatcher = dispatcher.clone();
+        serve::handler(move |req| dispatcher.clone().handle(req))
+    };
+    let tasks = vec![
+        tokio::spawn(serve::serve(http, ListenerKind::Http, None, handler.clone(), signal.clone())),
+        tokio::spawn(serve::serve(https, ListenerKind::Https, Some(core.tls.server_config.clone()), handler.clone(), signal.clone())),
+        tokio::spawn(serve::serve(mtls, ListenerKind::Mtls, Some(core.tls.mtls_config.clone()), handler, signal)),
+    ];
+    Ok(Running { core, endpoints, providers, shutdown, tasks, temp_dir })
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot bind the {what} listener to {addr}: is another server running there? Pick another address, or port 0 for any free one")
+    })
+}
+
+/// Unspecified addresses are shown as loopback: that is where a local client can reach them.
+fn display_addr(addr: SocketAddr) -> SocketAddr {
+    match addr {
+        SocketAddr::V4(a) if a.ip().is_unspecified() => SocketAddr::from(([127, 0, 0, 1], a.port())),
+        SocketAddr::V6(a) if a.ip().is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port())),
+        other => other,
+    }
+}
+
+impl Running {
+    /// Stops accepting, lets open requests finish, and waits for the listeners to close.
+    pub async fn shutdown(mut self) {
+        let _ = self.shutdown.send(true);
+        for task in self.tasks.drain(..) {
+            let _ = task.await;
+        }
+    }
+
+    /// Writes the endpoints document atomically, so a reader never sees half of it.
+    pub fn write_endpoints_file(&self, path: &Path) -> Result<()> {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, serde_json::to_string_pretty(&self.endpoints)? + "\n")
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+
+    /// The start-up banner: listeners, service URLs, demo credentials.
+    pub fn banner(&self) -> String {
+        let e = &self.endpoints;
+        let mut out = format!(
+            "mock-server {} ready\n  http   {}\n  https  {}\n  mtls   {}\n  admin  {}\n  ca     {}\nservices (the base URL to configure instead of the real one):\n",
+            env!("CARGO_PKG_VERSION"), e.http, e.https, e.mtls, e.admin, e.ca
+        );
+        for (key, url) in &e.services {
+            out.push_str(&format!("  {key:<22} {url}\n"));
+        }
+        out.push_str("demo credentials (from the fixtures):\n");
+        let fixtures = self.core.fixtures();
+        for p in &self.providers {
+            for line in p.banner(&fixtures) {
+                out.push_str(&format!("  {:<10} {line}\n", p.name()));
+            }
+        }
+        out
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.shutdown.send(true);
+        if let Some(dir) = &self.temp_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
