@@ -13,7 +13,7 @@ pub struct Clock {
 
 #[derive(Debug, Default, Clone, Copy)]
 struct ClockState {
-    offset_ms: i64,
+    offset: Duration,
     frozen_at: Option<DateTime<Utc>>,
 }
 
@@ -29,7 +29,7 @@ impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
         let s = *self.state.lock().unwrap();
         s.frozen_at
-            .unwrap_or_else(|| Utc::now() + Duration::milliseconds(s.offset_ms))
+            .unwrap_or_else(|| Utc::now() + s.offset)
     }
 
     /// Seconds since the Unix epoch on the virtual clock.
@@ -44,7 +44,7 @@ impl Clock {
             now,
             offset_seconds: match s.frozen_at {
                 Some(at) => (at - Utc::now()).num_milliseconds() as f64 / 1000.0,
-                None => s.offset_ms as f64 / 1000.0,
+                None => s.offset.num_milliseconds() as f64 / 1000.0,
             },
             frozen: s.frozen_at.is_some(),
         }
@@ -55,13 +55,13 @@ impl Clock {
         let mut s = self.state.lock().unwrap();
         match s.frozen_at.as_mut() {
             Some(at) => *at += by,
-            None => s.offset_ms += by.num_milliseconds(),
+            None => s.offset += by,
         }
     }
 
     pub fn set_offset(&self, offset: Duration) {
         let mut s = self.state.lock().unwrap();
-        s.offset_ms = offset.num_milliseconds();
+        s.offset = offset;
         if s.frozen_at.is_some() {
             s.frozen_at = Some(Utc::now() + offset);
         }
@@ -72,7 +72,7 @@ impl Clock {
         let mut s = self.state.lock().unwrap();
         match s.frozen_at.as_mut() {
             Some(frozen) => *frozen = at,
-            None => s.offset_ms = (at - Utc::now()).num_milliseconds(),
+            None => s.offset = at - Utc::now(),
         }
     }
 
@@ -85,7 +85,7 @@ impl Clock {
     pub fn unfreeze(&self) {
         let mut s = self.state.lock().unwrap();
         if let Some(at) = s.frozen_at.take() {
-            s.offset_ms = (at - Utc::now()).num_milliseconds();
+            s.offset = at - Utc::now();
         }
     }
 

@@ -115,6 +115,10 @@ pub fn admit(k: &Kalibrate, route: &ServiceRoute, headers: &HeaderMap, endpoint:
 }
 
 /// `GET /api/status` (seed): echoes what the gateway learned from the token.
+///
+/// `tenantId` follows the seed's example, where it is the GUID that ends the audience
+/// (`api://dev.data.thekalibratecloud.com/<guid>`: Kalibrate's id for the customer), not the
+/// Azure AD `tid`; an audience without a trailing GUID falls back to `tid`.
 pub async fn status(State(k): State<Arc<Kalibrate>>, Extension(route): Extension<ServiceRoute>, headers: HeaderMap) -> Response<Body> {
     let caller = match admit(&k, &route, &headers, "/api/status") {
         Ok(c) => c,
@@ -127,9 +131,13 @@ pub async fn status(State(k): State<Arc<Kalibrate>>, Extension(route): Extension
         "issuer": caller.claims.iss,
         "version": caller.claims.ver,
         "clientId": caller.claims.appid,
-        "tenantId": caller.claims.tid,
+        "tenantId": customer_tenant(&caller.claims.aud).unwrap_or(&caller.claims.tid),
         "expirationTime": expires.format("%Y-%m-%dT%H:%M:%S+00:00").to_string(),
     }))
+}
+
+fn customer_tenant(audience: &str) -> Option<&str> {
+    audience.rsplit('/').next().filter(|last| super::fixtures::is_guid(last))
 }
 
 /// `GET /api/{collection}?query=...`
