@@ -13,7 +13,7 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
 use axum::Router;
 use bytes::Bytes;
-use futures_util::stream;
+use futures_util::{stream, StreamExt};
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -235,15 +235,19 @@ async fn apply_fault(fault: FiredFault, req: Request<Body>, router: Router) -> R
 }
 
 /// Announces the full length, sends half the bytes, then fails the stream so the connection is
-/// cut mid-body.
+/// cut mid-body. The short pause lets the server flush the status, headers and first half
+/// before the cut, as a real network failure would.
 async fn truncate(response: Response<Body>) -> Response<Body> {
     let (mut parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, usize::MAX).await.unwrap_or_default();
     let half = bytes.slice(..bytes.len() / 2);
     parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len().max(1)));
-    let chunks: Vec<Result<Bytes, std::io::Error>> =
-        vec![Ok(half), Err(std::io::Error::other("body truncated on purpose"))];
-    Response::from_parts(parts, Body::from_stream(stream::iter(chunks)))
+    let cut = async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        Err::<Bytes, _>(std::io::Error::other("body truncated on purpose"))
+    };
+    let chunks = stream::once(async move { Ok(half) }).chain(stream::once(cut));
+    Response::from_parts(parts, Body::from_stream(chunks))
 }
 
 pub fn json_response(status: StatusCode, body: serde_json::Value) -> Response<Body> {

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test: Rust unit and integration tests, then the Python suite that drives the
+# providers' real client libraries (pinned in tests/python/requirements.txt) against the binary.
+# Sets up the Python environment itself in .venv (git-ignored). Exit status: 0 when all pass.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "==> cargo build (mock-server binary for the Python suite)"
+cargo build --locked -p mock-server --bins
+
+echo "==> cargo test"
+cargo test --locked --workspace
+
+echo "==> Python environment (.venv)"
+python=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$python" -m venv .venv
+fi
+stamp=.venv/.requirements.sha256
+want=$(sha256sum tests/python/requirements.txt | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+    echo "$want" > "$stamp"
+fi
+
+echo "==> pytest (real client libraries against target/debug/mock-server)"
+MOCK_SERVER_BIN="$PWD/target/debug/mock-server" .venv/bin/python -m pytest -q tests/python "$@"

@@ -1,0 +1,71 @@
+"""Fault rules armed through the admin API, met by real clients."""
+
+import msal
+import requests
+
+from conftest import READ_CLIENT, SANDPIT_SCOPE
+from test_kalibrate_requests import seed_token
+
+
+def test_503_with_retry_after_is_applied_once_and_recorded(mock):
+    [rule] = mock.add_fault({
+        "provider": "kalibrate", "service": "login", "method": "POST", "route": "/*/oauth2/v2.0/token",
+        "times": 1,
+        "action": {"status": 503, "headers": {"Retry-After": "7"},
+                   "body": {"error": "temporarily_unavailable", "error_description": "AADSTS90033: busy"}},
+    })
+    first = seed_token(mock)
+    assert first.status_code == 503
+    assert first.headers["Retry-After"] == "7"
+    assert first.json()["error"] == "temporarily_unavailable"
+    second = seed_token(mock)
+    assert second.status_code == 200, second.text
+
+    applied = mock.events(kind="fault.applied")
+    assert len(applied) == 1 and applied[0]["rule_id"] == rule["id"]
+    assert [f["fired"] for f in mock.faults()] == [1]
+    statuses = [e["status"] for e in mock.events(kind="http.exchange") if e["path"].endswith("/token")]
+    assert statuses == [503, 200]
+
+
+def test_msal_honours_retry_after_without_calling_again(mock):
+    # MSAL replays a 5xx with Retry-After from its own throttling cache.
+    mock.add_fault({"provider": "kalibrate", "service": "login", "route": "/*/oauth2/v2.0/token", "times": 1,
+                    "action": {"status": 503, "headers": {"Retry-After": "30"}, "body": {"error": "temporarily_unavailable"}}})
+    app = msal.ConfidentialClientApplication(READ_CLIENT[0], client_credential=READ_CLIENT[1],
+                                             authority=mock.authority(), instance_discovery=False)
+    for _ in range(2):
+        try:
+            app.acquire_token_for_client(scopes=[SANDPIT_SCOPE])
+        except Exception:
+            pass
+    token_calls = [e for e in mock.events(kind="http.exchange") if e["path"].endswith("/token")]
+    assert len(token_calls) == 1
+
+
+def test_dropped_connection_and_truncated_body(mock):
+    mock.add_fault({"provider": "kalibrate", "service": "data", "route": "/api/status", "times": 1,
+                    "action": {"drop_connection": True}})
+    try:
+        requests.get(mock.data_url("/api/status"), headers={"User-Agent": "x"}, timeout=10)
+    except requests.ConnectionError:
+        pass
+    else:
+        raise AssertionError("the connection should have been dropped")
+
+    mock.add_fault({"provider": "kalibrate", "service": "login", "route": "/*/oauth2/v2.0/token", "times": 1,
+                    "action": {"truncate_body": True}})
+    try:
+        truncated = seed_token(mock)
+    except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as e:
+        assert "IncompleteRead" in repr(e) or "Connection broken" in repr(e), repr(e)
+    else:
+        raise AssertionError(f"body should be cut short: {truncated.text!r}")
+    assert [e["action"] for e in mock.events(kind="fault.applied")] == ["drop connection", "truncate body"]
+
+
+def test_bad_fault_rules_get_a_json_error(mock):
+    r = requests.post(f"{mock.admin}/faults", json={"action": {"status": 999}}, timeout=10)
+    assert r.status_code == 400 and "status" in r.json()["message"]
+    r = requests.post(f"{mock.admin}/faults", data="{not json", headers={"Content-Type": "application/json"}, timeout=10)
+    assert r.status_code == 400 and r.json()["error"]
