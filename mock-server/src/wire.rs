@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::HeaderMap;
 use base64::Engine;
 use bytes::Bytes;
+use futures_util::StreamExt;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum BodyError {
@@ -18,16 +19,34 @@ pub enum BodyError {
     Unreadable(String),
 }
 
+/// After a body passes its limit, up to this much more is read and thrown away (for at most
+/// [`DRAIN_TIME`]) so the client, still sending, can read our error instead of a reset
+/// connection. Beyond that the connection is closed.
+pub const DRAIN_LIMIT: usize = 16 * 1024 * 1024;
+pub const DRAIN_TIME: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Reads the whole body, refusing more than `limit` bytes.
 pub async fn read_body(body: Body, limit: usize) -> Result<Bytes, BodyError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let text = e.to_string();
-        if text.contains("length limit") || std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit")) {
-            BodyError::TooLarge(limit)
-        } else {
-            BodyError::Unreadable(text)
+    let mut body = body.into_data_stream();
+    let mut kept = bytes::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| BodyError::Unreadable(e.to_string()))?;
+        if kept.len() + chunk.len() > limit {
+            let _ = tokio::time::timeout(DRAIN_TIME, drain(body, DRAIN_LIMIT)).await;
+            return Err(BodyError::TooLarge(limit));
         }
-    })
+        kept.extend_from_slice(&chunk);
+    }
+    Ok(kept.freeze())
+}
+
+async fn drain(mut body: axum::body::BodyDataStream, mut budget: usize) {
+    while let Some(Ok(chunk)) = body.next().await {
+        match budget.checked_sub(chunk.len()) {
+            Some(left) => budget = left,
+            None => return,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]

@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use axum::Extension;
 use chrono::Duration;
@@ -33,6 +34,24 @@ fn resolve_tenant<'f>(k: &'f super::Fixtures, t: &str) -> Result<&'f Tenant, Aad
     k.tenant(t).ok_or_else(|| AadError::unknown_tenant(t))
 }
 
+/// The `{t}` segment of an Azure AD URL. A segment that does not decode to UTF-8 is a
+/// malformed tenant (900023) in Azure AD's shape, not axum's plain-text rejection.
+pub struct TenantSegment(pub String);
+
+impl FromRequestParts<Arc<Kalibrate>> for TenantSegment {
+    type Rejection = Response<Body>;
+
+    async fn from_request_parts(parts: &mut Parts, k: &Arc<Kalibrate>) -> Result<Self, Self::Rejection> {
+        match Path::<String>::from_request_parts(parts, k).await {
+            Ok(Path(t)) => Ok(TenantSegment(t)),
+            Err(_) => {
+                let raw = parts.uri.path().trim_start_matches('/').split('/').next().unwrap_or_default();
+                Err(AadError::malformed_tenant(raw).into_response(k.core.clock.now(), &parts.headers))
+            }
+        }
+    }
+}
+
 fn is_dns_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
@@ -56,7 +75,7 @@ pub fn v1_issuer(tid: &str) -> String {
 pub async fn openid_configuration_v2(
     State(k): State<Arc<Kalibrate>>,
     Extension(route): Extension<ServiceRoute>,
-    Path(t): Path<String>,
+    TenantSegment(t): TenantSegment,
     headers: HeaderMap,
 ) -> Response<Body> {
     let fixtures = k.core.fixtures();
@@ -100,7 +119,7 @@ pub async fn openid_configuration_v2(
 pub async fn openid_configuration_v1(
     State(k): State<Arc<Kalibrate>>,
     Extension(route): Extension<ServiceRoute>,
-    Path(t): Path<String>,
+    TenantSegment(t): TenantSegment,
     headers: HeaderMap,
 ) -> Response<Body> {
     let fixtures = k.core.fixtures();
@@ -131,7 +150,7 @@ pub async fn openid_configuration_v1(
 }
 
 /// `GET /{t}/discovery/v2.0/keys` and `/{t}/discovery/keys`.
-pub async fn keys(State(k): State<Arc<Kalibrate>>, Path(t): Path<String>, headers: HeaderMap) -> Response<Body> {
+pub async fn keys(State(k): State<Arc<Kalibrate>>, TenantSegment(t): TenantSegment, headers: HeaderMap) -> Response<Body> {
     let fixtures = k.core.fixtures();
     match resolve_tenant(&fixtures.kalibrate, &t) {
         Ok(tenant) => json_with_cache(json!({
@@ -223,7 +242,7 @@ struct Grant<'f> {
 pub async fn token(
     State(k): State<Arc<Kalibrate>>,
     Extension(route): Extension<ServiceRoute>,
-    Path(t): Path<String>,
+    TenantSegment(t): TenantSegment,
     headers: HeaderMap,
     body: Body,
 ) -> Response<Body> {

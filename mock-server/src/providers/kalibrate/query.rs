@@ -92,6 +92,9 @@ fn apply_clause(query: &mut Query, clause: &str, n: usize) -> Result<(), QueryEr
         .find(|(s, _)| after.starts_with(s))
         .ok_or_else(|| bad(format!("'{}' is not an operator; use one of = != @= > < >= <=", after.chars().next().unwrap_or(' '))))?;
     let value = after[symbol.len()..].trim();
+    if value.is_empty() {
+        return Err(bad(format!("a value is required after '{symbol}'")));
+    }
     if let Some(extra) = value.chars().next().filter(|c| "<>=!@".contains(*c)) {
         return Err(bad(format!("the value starts with '{extra}': write one operator per clause")));
     }
