@@ -146,7 +146,24 @@ fn toml_problem(text: &str, e: &toml::de::Error) -> Problem {
     } else {
         "see fixtures/default.toml for a complete, valid example".to_owned()
     };
-    Problem { line, key: String::new(), message, hint }
+    let key = e.span().map(|s| key_at(text, s.start)).unwrap_or_default();
+    Problem { line, key, message, hint }
+}
+
+/// The dotted key written at byte `at`: the nearest `[table]` or `[[array]]` header above it,
+/// then the `name =` of that line (for an inline table, the error may point inside it).
+fn key_at(text: &str, at: usize) -> String {
+    let at = at.min(text.len());
+    let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or_default().trim();
+    let table = text[..line_start]
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    let name = if line.starts_with('[') { None } else { line.split_once('=').map(|(k, _)| k.trim().to_owned()) };
+    [table, name].into_iter().flatten().filter(|s| !s.is_empty()).collect::<Vec<_>>().join(".")
 }
 
 /// The line of the first occurrence of `near`, else of the last segment of `key`.
@@ -180,15 +197,14 @@ mod tests {
     fn unknown_key_names_file_line_and_fix() {
         let err = parse("f.toml", "[journal]\ncapacity = 10\ncapacitty = 3\n").unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("f.toml:3: "), "{text}");
-        assert!(text.contains("capacitty"), "{text}");
+        assert!(text.starts_with("f.toml:3: journal.capacitty: unknown field"), "{text}");
         assert!(text.contains("fix:"), "{text}");
     }
 
     #[test]
     fn wrong_type_is_explained() {
         let err = parse("f.toml", "[journal]\ncapacity = \"ten\"\n").unwrap_err().to_string();
-        assert!(err.contains("f.toml:2"), "{err}");
+        assert!(err.contains("f.toml:2: journal.capacity: "), "{err}");
         assert!(err.contains("invalid type"), "{err}");
     }
 }
