@@ -53,7 +53,10 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
 async fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, Response> {
     let bytes = crate::wire::read_body(body, 1 << 20)
         .await
-        .map_err(|e| error(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", e.to_string()))?;
+        .map_err(|e| match e {
+            crate::wire::BodyError::TooLarge(_) => error(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", e.to_string()),
+            crate::wire::BodyError::Unreadable(_) => error(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+        })?;
     let is_json = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
