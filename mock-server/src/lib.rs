@@ -95,6 +95,11 @@ impl MockServer {
         self.running.core.journal.events(filter)
     }
 
+    /// A client certificate signed by this server's CA, to present on the mTLS listener.
+    pub fn issue_client_certificate(&self, common_name: &str) -> tls::ClientCertificate {
+        self.running.core.tls.ca.issue_client_cert(common_name).expect("client certificate")
+    }
+
     pub fn clock(&self) -> &Clock {
         &self.running.core.clock
     }

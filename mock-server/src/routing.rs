@@ -68,25 +68,59 @@ impl Dispatcher {
             .collect()
     }
 
-    pub async fn handle(self: Arc<Self>, mut req: Request<Body>) -> Response<Body> {
+    pub async fn handle(self: Arc<Self>, req: Request<Body>) -> Response<Body> {
         let started = Instant::now();
         let listener = req.extensions().get::<ConnInfo>().map_or(ListenerKind::Http, |c| c.listener);
-        let host_header = request_host(&req);
-        let hostname = strip_port(&host_header).to_ascii_lowercase();
         let path = req.uri().path().to_owned();
+        if by_host_or_prefix_is_admin(listener, &path) && !self.is_service_host(&req) {
+            return self.admin.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
+        }
+        let mut summary = Exchange::of(&req, listener);
+        let (owner, response) = self.route(req, listener, &summary.host, &summary.method).await;
+        summary.status = response.status().as_u16();
+        summary.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+        let (provider, service) = owner.unwrap_or((UNROUTED, UNROUTED));
+        tracing::info!(
+            listener = listener.name(),
+            service = format!("{provider}.{service}"),
+            "{} {} -> {} ({:.1} ms)",
+            summary.method,
+            summary.path,
+            summary.status,
+            summary.duration_ms
+        );
+        self.core.journal.record(self.core.clock.now(), provider, service, EventKind::Exchange(summary));
+        response
+    }
 
+    fn is_service_host(&self, req: &Request<Body>) -> bool {
+        let host = request_host(req);
+        let hostname = strip_port(&host).to_ascii_lowercase();
+        self.mounted.iter().any(|m| m.service.hosts.contains(&hostname.as_str()))
+    }
+
+    /// Finds the service (by Host header, then by path prefix), applies any fault rule and
+    /// calls it. Returns who answered, `None` when no service did.
+    async fn route(
+        &self,
+        mut req: Request<Body>,
+        listener: ListenerKind,
+        host_header: &str,
+        method: &str,
+    ) -> (Option<(&'static str, &'static str)>, Response<Body>) {
+        let path = req.uri().path().to_owned();
+        let hostname = strip_port(host_header).to_ascii_lowercase();
         let by_host = self.mounted.iter().find(|m| m.service.hosts.contains(&hostname.as_str()));
         let (mounted, inner_path, prefix) = if let Some(m) = by_host {
             (m, path.clone(), String::new())
-        } else if listener == ListenerKind::Http && (path == "/__admin" || path.starts_with("/__admin/")) {
-            return self.admin.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
         } else if let Some((m, rest)) = self.by_prefix(&path) {
             (m, rest.to_owned(), path[..path.len() - rest.len()].to_owned())
         } else {
-            return self.not_found(listener, &path);
+            return (None, self.not_found(listener, &path));
         };
+        let owner = Some((mounted.provider, mounted.service.name));
         if !mounted.service.listeners.contains(&listener) {
-            return self.wrong_listener(mounted, listener);
+            return (owner, self.wrong_listener(mounted, listener));
         }
         let route = ServiceRoute {
             provider: mounted.provider,
@@ -96,65 +130,31 @@ impl Dispatcher {
             prefix,
         };
 
-        let method = req.method().as_str().to_owned();
-        let query = req.uri().query().map(str::to_owned);
-        let summary = Exchange {
-            listener: listener.name().to_owned(),
-            method: method.clone(),
-            host: host_header.clone(),
-            path: path.clone(),
-            query: redacted_query(query.as_deref()),
-            status: 0,
-            duration_ms: 0.0,
-            user_agent: header_text(req.headers(), header::USER_AGENT),
-            auth_scheme: header_text(req.headers(), header::AUTHORIZATION)
-                .map(|v| v.split_whitespace().next().unwrap_or_default().to_owned()),
-            client_cert: req
-                .extensions()
-                .get::<ConnInfo>()
-                .and_then(|c| c.peer_certificate.as_ref())
-                .map(|c| c.thumbprint.to_string()),
-        };
-
-        let inner_uri = match query {
-            Some(q) => format!("{}?{q}", if inner_path.is_empty() { "/" } else { &inner_path }),
-            None => if inner_path.is_empty() { "/".to_owned() } else { inner_path.clone() },
+        let inner_path = if inner_path.is_empty() { "/".to_owned() } else { inner_path };
+        let inner_uri = match req.uri().query() {
+            Some(q) => format!("{inner_path}?{q}"),
+            None => inner_path.clone(),
         };
         *req.uri_mut() = inner_uri.parse::<Uri>().unwrap_or_else(|_| Uri::from_static("/"));
         req.extensions_mut().insert(route.clone());
 
-        let fault = self.core.faults.take(route.provider, route.service, &method, &inner_path);
-        if let Some(f) = &fault {
-            self.core.record(
-                &route,
-                EventKind::FaultApplied {
-                    rule_id: f.rule_id.clone(),
-                    method: method.clone(),
-                    path: path.clone(),
-                    action: f.action.describe(),
-                },
-            );
-        }
         let router = mounted.service.router.clone();
-        let response = match fault {
-            Some(fault) => apply_fault(fault, req, router).await,
+        let response = match self.core.faults.take(route.provider, route.service, method, &inner_path) {
+            Some(fault) => {
+                self.core.record(
+                    &route,
+                    EventKind::FaultApplied {
+                        rule_id: fault.rule_id.clone(),
+                        method: method.to_owned(),
+                        path,
+                        action: fault.action.describe(),
+                    },
+                );
+                apply_fault(fault, req, router).await
+            }
             None => router.oneshot(req).await.unwrap_or_else(|e| match e {}),
         };
-
-        let mut summary = summary;
-        summary.status = response.status().as_u16();
-        summary.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        tracing::info!(
-            listener = listener.name(),
-            service = format!("{}.{}", route.provider, route.service),
-            "{} {} -> {} ({:.1} ms)",
-            method,
-            path,
-            summary.status,
-            summary.duration_ms
-        );
-        self.core.record(&route, EventKind::Exchange(summary));
-        response
+        (owner, response)
     }
 
     fn by_prefix<'a>(&self, path: &'a str) -> Option<(&Mounted, &'a str)> {
@@ -193,6 +193,37 @@ impl Dispatcher {
                     m.provider, m.service.name, listener.name(), served.join(", ")),
             }),
         )
+    }
+}
+
+/// Provider and service of exchanges no service answered (unknown path, wrong listener).
+pub const UNROUTED: &str = "-";
+
+/// `/__admin` on the HTTP listener, unless the Host header names a provider's real host.
+fn by_host_or_prefix_is_admin(listener: ListenerKind, path: &str) -> bool {
+    listener == ListenerKind::Http && (path == "/__admin" || path.starts_with("/__admin/"))
+}
+
+impl Exchange {
+    /// The summary of a request as it arrived; status and duration are filled in after.
+    fn of(req: &Request<Body>, listener: ListenerKind) -> Exchange {
+        Exchange {
+            listener: listener.name().to_owned(),
+            method: req.method().as_str().to_owned(),
+            host: request_host(req),
+            path: req.uri().path().to_owned(),
+            query: redacted_query(req.uri().query()),
+            status: 0,
+            duration_ms: 0.0,
+            user_agent: header_text(req.headers(), header::USER_AGENT),
+            auth_scheme: header_text(req.headers(), header::AUTHORIZATION)
+                .map(|v| v.split_whitespace().next().unwrap_or_default().to_owned()),
+            client_cert: req
+                .extensions()
+                .get::<ConnInfo>()
+                .and_then(|c| c.peer_certificate.as_ref())
+                .map(|c| c.thumbprint.to_string()),
+        }
     }
 }
 

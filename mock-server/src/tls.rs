@@ -93,6 +93,24 @@ impl CertAuthority {
         Ok((cert.der().clone(), key_der))
     }
 
+    /// A client certificate (EKU clientAuth) for `common_name`, signed by this CA: what a test
+    /// client presents on the mTLS listener. Returns the certificate and its key as PEM.
+    pub fn issue_client_cert(&self, common_name: &str) -> Result<ClientCertificate> {
+        let key = KeyPair::generate()?;
+        let mut params = CertificateParams::new(Vec::<String>::new())?;
+        params.distinguished_name = dn(common_name);
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        params.serial_number = Some(random_serial());
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - Duration::days(1);
+        params.not_after = now + Duration::days(365);
+        let cert = params.signed_by(&key, &self.issuer)?;
+        Ok(ClientCertificate { thumbprint: thumbprint(cert.der()), cert_pem: cert.pem(), key_pem: key.serialize_pem() })
+    }
+
     pub fn issuer(&self) -> &Issuer<'static, KeyPair> {
         &self.issuer
     }
@@ -127,6 +145,15 @@ fn random_serial() -> SerialNumber {
 /// `base64url(SHA-256(DER))`: the RFC 8705 `x5t#S256` thumbprint of a certificate.
 pub fn thumbprint(der: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(der))
+}
+
+/// A client certificate and its private key, PEM-encoded.
+#[derive(Clone, Debug)]
+pub struct ClientCertificate {
+    pub cert_pem: String,
+    pub key_pem: String,
+    /// `x5t#S256` of the certificate.
+    pub thumbprint: String,
 }
 
 /// The verified client certificate of an mTLS connection, put into each request's extensions.

@@ -288,7 +288,7 @@ mod tests {
         }
 
         #[test]
-        fn well_formed_clauses_parse(name in "[a-zA-Z][a-zA-Z0-9_]{0,10}", op in prop::sample::select(vec!["=", "!=", "@=", ">", "<", ">=", "<="]), value in "[a-zA-Z0-9:-]{0,12}") {
+        fn well_formed_clauses_parse(name in "[a-zA-Z][a-zA-Z0-9_]{0,10}", op in prop::sample::select(vec!["=", "!=", "@=", ">", "<", ">=", "<="]), value in "[a-zA-Z0-9:-]{1,12}") {
             prop_assume!(!["orderby", "direction", "limit", "offset"].contains(&name.to_ascii_lowercase().as_str()));
             let q = parse(&format!("({name}{op}{value})")).unwrap();
             prop_assert_eq!(q.filters.len(), 1);
