@@ -53,12 +53,18 @@ pub struct FaultAction {
     /// Send the headers and half the body, then close the connection.
     #[serde(default)]
     pub truncate_body: bool,
+    /// Move the virtual clock forward (negative: back) before the request is handled: a clock
+    /// step at an exact point of a client's run, e.g. "the token expires after the first call".
+    pub advance_clock_seconds: Option<i64>,
 }
 
 impl FaultAction {
     /// A short description for the journal.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
+        if let Some(seconds) = self.advance_clock_seconds {
+            parts.push(format!("advance clock {seconds}s"));
+        }
         if let Some(ms) = self.delay_ms {
             parts.push(format!("delay {ms}ms"));
         }
@@ -82,8 +88,12 @@ impl FaultAction {
 pub enum FaultError {
     #[error("action: status {0} is not an HTTP status (use 100-599)")]
     BadStatus(u16),
-    #[error("action: nothing to do; give at least one of status, delay_ms, drop_connection, truncate_body")]
+    #[error("action: nothing to do; give at least one of status, delay_ms, drop_connection, truncate_body, advance_clock_seconds")]
     EmptyAction,
+    #[error("action: delay_ms is at most {0} (one minute); a longer wait only hangs the client's test")]
+    DelayTooLong(u64),
+    #[error("action: advance_clock_seconds is at most {0} either way (ten years)")]
+    ClockStepTooLarge(u64),
     #[error("method: '{0}' is not an HTTP method")]
     BadMethod(String),
     #[error("route: must start with '/', got '{0}'")]
@@ -100,7 +110,7 @@ impl FaultRule {
                 return Err(FaultError::BadStatus(s));
             }
         }
-        if a.status.is_none() && a.delay_ms.is_none() && !a.drop_connection && !a.truncate_body {
+        if a.status.is_none() && a.delay_ms.is_none() && !a.drop_connection && !a.truncate_body && a.advance_clock_seconds.is_none() {
             return Err(FaultError::EmptyAction);
         }
         if let Some(m) = &self.method {
@@ -112,6 +122,12 @@ impl FaultRule {
             if !r.starts_with('/') {
                 return Err(FaultError::BadRoute(r.clone()));
             }
+        }
+        if a.delay_ms.is_some_and(|ms| ms > MAX_DELAY_MS) {
+            return Err(FaultError::DelayTooLong(MAX_DELAY_MS));
+        }
+        if a.advance_clock_seconds.is_some_and(|s| s.unsigned_abs() > MAX_CLOCK_STEP_SECONDS) {
+            return Err(FaultError::ClockStepTooLarge(MAX_CLOCK_STEP_SECONDS));
         }
         if self.times == Some(0) {
             return Err(FaultError::ZeroTimes);
@@ -161,6 +177,8 @@ struct FaultsInner {
 
 /// At most this many rules at once: a runaway script cannot grow memory.
 pub const MAX_RULES: usize = 1000;
+pub const MAX_DELAY_MS: u64 = 60_000;
+pub const MAX_CLOCK_STEP_SECONDS: u64 = 10 * 366 * 86_400;
 
 impl Faults {
     pub fn add(&self, mut rule: FaultRule) -> Result<FaultRule, FaultError> {

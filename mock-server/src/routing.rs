@@ -150,6 +150,9 @@ impl Dispatcher {
                         action: fault.action.describe(),
                     },
                 );
+                if let Some(seconds) = fault.action.advance_clock_seconds {
+                    self.core.clock.advance(chrono::Duration::seconds(seconds));
+                }
                 apply_fault(fault, req, router).await
             }
             None => router.oneshot(req).await.unwrap_or_else(|e| match e {}),

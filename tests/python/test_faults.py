@@ -69,3 +69,15 @@ def test_bad_fault_rules_get_a_json_error(mock):
     assert r.status_code == 400 and "status" in r.json()["message"]
     r = requests.post(f"{mock.admin}/faults", data="{not json", headers={"Content-Type": "application/json"}, timeout=10)
     assert r.status_code == 400 and r.json()["error"]
+
+
+def test_a_clock_step_at_an_exact_point_expires_the_token(mock):
+    # The second status call moves the clock one hour on before it is handled.
+    mock.add_fault({"provider": "kalibrate", "service": "data", "route": "/api/status", "after": 1, "times": 1,
+                    "action": {"advance_clock_seconds": 3600}})
+    token = seed_token(mock).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}", "User-Agent": "API-CLIENT"}
+    statuses = [requests.get(mock.data_url("/api/status"), headers=headers, timeout=10).status_code for _ in range(2)]
+    assert statuses == [200, 401]
+    clock = requests.get(f"{mock.admin}/clock", timeout=10).json()
+    assert 3599 <= clock["offset_seconds"] <= 3601
