@@ -116,6 +116,13 @@ pub struct Exchange {
     pub auth_scheme: Option<String>,
     /// SHA-256 thumbprint (base64url) of the verified client certificate, on mTLS.
     pub client_cert: Option<String>,
+    /// Where a fixture secret appeared in the request line or headers (`query:client_secret`,
+    /// `header:x-api-secret`, `path`): never the value. Bodies are not searched.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub secret_in: Vec<String>,
+    /// The `Retry-After` header of the response, when it had one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub retry_after: Option<String>,
 }
 
 /// Filter for reading events back.

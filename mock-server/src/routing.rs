@@ -76,8 +76,10 @@ impl Dispatcher {
             return self.admin.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
         }
         let mut summary = Exchange::of(&req, listener);
+        summary.secret_in = secrets_in(&req, &self.core.fixtures().secrets());
         let (owner, response) = self.route(req, listener, &summary.host, &summary.method).await;
         summary.status = response.status().as_u16();
+        summary.retry_after = header_text(response.headers(), header::RETRY_AFTER);
         summary.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
         let (provider, service) = owner.unwrap_or((UNROUTED, UNROUTED));
         tracing::info!(
@@ -226,8 +228,39 @@ impl Exchange {
                 .get::<ConnInfo>()
                 .and_then(|c| c.peer_certificate.as_ref())
                 .map(|c| c.thumbprint.to_string()),
+            secret_in: Vec::new(),
+            retry_after: None,
         }
     }
+}
+
+/// Where any of `secrets` shows in the request line or headers, decoded as a server would.
+/// Secrets shorter than 4 characters are ignored: too likely to match by chance.
+fn secrets_in(req: &Request<Body>, secrets: &[&str]) -> Vec<String> {
+    let secrets: Vec<&str> = secrets.iter().copied().filter(|s| s.len() >= 4).collect();
+    if secrets.is_empty() {
+        return Vec::new();
+    }
+    let holds = |text: &str| secrets.iter().any(|s| text.contains(s));
+    let mut found = Vec::new();
+    if holds(&percent_encoding::percent_decode_str(req.uri().path()).decode_utf8_lossy()) {
+        found.push("path".to_owned());
+    }
+    for (name, value) in form_urlencoded::parse(req.uri().query().unwrap_or_default().as_bytes()) {
+        if holds(&name) || holds(&value) {
+            found.push(format!("query:{name}"));
+        }
+    }
+    for (name, value) in req.headers() {
+        let basic_password = match crate::wire::Authorization::parse(value.as_bytes()) {
+            Ok(crate::wire::Authorization::Basic { password, .. }) if name == header::AUTHORIZATION => Some(password),
+            _ => None,
+        };
+        if holds(&String::from_utf8_lossy(value.as_bytes())) || basic_password.is_some_and(|p| holds(&p)) {
+            found.push(format!("header:{name}"));
+        }
+    }
+    found
 }
 
 /// Carries out a fault's action, calling the real handler when the action only alters it.

@@ -118,3 +118,14 @@ def test_imports_need_readwrite_and_become_queryable(mock):
     too_long = [{"siteID": "S" * 21, "productCode": "ULG95", "price": 1.0}]
     r = requests.post(mock.data_url("/api/import/ownPrice"), json=too_long, headers=headers, timeout=60)
     assert r.status_code == 400 and "siteID" in r.json()["message"]
+
+
+def test_the_journal_notes_where_a_secret_travelled_without_recording_it(mock):
+    body = {"grant_type": "client_credentials", "scope": SANDPIT_SCOPE, "client_id": READ_CLIENT[0]}
+    requests.post(mock.token_url(), data={**body, "client_secret": READ_CLIENT[1]}, timeout=60)
+    requests.post(mock.token_url(), data=body, auth=READ_CLIENT, timeout=60)
+    requests.post(mock.token_url() + "?client_secret=" + READ_CLIENT[1], data=body, timeout=60)
+    requests.get(mock.data_url("/api/status"), headers={"User-Agent": "x", "X-Secret": "k" + READ_CLIENT[1]}, timeout=60)
+    exchanges = mock.events(kind="http.exchange")
+    assert [e.get("secret_in", []) for e in exchanges] == [[], ["header:authorization"], ["query:client_secret"], ["header:x-secret"]]
+    assert READ_CLIENT[1] not in json.dumps(mock.events())

@@ -30,6 +30,12 @@ impl Fixtures {
         issues.extend(self.kalibrate.validate());
         issues
     }
+
+    /// Every client secret, password and key in the fixtures: the journal notes when one of
+    /// them travels where it should not (a URL, a header), without recording it.
+    pub fn secrets(&self) -> Vec<&str> {
+        self.kalibrate.secrets()
+    }
 }
 
 /// One service of a provider, e.g. Kalibrate's Azure AD login.

@@ -107,6 +107,10 @@ impl Fixtures {
         })
     }
 
+    pub fn secrets(&self) -> Vec<&str> {
+        self.tenants.iter().flat_map(|t| t.clients.iter().map(|c| c.secret.as_str())).collect()
+    }
+
     pub fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
         if !(60..=86_400).contains(&self.token_lifetime_seconds) {
