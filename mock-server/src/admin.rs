@@ -38,7 +38,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/__admin/faults", get(list_faults).post(add_faults).delete(clear_faults))
         .route("/__admin/faults/{id}", delete(remove_fault))
         .route("/__admin/clock", get(clock).post(set_clock))
-        .route("/__admin/fixtures", get(fixtures))
+        .route("/__admin/fixtures", get(fixtures).put(replace_fixtures))
         .route("/__admin/reset", post(reset))
         .route("/__admin/openapi.json", get(openapi))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint; see /__admin/openapi.json") })
@@ -196,6 +196,25 @@ async fn set_clock(State(s): State<AdminState>, headers: HeaderMap, body: Body) 
 
 async fn fixtures(State(s): State<AdminState>) -> Response {
     Json(json!({"source": s.core.source.name(), "fixtures": *s.core.fixtures()})).into_response()
+}
+
+/// `PUT /__admin/fixtures` with a TOML document: validated like `check-config`, then served
+/// until the next reset (which reloads the fixtures the server started with).
+async fn replace_fixtures(State(s): State<AdminState>, body: Body) -> Response {
+    let bytes = match crate::wire::read_body(body, 4 << 20).await {
+        Ok(b) => b,
+        Err(e) => return error(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", e.to_string()),
+    };
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return error(StatusCode::BAD_REQUEST, "bad_fixtures", "the fixtures must be UTF-8 TOML text");
+    };
+    match crate::config::parse("<PUT /__admin/fixtures>", text) {
+        Ok(fixtures) => {
+            s.core.replace_fixtures(fixtures);
+            Json(json!({"status": "replaced", "until": "the next POST /__admin/reset"})).into_response()
+        }
+        Err(e) => error(StatusCode::BAD_REQUEST, "bad_fixtures", e.to_string()),
+    }
 }
 
 async fn reset(State(s): State<AdminState>) -> Response {

@@ -134,7 +134,8 @@ pub fn parse(file: &str, text: &str) -> Result<Fixtures, ConfigError> {
     })
 }
 
-fn toml_problem(text: &str, e: &toml::de::Error) -> Problem {
+/// A TOML parse error as a [`Problem`]: its line, the key written there, and a fix.
+pub fn toml_problem(text: &str, e: &toml::de::Error) -> Problem {
     let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
     let message = e.message().trim().to_owned();
     let hint = if message.starts_with("unknown field") {
@@ -167,7 +168,7 @@ fn key_at(text: &str, at: usize) -> String {
 }
 
 /// The line of the first occurrence of `near`, else of the last segment of `key`.
-fn locate(text: &str, near: Option<&str>, key: &str) -> Option<usize> {
+pub fn locate(text: &str, near: Option<&str>, key: &str) -> Option<usize> {
     let last = key.rsplit('.').next().map(|s| s.split('[').next().unwrap_or(s)).filter(|s| !s.is_empty());
     [near, last]
         .into_iter()

@@ -42,10 +42,14 @@ impl Core {
 
     /// Reloads fixtures from their source; on error the old ones stay.
     pub fn reload_fixtures(&self) -> Result<(), ConfigError> {
-        let fresh = self.source.load()?;
-        self.journal.set_capacity(fresh.journal.capacity);
-        *self.fixtures.write().unwrap() = Arc::new(fresh);
+        self.replace_fixtures(self.source.load()?);
         Ok(())
+    }
+
+    /// Serves `fixtures` until the next reset, which reloads them from their source.
+    pub fn replace_fixtures(&self, fixtures: Fixtures) {
+        self.journal.set_capacity(fixtures.journal.capacity);
+        *self.fixtures.write().unwrap() = Arc::new(fixtures);
     }
 
     /// Records a domain event for the service that is handling `route`.

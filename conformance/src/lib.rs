@@ -1,0 +1,17 @@
+//! `conformance`: certifies a client implementation of a provider's API. It runs scenario
+//! suites against `mock-server`: for each scenario it resets the server, arms faults and clock
+//! steps, runs the client command with a documented environment and a time limit, then judges
+//! the client by named checks over the server's journal. Reports: console, JSON, JUnit XML.
+
+pub mod checks;
+pub mod client;
+pub mod events;
+pub mod expected;
+pub mod providers;
+pub mod report;
+pub mod runner;
+pub mod scenario;
+pub mod target;
+
+pub use runner::{run_suite, RunOptions, SuiteResult};
+pub use scenario::{load_scenarios, Scenario};

@@ -1,0 +1,137 @@
+//! `conformance`: certify a client against the mock server's scenario suites.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use conformance::expected::ExpectedFailures;
+use conformance::runner::{run_suite, RunOptions};
+use conformance::scenario::{load_scenarios, select};
+use conformance::target::Target;
+use conformance::{checks, report};
+
+#[derive(Parser)]
+#[command(name = "conformance", version, about = "Certify a client implementation against mock-server's scenario suites.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a suite against a client command; exit 0 when every scenario passes.
+    Run {
+        /// `kalibrate` (all its suites), `kalibrate/basic`, or `all`.
+        #[arg(long)]
+        suite: String,
+        /// The client under test, run with `sh -c` once per scenario (environment: see README).
+        #[arg(long)]
+        client: String,
+        /// Attach to a running mock-server's admin API instead of starting one.
+        #[arg(long, value_name = "ADMIN_URL")]
+        server: Option<String>,
+        /// Scenario folder (default: the scenarios built into this binary).
+        #[arg(long)]
+        scenarios: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        junit: Option<PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+        /// TOML list of known failures (`[[expected]] scenario, check, reason`).
+        #[arg(long, value_name = "FILE")]
+        expected_failures: Option<PathBuf>,
+    },
+    /// List scenarios.
+    List {
+        #[arg(long, default_value = "all")]
+        suite: String,
+        #[arg(long)]
+        scenarios: Option<PathBuf>,
+    },
+    /// List the named checks with the clause each enforces.
+    Checks,
+    /// Validate scenario files without running anything.
+    CheckScenarios { dir: Option<PathBuf> },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Checks => {
+            for c in checks::all() {
+                println!("{:<40} {:?}\n    {}\n    clause: {}", c.name(), c.severity(), c.summary(), c.clause());
+            }
+            ExitCode::SUCCESS
+        }
+        Command::List { suite, scenarios } => match load(scenarios.as_deref()) {
+            Ok(all) => {
+                for s in select(&all, &suite) {
+                    println!("{:<48} {:<11} {}", s.id, s.suite.name(), s.title);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::CheckScenarios { dir } => match load(dir.as_deref()) {
+            Ok(all) => {
+                println!("{} scenario(s), all valid", all.len());
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        },
+        Command::Run { suite, client, server, scenarios, junit, json, expected_failures } => {
+            let all = match load(scenarios.as_deref()) {
+                Ok(all) => all,
+                Err(code) => return code,
+            };
+            let chosen = select(&all, &suite);
+            if chosen.is_empty() {
+                eprintln!("error: no scenario matches --suite {suite}; `conformance list` shows them");
+                return ExitCode::from(2);
+            }
+            let expected = match expected_failures.as_deref().map(ExpectedFailures::load).transpose() {
+                Ok(e) => e.unwrap_or_default(),
+                Err(e) => {
+                    eprintln!("{e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            runtime.block_on(async move {
+                let target = match &server {
+                    Some(url) => Target::attach(url).await,
+                    None => Target::embedded().await,
+                };
+                let target = match target {
+                    Ok(t) => t,
+                    Err(e) => {
+                        eprintln!("error: {e:#}");
+                        return ExitCode::from(2);
+                    }
+                };
+                eprintln!("conformance: {} scenario(s) of '{suite}' against `{client}` (server {})", chosen.len(), target.admin_url());
+                let options = RunOptions { client, expected };
+                let result = run_suite(&target, &chosen, &options, report::console_progress).await;
+                for (path, text) in [(junit, report::junit(&result)), (json, report::json(&result))] {
+                    if let Some(path) = path {
+                        if let Err(e) = std::fs::write(&path, text) {
+                            eprintln!("error: cannot write {}: {e}", path.display());
+                            return ExitCode::from(2);
+                        }
+                    }
+                }
+                println!("{}", report::console_summary(&result));
+                if result.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            })
+        }
+    }
+}
+
+fn load(dir: Option<&std::path::Path>) -> Result<Vec<conformance::Scenario>, ExitCode> {
+    load_scenarios(dir).map_err(|errors| {
+        for e in errors {
+            eprintln!("{e}");
+        }
+        ExitCode::from(2)
+    })
+}

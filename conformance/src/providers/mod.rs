@@ -1,0 +1,29 @@
+//! What the runner and the common checks need to know about each provider: its actions, how to
+//! recognise its token requests, which service is its API, and the environment its clients get.
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::events::EventView;
+
+pub mod kalibrate;
+
+pub struct Profile {
+    pub name: &'static str,
+    /// Values of `CONFORMANCE_ACTION` its clients must implement.
+    pub actions: &'static [&'static str],
+    /// The service (journal `service` field) that is the provider's API.
+    pub api_service: &'static str,
+    pub is_token_request: fn(&EventView) -> bool,
+    /// The client's environment from the server's endpoints and fixtures (admin API JSON).
+    pub client_env: fn(endpoints: &Value, fixtures: &Value) -> Result<BTreeMap<String, String>, String>,
+}
+
+pub fn all() -> &'static [Profile] {
+    &[kalibrate::PROFILE]
+}
+
+pub fn find(name: &str) -> Option<&'static Profile> {
+    all().iter().find(|p| p.name == name)
+}

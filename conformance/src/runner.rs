@@ -1,0 +1,215 @@
+//! Runs scenarios one after another against a [`Target`]: reset, arm, run the client, judge.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::checks::{self, Outcome, Run, Severity};
+use crate::client::{self, ClientExit};
+use crate::expected::ExpectedFailures;
+use crate::providers;
+use crate::scenario::Scenario;
+use crate::target::Target;
+
+pub struct RunOptions {
+    /// The client command, run with `sh -c`.
+    pub client: String,
+    pub expected: ExpectedFailures,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Passed,
+    Failed,
+    Warning,
+    Skipped,
+    /// Failed, and listed in the expected-failures file.
+    ExpectedFailure,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Passed => "PASSED",
+            Status::Failed => "FAILED",
+            Status::Warning => "WARNING",
+            Status::Skipped => "SKIPPED",
+            Status::ExpectedFailure => "EXPECTED FAILURE",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckResult {
+    pub name: String,
+    pub summary: String,
+    pub clause: String,
+    pub severity: Severity,
+    pub status: Status,
+    pub message: String,
+    pub evidence: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioResult {
+    pub id: String,
+    pub title: String,
+    pub provider: String,
+    pub suite: String,
+    pub status: Status,
+    pub duration_ms: u64,
+    /// Set when the scenario could not be run at all (server or client would not start).
+    pub error: Option<String>,
+    pub client: ClientExit,
+    pub checks: Vec<CheckResult>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SuiteResult {
+    pub client: String,
+    pub server: String,
+    pub duration_ms: u64,
+    pub scenarios: Vec<ScenarioResult>,
+}
+
+impl SuiteResult {
+    pub fn count(&self, status: Status) -> usize {
+        self.scenarios.iter().flat_map(|s| &s.checks).filter(|c| c.status == status).count()
+    }
+    pub fn passed(&self) -> bool {
+        self.scenarios.iter().all(|s| s.status != Status::Failed)
+    }
+}
+
+/// Runs `scenarios` in order, calling `progress` before and after each.
+pub async fn run_suite(
+    target: &Target,
+    scenarios: &[&Scenario],
+    options: &RunOptions,
+    mut progress: impl FnMut(Progress),
+) -> SuiteResult {
+    let started = Instant::now();
+    let mut results = Vec::new();
+    for (i, scenario) in scenarios.iter().enumerate() {
+        progress(Progress::Starting { index: i + 1, total: scenarios.len(), scenario });
+        let result = run_one(target, scenario, options).await;
+        progress(Progress::Finished { result: &result });
+        results.push(result);
+    }
+    SuiteResult {
+        client: options.client.clone(),
+        server: target.admin_url().to_owned(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        scenarios: results,
+    }
+}
+
+pub enum Progress<'a> {
+    Starting { index: usize, total: usize, scenario: &'a Scenario },
+    Finished { result: &'a ScenarioResult },
+}
+
+async fn run_one(target: &Target, scenario: &Scenario, options: &RunOptions) -> ScenarioResult {
+    let started = Instant::now();
+    let mut result = ScenarioResult {
+        id: scenario.id.clone(),
+        title: scenario.title.clone(),
+        provider: scenario.provider.clone(),
+        suite: scenario.suite.name().to_owned(),
+        status: Status::Failed,
+        duration_ms: 0,
+        error: None,
+        client: ClientExit::default(),
+        checks: Vec::new(),
+    };
+    match execute(target, scenario, options).await {
+        Ok((client, events)) => {
+            let profile = providers::find(&scenario.provider).expect("validated at load");
+            let run = Run { scenario, profile, client: &client, events: &events };
+            result.checks = scenario.checks.iter().map(|u| judge(&run, u, &options.expected)).collect();
+            result.client = client;
+            result.status = overall(&result.checks);
+        }
+        Err(e) => result.error = Some(format!("{e:#}")),
+    }
+    result.duration_ms = started.elapsed().as_millis() as u64;
+    result
+}
+
+/// Arms the server, runs the client, returns its exit and the journal.
+async fn execute(target: &Target, scenario: &Scenario, options: &RunOptions) -> anyhow::Result<(ClientExit, Vec<crate::events::EventView>)> {
+    let profile = providers::find(&scenario.provider).expect("validated at load");
+    target.reset().await?;
+    if let Some(fixtures) = &scenario.setup.fixtures {
+        target.replace_fixtures(fixtures).await?;
+    }
+    target.add_faults(&scenario.setup.faults).await?;
+    if let Some(step) = &scenario.setup.clock {
+        target.advance_clock(step.advance_seconds).await?;
+    }
+    let fixtures = target.fixtures().await?;
+    let mut env = (profile.client_env)(&target.endpoints, &fixtures).map_err(anyhow::Error::msg)?;
+    let ca = target.endpoints["ca"].as_str().unwrap_or_default().to_owned();
+    let endpoints_file = std::env::temp_dir().join(format!("conformance-endpoints-{}.json", std::process::id()));
+    std::fs::write(&endpoints_file, target.endpoints.to_string())?;
+    env.extend(BTreeMap::from([
+        ("CONFORMANCE_ACTION".to_owned(), scenario.action.clone()),
+        ("CONFORMANCE_SCENARIO".to_owned(), scenario.id.clone()),
+        ("CONFORMANCE_ENDPOINTS".to_owned(), endpoints_file.display().to_string()),
+        ("CONFORMANCE_CA".to_owned(), ca.clone()),
+        ("REQUESTS_CA_BUNDLE".to_owned(), ca.clone()),
+        ("SSL_CERT_FILE".to_owned(), ca),
+    ]));
+    for (k, v) in &scenario.action_params {
+        env.insert(format!("CONFORMANCE_{}", k.to_ascii_uppercase()), v.clone());
+    }
+    env.extend(scenario.setup.env.clone());
+    let secrets: Vec<String> = env.iter().filter(|(k, _)| k.contains("SECRET") || k.contains("PASSWORD")).map(|(_, v)| v.clone()).collect();
+    let limit = Duration::from_secs_f64(scenario.timeout_seconds);
+    let exit = client::run(&options.client, &env, limit, &secrets)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot start the client command: {e}"))?;
+    let events = target.events().await?;
+    Ok((exit, events))
+}
+
+fn judge(run: &Run, use_: &crate::scenario::CheckUse, expected: &ExpectedFailures) -> CheckResult {
+    let check = checks::find(&use_.name).expect("validated at load");
+    let verdict = check.evaluate(run, &use_.params);
+    let listed = expected.find(&run.scenario.id, check.name());
+    let (status, message) = match (verdict.outcome, check.severity(), listed) {
+        (Outcome::Pass, _, None) => (Status::Passed, verdict.message),
+        (Outcome::Pass, _, Some(_)) => {
+            (Status::Warning, format!("{} (listed as an expected failure but passed: remove it from the file)", verdict.message))
+        }
+        (Outcome::NotApplicable, _, _) => (Status::Skipped, verdict.message),
+        (Outcome::Violated, _, Some(e)) => (Status::ExpectedFailure, format!("{} (expected: {})", verdict.message, e.reason)),
+        (Outcome::Violated, Severity::Warning, None) => (Status::Warning, verdict.message),
+        (Outcome::Violated, Severity::Failure, None) => (Status::Failed, verdict.message),
+    };
+    CheckResult {
+        name: check.name().to_owned(),
+        summary: check.summary().to_owned(),
+        clause: check.clause().to_owned(),
+        severity: check.severity(),
+        status,
+        message,
+        evidence: verdict.evidence,
+    }
+}
+
+fn overall(checks: &[CheckResult]) -> Status {
+    let has = |s| checks.iter().any(|c| c.status == s);
+    if has(Status::Failed) {
+        Status::Failed
+    } else if has(Status::Warning) {
+        Status::Warning
+    } else if has(Status::ExpectedFailure) {
+        Status::ExpectedFailure
+    } else {
+        Status::Passed
+    }
+}

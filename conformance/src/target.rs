@@ -1,0 +1,94 @@
+//! The server under the runner: an embedded `mock-server` (started here on free ports) or one
+//! already running (`--server http://127.0.0.1:8080/__admin`). Both are driven the same way,
+//! through the admin API, so a scenario behaves identically against either.
+
+use anyhow::{bail, Context, Result};
+use mock_server::{FaultRule, MockServer};
+use serde_json::{json, Value};
+
+use crate::events::EventView;
+
+pub struct Target {
+    admin: String,
+    http: reqwest::Client,
+    /// The endpoints document (`http`, `https`, `ca`, `services`...).
+    pub endpoints: Value,
+    _embedded: Option<MockServer>,
+}
+
+impl Target {
+    pub async fn embedded() -> Result<Target> {
+        let server = MockServer::builder().start().await.context("starting the embedded mock server")?;
+        let admin = server.endpoints().admin.clone();
+        Self::connect(admin, Some(server)).await
+    }
+
+    pub async fn attach(admin_url: &str) -> Result<Target> {
+        Self::connect(admin_url.trim_end_matches('/').to_owned(), None).await
+    }
+
+    async fn connect(admin: String, embedded: Option<MockServer>) -> Result<Target> {
+        let http = reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(30)).build()?;
+        let mut target = Target { admin, http, endpoints: Value::Null, _embedded: embedded };
+        target.endpoints = target
+            .call(reqwest::Method::GET, "endpoints", None)
+            .await
+            .with_context(|| format!("reading {}/endpoints: is a mock-server running there?", target.admin))?;
+        Ok(target)
+    }
+
+    pub fn admin_url(&self) -> &str {
+        &self.admin
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<RequestBody>) -> Result<Value> {
+        let url = format!("{}/{path}", self.admin);
+        let mut request = self.http.request(method.clone(), &url);
+        request = match body {
+            Some(RequestBody::Json(v)) => request.json(&v),
+            Some(RequestBody::Text(t)) => request.header("content-type", "application/toml").body(t),
+            None => request,
+        };
+        let response = request.send().await.with_context(|| format!("{method} {url}"))?;
+        let status = response.status();
+        let value: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("{method} {url} answered {status}: {}", value.get("message").and_then(Value::as_str).unwrap_or(&value.to_string()));
+        }
+        Ok(value)
+    }
+
+    pub async fn reset(&self) -> Result<()> {
+        self.call(reqwest::Method::POST, "reset", None).await.map(drop)
+    }
+
+    pub async fn replace_fixtures(&self, toml_text: &str) -> Result<()> {
+        self.call(reqwest::Method::PUT, "fixtures", Some(RequestBody::Text(toml_text.to_owned()))).await.map(drop)
+    }
+
+    pub async fn fixtures(&self) -> Result<Value> {
+        Ok(self.call(reqwest::Method::GET, "fixtures", None).await?["fixtures"].take())
+    }
+
+    pub async fn add_faults(&self, rules: &[FaultRule]) -> Result<()> {
+        if rules.is_empty() {
+            return Ok(());
+        }
+        self.call(reqwest::Method::POST, "faults", Some(RequestBody::Json(serde_json::to_value(rules)?))).await.map(drop)
+    }
+
+    pub async fn advance_clock(&self, seconds: i64) -> Result<()> {
+        self.call(reqwest::Method::POST, "clock", Some(RequestBody::Json(json!({"advance_seconds": seconds})))).await.map(drop)
+    }
+
+    pub async fn events(&self) -> Result<Vec<EventView>> {
+        let mut body = self.call(reqwest::Method::GET, "events", None).await?;
+        let events = body["events"].take();
+        Ok(events.as_array().cloned().unwrap_or_default().into_iter().map(EventView).collect())
+    }
+}
+
+enum RequestBody {
+    Json(Value),
+    Text(String),
+}
