@@ -11,11 +11,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Duration, Utc};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use crate::clock::ClockChange;
 use crate::faults::FaultRule;
 use crate::journal::EventFilter;
 use crate::providers::Provider;
@@ -42,6 +42,9 @@ pub fn router(state: AdminState) -> Router {
         .route("/__admin/reset", post(reset))
         .route("/__admin/openapi.json", get(openapi))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint; see /__admin/openapi.json") })
+        .method_not_allowed_fallback(|| async {
+            error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this admin endpoint does not take that method; see /__admin/openapi.json")
+        })
         .with_state(state)
 }
 
@@ -49,14 +52,16 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
     (status, Json(json!({"error": code, "message": message.into()}))).into_response()
 }
 
+async fn read_admin_body(body: Body, limit: usize) -> Result<bytes::Bytes, Response> {
+    crate::wire::read_body(body, limit).await.map_err(|e| match e {
+        crate::wire::BodyError::TooLarge(_) => error(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", e.to_string()),
+        crate::wire::BodyError::Unreadable(_) => error(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
+    })
+}
+
 /// JSON body parsing with errors in the admin API's own shape.
 async fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Result<T, Response> {
-    let bytes = crate::wire::read_body(body, 1 << 20)
-        .await
-        .map_err(|e| match e {
-            crate::wire::BodyError::TooLarge(_) => error(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", e.to_string()),
-            crate::wire::BodyError::Unreadable(_) => error(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
-        })?;
+    let bytes = read_admin_body(body, 1 << 20).await?;
     let is_json = headers
         .get("content-type")
         .and_then(|v| v.to_str().ok())
@@ -152,46 +157,16 @@ async fn clock(State(s): State<AdminState>) -> Response {
     Json(s.core.clock.reading()).into_response()
 }
 
-/// Any combination; applied in this order: set, offset_seconds, advance_seconds, freeze.
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ClockChange {
-    set: Option<DateTime<Utc>>,
-    offset_seconds: Option<f64>,
-    advance_seconds: Option<f64>,
-    freeze: Option<bool>,
-}
-
+/// Any combination of `set`, `offset_seconds`, `advance_seconds`, `freeze`: all or nothing.
 async fn set_clock(State(s): State<AdminState>, headers: HeaderMap, body: Body) -> Response {
     let change: ClockChange = match parse_json(&headers, body).await {
         Ok(c) => c,
         Err(r) => return r,
     };
-    let ms = |secs: f64| -> Option<Duration> {
-        (secs.is_finite() && secs.abs() < 1e11).then(|| Duration::milliseconds((secs * 1000.0) as i64))
-    };
-    let clock = &s.core.clock;
-    if let Some(at) = change.set {
-        clock.set(at);
+    match s.core.clock.apply(&change) {
+        Ok(()) => Json(s.core.clock.reading()).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, "bad_request", format!("{e}; the clock was not changed")),
     }
-    if let Some(secs) = change.offset_seconds {
-        match ms(secs) {
-            Some(d) => clock.set_offset(d),
-            None => return error(StatusCode::BAD_REQUEST, "bad_request", "offset_seconds must be a finite number of seconds"),
-        }
-    }
-    if let Some(secs) = change.advance_seconds {
-        match ms(secs) {
-            Some(d) => clock.advance(d),
-            None => return error(StatusCode::BAD_REQUEST, "bad_request", "advance_seconds must be a finite number of seconds"),
-        }
-    }
-    match change.freeze {
-        Some(true) => clock.freeze(),
-        Some(false) => clock.unfreeze(),
-        None => {}
-    }
-    Json(clock.reading()).into_response()
 }
 
 async fn fixtures(State(s): State<AdminState>) -> Response {
@@ -201,9 +176,9 @@ async fn fixtures(State(s): State<AdminState>) -> Response {
 /// `PUT /__admin/fixtures` with a TOML document: validated like `check-config`, then served
 /// until the next reset (which reloads the fixtures the server started with).
 async fn replace_fixtures(State(s): State<AdminState>, body: Body) -> Response {
-    let bytes = match crate::wire::read_body(body, 4 << 20).await {
+    let bytes = match read_admin_body(body, 4 << 20).await {
         Ok(b) => b,
-        Err(e) => return error(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", e.to_string()),
+        Err(r) => return r,
     };
     let Ok(text) = std::str::from_utf8(&bytes) else {
         return error(StatusCode::BAD_REQUEST, "bad_fixtures", "the fixtures must be UTF-8 TOML text");

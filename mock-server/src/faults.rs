@@ -184,9 +184,15 @@ impl Faults {
     pub fn add(&self, mut rule: FaultRule) -> Result<FaultRule, FaultError> {
         rule.validate()?;
         let mut inner = self.inner.lock().unwrap();
-        inner.next_id += 1;
         if rule.id.is_empty() {
-            rule.id = format!("fault-{}", inner.next_id);
+            // Never reuse an id a user gave to a rule of their own.
+            rule.id = loop {
+                inner.next_id += 1;
+                let id = format!("fault-{}", inner.next_id);
+                if !inner.rules.iter().any(|r| r.id == id) {
+                    break id;
+                }
+            };
         }
         rule.matched = 0;
         rule.fired = 0;

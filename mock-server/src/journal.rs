@@ -109,6 +109,8 @@ pub struct Exchange {
     pub path: String,
     /// Query parameters, values of secret-bearing keys replaced by `***`.
     pub query: BTreeMap<String, String>,
+    /// The response status; 0 when a fault dropped the connection without an answer, 499 when
+    /// the client went away before the answer.
     pub status: u16,
     pub duration_ms: f64,
     pub user_agent: Option<String>,

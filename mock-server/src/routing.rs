@@ -35,6 +35,8 @@ pub struct ServiceRoute {
     pub base_url: String,
     /// The path prefix that was stripped (`/kalibrate/login`), empty when routed by host.
     pub prefix: String,
+    /// The real hostname the request named, when it was routed by its Host header.
+    pub real_host: Option<String>,
 }
 
 struct Mounted {
@@ -69,29 +71,15 @@ impl Dispatcher {
     }
 
     pub async fn handle(self: Arc<Self>, req: Request<Body>) -> Response<Body> {
-        let started = Instant::now();
         let listener = req.extensions().get::<ConnInfo>().map_or(ListenerKind::Http, |c| c.listener);
-        let path = req.uri().path().to_owned();
-        if by_host_or_prefix_is_admin(listener, &path) && !self.is_service_host(&req) {
+        if by_host_or_prefix_is_admin(listener, req.uri().path()) && !self.is_service_host(&req) {
             return self.admin.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
         }
         let mut summary = Exchange::of(&req, listener);
         summary.secret_in = secrets_in(&req, &self.core.fixtures().secrets());
-        let (owner, response) = self.route(req, listener, &summary.host, &summary.method).await;
-        summary.status = response.status().as_u16();
-        summary.retry_after = header_text(response.headers(), header::RETRY_AFTER);
-        summary.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
-        let (provider, service) = owner.unwrap_or((UNROUTED, UNROUTED));
-        tracing::info!(
-            listener = listener.name(),
-            service = format!("{provider}.{service}"),
-            "{} {} -> {} ({:.1} ms)",
-            summary.method,
-            summary.path,
-            summary.status,
-            summary.duration_ms
-        );
-        self.core.journal.record(self.core.clock.now(), provider, service, EventKind::Exchange(summary));
+        let mut record = PendingExchange { core: &self.core, started: Instant::now(), summary, owner: None, done: false };
+        let response = self.route(req, listener, &mut record).await;
+        record.finish(&response);
         response
     }
 
@@ -103,26 +91,21 @@ impl Dispatcher {
 
     /// Finds the service (by Host header, then by path prefix), applies any fault rule and
     /// calls it. Returns who answered, `None` when no service did.
-    async fn route(
-        &self,
-        mut req: Request<Body>,
-        listener: ListenerKind,
-        host_header: &str,
-        method: &str,
-    ) -> (Option<(&'static str, &'static str)>, Response<Body>) {
+    async fn route(&self, mut req: Request<Body>, listener: ListenerKind, record: &mut PendingExchange<'_>) -> Response<Body> {
+        let (host_header, method) = (record.summary.host.clone(), record.summary.method.clone());
         let path = req.uri().path().to_owned();
-        let hostname = strip_port(host_header).to_ascii_lowercase();
+        let hostname = strip_port(&host_header).to_ascii_lowercase();
         let by_host = self.mounted.iter().find(|m| m.service.hosts.contains(&hostname.as_str()));
         let (mounted, inner_path, prefix) = if let Some(m) = by_host {
             (m, path.clone(), String::new())
         } else if let Some((m, rest)) = self.by_prefix(&path) {
             (m, rest.to_owned(), path[..path.len() - rest.len()].to_owned())
         } else {
-            return (None, self.not_found(listener, &path));
+            return self.not_found(listener, &path);
         };
-        let owner = Some((mounted.provider, mounted.service.name));
+        record.owner = Some((mounted.provider, mounted.service.name));
         if !mounted.service.listeners.contains(&listener) {
-            return (owner, self.wrong_listener(mounted, listener));
+            return self.wrong_listener(mounted, listener);
         }
         let route = ServiceRoute {
             provider: mounted.provider,
@@ -130,6 +113,7 @@ impl Dispatcher {
             listener,
             base_url: format!("{}://{}{}", listener.scheme(), host_header, prefix),
             prefix,
+            real_host: by_host.map(|_| hostname.clone()),
         };
 
         let inner_path = if inner_path.is_empty() { "/".to_owned() } else { inner_path };
@@ -141,25 +125,26 @@ impl Dispatcher {
         req.extensions_mut().insert(route.clone());
 
         let router = mounted.service.router.clone();
-        let response = match self.core.faults.take(route.provider, route.service, method, &inner_path) {
+        match self.core.faults.take(route.provider, route.service, &method, &inner_path) {
             Some(fault) => {
                 self.core.record(
                     &route,
                     EventKind::FaultApplied {
                         rule_id: fault.rule_id.clone(),
-                        method: method.to_owned(),
+                        method: method.clone(),
                         path,
                         action: fault.action.describe(),
                     },
                 );
                 if let Some(seconds) = fault.action.advance_clock_seconds {
-                    self.core.clock.advance(chrono::Duration::seconds(seconds));
+                    if let Err(e) = self.core.clock.advance(chrono::Duration::seconds(seconds)) {
+                        tracing::warn!(rule = %fault.rule_id, "clock step not taken: {e}");
+                    }
                 }
                 apply_fault(fault, req, router).await
             }
             None => router.oneshot(req).await.unwrap_or_else(|e| match e {}),
-        };
-        (owner, response)
+        }
     }
 
     fn by_prefix<'a>(&self, path: &'a str) -> Option<(&Mounted, &'a str)> {
@@ -203,6 +188,59 @@ impl Dispatcher {
 
 /// Provider and service of exchanges no service answered (unknown path, wrong listener).
 pub const UNROUTED: &str = "-";
+/// Exchange status when a fault dropped the connection: no response was sent.
+pub const STATUS_DROPPED: u16 = 0;
+/// Exchange status when the client went away before the answer (nginx's convention).
+pub const STATUS_CLIENT_CLOSED: u16 = 499;
+
+/// An exchange being served. It is journaled and logged exactly once: when the answer is
+/// ready, or, if the client disconnects first and the request's future is dropped, then.
+struct PendingExchange<'a> {
+    core: &'a Core,
+    started: Instant,
+    summary: Exchange,
+    /// The service that took the request, once known.
+    owner: Option<(&'static str, &'static str)>,
+    done: bool,
+}
+
+impl PendingExchange<'_> {
+    fn finish(&mut self, response: &Response<Body>) {
+        self.summary.status = if response.extensions().get::<DropConnection>().is_some() {
+            STATUS_DROPPED
+        } else {
+            response.status().as_u16()
+        };
+        self.summary.retry_after = header_text(response.headers(), header::RETRY_AFTER);
+        self.record();
+    }
+
+    fn record(&mut self) {
+        self.done = true;
+        let mut summary = std::mem::replace(&mut self.summary, Exchange::empty());
+        summary.duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let (provider, service) = self.owner.unwrap_or((UNROUTED, UNROUTED));
+        tracing::info!(
+            listener = summary.listener.as_str(),
+            service = format!("{provider}.{service}"),
+            "{} {} -> {} ({:.1} ms)",
+            summary.method,
+            summary.path,
+            summary.status,
+            summary.duration_ms
+        );
+        self.core.journal.record(self.core.clock.now(), provider, service, EventKind::Exchange(summary));
+    }
+}
+
+impl Drop for PendingExchange<'_> {
+    fn drop(&mut self) {
+        if !self.done {
+            self.summary.status = STATUS_CLIENT_CLOSED;
+            self.record();
+        }
+    }
+}
 
 /// `/__admin` on the HTTP listener, unless the Host header names a provider's real host.
 fn by_host_or_prefix_is_admin(listener: ListenerKind, path: &str) -> bool {
@@ -210,6 +248,23 @@ fn by_host_or_prefix_is_admin(listener: ListenerKind, path: &str) -> bool {
 }
 
 impl Exchange {
+    fn empty() -> Exchange {
+        Exchange {
+            listener: String::new(),
+            method: String::new(),
+            host: String::new(),
+            path: String::new(),
+            query: Default::default(),
+            status: 0,
+            duration_ms: 0.0,
+            user_agent: None,
+            auth_scheme: None,
+            client_cert: None,
+            secret_in: Vec::new(),
+            retry_after: None,
+        }
+    }
+
     /// The summary of a request as it arrived; status and duration are filled in after.
     fn of(req: &Request<Body>, listener: ListenerKind) -> Exchange {
         Exchange {

@@ -443,6 +443,18 @@ fn check_request<'f>(
     Ok(Grant { tenant, client, audience: resource.to_owned() })
 }
 
+/// A known path with the wrong method: the token endpoint says so as Azure AD does (900561).
+pub async fn method_not_allowed(State(k): State<Arc<Kalibrate>>, method: axum::http::Method, uri: axum::http::Uri, headers: HeaderMap) -> Response<Body> {
+    let e = if uri.path().ends_with("/oauth2/v2.0/token") {
+        AadError::new(StatusCode::BAD_REQUEST, "invalid_request", 900561, format!("The endpoint only accepts POST, OPTIONS requests. Received a {method} request."))
+    } else {
+        let mut e = AadError::invalid_request(&format!("{method} is not supported here"));
+        e.status = StatusCode::METHOD_NOT_ALLOWED;
+        e
+    };
+    e.into_response(k.core.clock.now(), &headers)
+}
+
 /// Unknown paths on the login service.
 pub async fn not_found(State(k): State<Arc<Kalibrate>>, headers: HeaderMap) -> Response<Body> {
     let mut e = AadError::new(

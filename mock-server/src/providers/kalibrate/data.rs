@@ -100,6 +100,14 @@ pub fn admit(k: &Kalibrate, route: &ServiceRoute, headers: &HeaderMap, endpoint:
     if !tenant.is_some_and(|t| t.apis.iter().any(|a| a.audience == claims.aud)) {
         return Err(deny(StatusCode::UNAUTHORIZED, format!("audience '{}' is not this API", claims.aud), client, UNAUTHORIZED));
     }
+    // Each data host serves the API named in the audience (`api://<host>/<id>`): a production
+    // token is worthless at the development host and the other way round.
+    let audience_host = claims.aud.strip_prefix("api://").and_then(|rest| rest.split('/').next()).filter(|h| h.contains('.'));
+    if let (Some(called), Some(wanted)) = (&route.real_host, audience_host) {
+        if !called.eq_ignore_ascii_case(wanted) {
+            return Err(deny(StatusCode::UNAUTHORIZED, format!("token for '{}' presented to {called}", claims.aud), client, UNAUTHORIZED));
+        }
+    }
     let now = k.core.clock.unix();
     if claims.exp <= now {
         return Err(deny(StatusCode::UNAUTHORIZED, format!("token expired {} s ago", now - claims.exp), client, UNAUTHORIZED));
@@ -268,6 +276,10 @@ pub fn parse_records(bytes: &[u8]) -> Result<Vec<Value>, String> {
 
 pub async fn not_found() -> Response<Body> {
     api_error(StatusCode::NOT_FOUND, "Resource not found.")
+}
+
+pub async fn method_not_allowed() -> Response<Body> {
+    api_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed.")
 }
 
 #[cfg(test)]

@@ -59,12 +59,14 @@ impl Provider for Arc<Kalibrate> {
             .route("/{tenant}/discovery/keys", get(aad::keys))
             .route("/{tenant}/oauth2/v2.0/token", post(aad::token))
             .fallback(aad::not_found)
+            .method_not_allowed_fallback(aad::method_not_allowed)
             .with_state(self.clone());
         let data = Router::new()
             .route("/api/status", get(data::status))
             .route("/api/import/{kind}", post(data::import))
             .route("/api/{collection}", get(data::collection))
             .fallback(data::not_found)
+            .method_not_allowed_fallback(data::method_not_allowed)
             .with_state(self.clone());
         vec![
             Service { name: "login", hosts: LOGIN_HOSTS, listeners: &[ListenerKind::Https, ListenerKind::Http], router: login },
