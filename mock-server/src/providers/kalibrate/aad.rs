@@ -249,7 +249,7 @@ pub async fn token(
     let now = k.core.clock.now();
     let fixtures = k.core.fixtures();
     let body = read_body(body, MAX_TOKEN_BODY).await;
-    let mut client_hint = None;
+    let mut seen = Seen::default();
     let checked = body
         .map_err(|e| match e {
             BodyError::TooLarge(limit) => {
@@ -259,15 +259,15 @@ pub async fn token(
             }
             BodyError::Unreadable(m) => AadError::invalid_request(&m),
         })
-        .and_then(|bytes| check_request(&fixtures.kalibrate, &t, &headers, &bytes, now, &mut client_hint));
+        .and_then(|bytes| check_request(&fixtures.kalibrate, &t, &headers, &bytes, now, &mut seen));
     let grant = match checked {
         Ok(grant) => grant,
         Err(e) => {
             k.core.record(
                 &route,
                 EventKind::TokenRejected {
-                    grant: Some("client_credentials".into()),
-                    client_id: client_hint,
+                    grant: seen.grant_type,
+                    client_id: seen.client_id,
                     error: e.error.to_owned(),
                     reason: e.message.clone(),
                     code: Some(e.code),
@@ -325,6 +325,13 @@ pub async fn token(
     r
 }
 
+/// What a rejected token request had told us before it failed, for the journal.
+#[derive(Default)]
+struct Seen {
+    grant_type: Option<String>,
+    client_id: Option<String>,
+}
+
 /// The token endpoint's checks, in Azure AD's order (shared/providers/kalibrate.md).
 fn check_request<'f>(
     k: &'f super::Fixtures,
@@ -332,7 +339,7 @@ fn check_request<'f>(
     headers: &HeaderMap,
     body: &[u8],
     now: chrono::DateTime<chrono::Utc>,
-    client_hint: &mut Option<String>,
+    seen: &mut Seen,
 ) -> Result<Grant<'f>, AadError> {
     // 1. A form with grant_type.
     let form = match Form::from_request(headers, body) {
@@ -341,6 +348,7 @@ fn check_request<'f>(
         Err(e) => return Err(AadError::invalid_request(&e.to_string())),
     };
     let grant_type = form.get("grant_type").ok_or_else(|| AadError::missing_parameter("grant_type"))?;
+    seen.grant_type = Some(grant_type.to_owned());
     // The secret may come as HTTP Basic (client_secret_basic).
     let basic = match Authorization::from_headers(headers) {
         Ok(Some(Authorization::Basic { user, password })) => Some((user, password)),
@@ -353,7 +361,7 @@ fn check_request<'f>(
         .map(str::to_owned)
         .or_else(|| basic.as_ref().map(|(u, _)| u.clone()).filter(|u| !u.is_empty()))
         .ok_or_else(|| AadError::missing_parameter("client_id"))?;
-    *client_hint = Some(client_id.clone());
+    seen.client_id = Some(client_id.clone());
     // 3. The tenant.
     let tenant = resolve_tenant(k, t)?;
     // 4. The client in that tenant.
