@@ -5,8 +5,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-echo "==> cargo build (mock-server binary for the Python suite)"
-cargo build --locked -p mock-server --bins
+echo "==> cargo build (the mock-server and conformance binaries the Python suite runs)"
+cargo build --locked --workspace --bins
 
 echo "==> cargo test"
 cargo test --locked --workspace
