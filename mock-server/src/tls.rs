@@ -78,16 +78,9 @@ impl CertAuthority {
     /// A server certificate for `names` (DNS names or IP addresses), signed by this CA.
     pub fn issue_server_cert(&self, names: &[String]) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>)> {
         let key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(names.to_vec())?;
-        params.distinguished_name = dn(names.first().map(String::as_str).unwrap_or("localhost"));
-        params.is_ca = IsCa::ExplicitNoCa;
+        let mut params = leaf_params(names, names.first().map(String::as_str).unwrap_or("localhost"))?;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.use_authority_key_identifier_extension = true;
-        params.serial_number = Some(random_serial());
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now - Duration::days(1);
-        params.not_after = now + Duration::days(365);
         let cert = params.signed_by(&key, &self.issuer)?;
         let key_der = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         Ok((cert.der().clone(), key_der))
@@ -97,16 +90,9 @@ impl CertAuthority {
     /// client presents on the mTLS listener. Returns the certificate and its key as PEM.
     pub fn issue_client_cert(&self, common_name: &str) -> Result<ClientCertificate> {
         let key = KeyPair::generate()?;
-        let mut params = CertificateParams::new(Vec::<String>::new())?;
-        params.distinguished_name = dn(common_name);
-        params.is_ca = IsCa::ExplicitNoCa;
+        let mut params = leaf_params(&[], common_name)?;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        params.use_authority_key_identifier_extension = true;
-        params.serial_number = Some(random_serial());
-        let now = OffsetDateTime::now_utc();
-        params.not_before = now - Duration::days(1);
-        params.not_after = now + Duration::days(365);
         let cert = params.signed_by(&key, &self.issuer)?;
         Ok(ClientCertificate { thumbprint: thumbprint(cert.der()), cert_pem: cert.pem(), key_pem: key.serialize_pem() })
     }
@@ -114,6 +100,20 @@ impl CertAuthority {
     pub fn issuer(&self) -> &Issuer<'static, KeyPair> {
         &self.issuer
     }
+}
+
+/// An end-entity certificate valid for a year (from yesterday, against clock skew), naming its
+/// issuer's key (AKI) as strict verifiers such as Python's require.
+fn leaf_params(names: &[String], common_name: &str) -> Result<CertificateParams> {
+    let mut params = CertificateParams::new(names.to_vec())?;
+    params.distinguished_name = dn(common_name);
+    params.is_ca = IsCa::ExplicitNoCa;
+    params.use_authority_key_identifier_extension = true;
+    params.serial_number = Some(random_serial());
+    let now = OffsetDateTime::now_utc();
+    params.not_before = now - Duration::days(1);
+    params.not_after = now + Duration::days(365);
+    Ok(params)
 }
 
 fn ca_params() -> CertificateParams {
