@@ -153,12 +153,10 @@ async fn execute(target: &Target, scenario: &Scenario, options: &RunOptions) -> 
     let fixtures = target.fixtures().await?;
     let mut env = (profile.client_env)(&target.endpoints, &fixtures).map_err(anyhow::Error::msg)?;
     let ca = target.endpoints["ca"].as_str().unwrap_or_default().to_owned();
-    let endpoints_file = std::env::temp_dir().join(format!("conformance-endpoints-{}.json", std::process::id()));
-    std::fs::write(&endpoints_file, target.endpoints.to_string())?;
     env.extend(BTreeMap::from([
         ("CONFORMANCE_ACTION".to_owned(), scenario.action.clone()),
         ("CONFORMANCE_SCENARIO".to_owned(), scenario.id.clone()),
-        ("CONFORMANCE_ENDPOINTS".to_owned(), endpoints_file.display().to_string()),
+        ("CONFORMANCE_ENDPOINTS".to_owned(), target.endpoints_file.display().to_string()),
         ("CONFORMANCE_CA".to_owned(), ca.clone()),
         ("REQUESTS_CA_BUNDLE".to_owned(), ca.clone()),
         ("SSL_CERT_FILE".to_owned(), ca),

@@ -13,7 +13,15 @@ pub struct Target {
     http: reqwest::Client,
     /// The endpoints document (`http`, `https`, `ca`, `services`...).
     pub endpoints: Value,
+    /// The endpoints document as a file, for clients (`CONFORMANCE_ENDPOINTS`); removed on drop.
+    pub endpoints_file: std::path::PathBuf,
     _embedded: Option<MockServer>,
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.endpoints_file);
+    }
 }
 
 impl Target {
@@ -29,11 +37,14 @@ impl Target {
 
     async fn connect(admin: String, embedded: Option<MockServer>) -> Result<Target> {
         let http = reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(30)).build()?;
-        let mut target = Target { admin, http, endpoints: Value::Null, _embedded: embedded };
+        let endpoints_file = std::env::temp_dir().join(format!("conformance-endpoints-{}-{}.json", std::process::id(), embedded.is_some()));
+        let mut target = Target { admin, http, endpoints: Value::Null, endpoints_file, _embedded: embedded };
         target.endpoints = target
             .call(reqwest::Method::GET, "endpoints", None)
             .await
             .with_context(|| format!("reading {}/endpoints: is a mock-server running there?", target.admin))?;
+        std::fs::write(&target.endpoints_file, target.endpoints.to_string())
+            .with_context(|| format!("writing {}", target.endpoints_file.display()))?;
         Ok(target)
     }
 

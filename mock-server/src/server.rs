@@ -100,7 +100,7 @@ pub async fn start(options: Options) -> Result<Running> {
         endpoints: endpoints_cell.clone(),
         started: std::time::Instant::now(),
     });
-    let services = providers.iter().flat_map(|p| p.services().into_iter().map(move |s| (p.name(), s))).collect();
+    let services = providers.iter().flat_map(|p| p.clone().services().into_iter().map(move |s| (p.name(), s))).collect();
     let dispatcher = Arc::new(Dispatcher::new(core.clone(), services, admin));
 
     let http = bind(options.http, "HTTP").await?;

@@ -52,7 +52,8 @@ pub struct Service {
 
 pub trait Provider: Send + Sync {
     fn name(&self) -> &'static str;
-    fn services(&self) -> Vec<Service>;
+    /// Its services; the routers share the provider as their state.
+    fn services(self: Arc<Self>) -> Vec<Service>;
     /// Forgets runtime state (issued tokens, written data): part of `POST /__admin/reset`.
     fn reset(&self);
     /// Lines for the start-up banner: demo credentials and how to use them.
@@ -66,5 +67,5 @@ pub fn hostnames() -> Vec<&'static str> {
 
 /// Builds every provider.
 pub fn build(core: &Arc<Core>) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
-    Ok(vec![Arc::new(Arc::new(kalibrate::Kalibrate::new(core.clone())?))])
+    Ok(vec![Arc::new(kalibrate::Kalibrate::new(core.clone())?)])
 }

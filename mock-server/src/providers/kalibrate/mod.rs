@@ -45,12 +45,12 @@ impl Kalibrate {
     }
 }
 
-impl Provider for Arc<Kalibrate> {
+impl Provider for Kalibrate {
     fn name(&self) -> &'static str {
         "kalibrate"
     }
 
-    fn services(&self) -> Vec<Service> {
+    fn services(self: Arc<Self>) -> Vec<Service> {
         let login = Router::new()
             .route("/common/discovery/instance", get(aad::instance_discovery))
             .route("/{tenant}/v2.0/.well-known/openid-configuration", get(aad::openid_configuration_v2))
