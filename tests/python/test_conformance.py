@@ -132,3 +132,29 @@ def test_a_hanging_client_is_stopped_at_the_time_limit(tmp_path):
     assert scenario["client"]["timed_out"] is True
     outcome = next(c for c in scenario["checks"] if c["name"] == "common.client-outcome")
     assert outcome["status"] == "FAILED" and "killed" in outcome["message"]
+
+
+def test_a_scenario_can_serve_its_own_fixtures(tmp_path):
+    (tmp_path / "kalibrate").mkdir()
+    scenario = (ROOT / "fixtures" / "scenarios" / "kalibrate" / "basic-token-and-status.toml").read_text()
+    scenario += '''
+[setup]
+fixtures = """
+[[kalibrate.tenants]]
+id = "11111111-2222-4333-8444-555555555555"
+[[kalibrate.tenants.apis]]
+audience = "api://dev.data.thekalibratecloud.com/66666666-7777-4888-9999-000000000000"
+[[kalibrate.tenants.clients]]
+client_id = "abcdefab-1111-4222-8333-444444444444"
+secret = "scenario-only-secret"
+roles = ["Read"]
+"""
+'''
+    (tmp_path / "kalibrate" / "own-fixtures.toml").write_text(scenario)
+    done = run(["run", "--suite", "kalibrate", "--scenarios", str(tmp_path), "--client", REFERENCE["requests"],
+                "--json", str(tmp_path / "r.json")])
+    assert done.returncode == 0, done.stderr
+    [result] = json.loads((tmp_path / "r.json").read_text())["scenarios"]
+    issued = next(c for c in result["checks"] if c["name"] == "kalibrate.token-by-client-credentials")["evidence"]
+    assert issued[0]["client_id"] == "abcdefab-1111-4222-8333-444444444444"
+    assert issued[0]["audience"].endswith("66666666-7777-4888-9999-000000000000")
