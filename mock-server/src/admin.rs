@@ -186,6 +186,10 @@ async fn replace_fixtures(State(s): State<AdminState>, body: Body) -> Response {
     match crate::config::parse("<PUT /__admin/fixtures>", text) {
         Ok(fixtures) => {
             s.core.replace_fixtures(fixtures);
+            // Runtime state (stored data, tokens) restarts from the new fixtures.
+            for p in &s.providers {
+                p.reset();
+            }
             Json(json!({"status": "replaced", "until": "the next POST /__admin/reset"})).into_response()
         }
         Err(e) => error(StatusCode::BAD_REQUEST, "bad_fixtures", e.to_string()),

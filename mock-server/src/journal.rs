@@ -76,6 +76,15 @@ pub enum EventKind {
         operation_id: String,
         client_id: String,
     },
+    /// Pushed points that map to no existing structure: Opinum drops them silently.
+    #[serde(rename = "push.unmapped")]
+    PushUnmapped {
+        /// The series' identifier as pushed (`sourceSerialNumber 'SN-9' mappingConfig 'E'`).
+        target: String,
+        points: usize,
+        reason: String,
+        client_id: String,
+    },
     #[serde(rename = "fault.applied")]
     FaultApplied {
         rule_id: String,
@@ -95,6 +104,7 @@ impl EventKind {
             EventKind::ApiAuthorized { .. } => "api.authorized",
             EventKind::ApiDenied { .. } => "api.denied",
             EventKind::DataWritten { .. } => "data.written",
+            EventKind::PushUnmapped { .. } => "push.unmapped",
             EventKind::FaultApplied { .. } => "fault.applied",
         }
     }

@@ -18,6 +18,7 @@
 //! The server stops when the `MockServer` is dropped.
 
 pub mod admin;
+pub mod bounded;
 pub mod clock;
 pub mod config;
 pub mod faults;

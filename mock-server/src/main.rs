@@ -78,8 +78,7 @@ fn main() -> ExitCode {
 fn check_config(file: PathBuf) -> ExitCode {
     match FixturesSource::File(file.clone()).load() {
         Ok(f) => {
-            let clients: usize = f.kalibrate.tenants.iter().map(|t| t.clients.len()).sum();
-            println!("{}: valid ({} Kalibrate tenants, {clients} clients)", file.display(), f.kalibrate.tenants.len());
+            println!("{}: valid ({})", file.display(), f.summary().join("; "));
             ExitCode::SUCCESS
         }
         Err(e) => {

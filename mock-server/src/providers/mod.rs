@@ -13,6 +13,7 @@ use crate::serve::ListenerKind;
 use crate::state::Core;
 
 pub mod kalibrate;
+pub mod opinum;
 
 /// Everything a fixtures file may contain.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -22,19 +23,29 @@ pub struct Fixtures {
     pub journal: JournalSettings,
     #[serde(default)]
     pub kalibrate: kalibrate::Fixtures,
+    #[serde(default)]
+    pub opinum: opinum::Fixtures,
 }
 
 impl Fixtures {
     pub fn validate(&self) -> Vec<Issue> {
         let mut issues = self.journal.validate();
         issues.extend(self.kalibrate.validate());
+        issues.extend(self.opinum.validate());
         issues
+    }
+
+    /// What the fixtures hold, a phrase per provider, for `check-config`.
+    pub fn summary(&self) -> Vec<String> {
+        vec![self.kalibrate.summary(), self.opinum.summary()]
     }
 
     /// Every client secret, password and key in the fixtures: the journal notes when one of
     /// them travels where it should not (a URL, a header), without recording it.
     pub fn secrets(&self) -> Vec<&str> {
-        self.kalibrate.secrets()
+        let mut secrets = self.kalibrate.secrets();
+        secrets.extend(self.opinum.secrets());
+        secrets
     }
 }
 
@@ -62,10 +73,15 @@ pub trait Provider: Send + Sync {
 
 /// Every real hostname of every provider, for the server certificate.
 pub fn hostnames() -> Vec<&'static str> {
-    kalibrate::HOSTNAMES.to_vec()
+    let mut names = kalibrate::HOSTNAMES.to_vec();
+    names.extend(opinum::HOSTNAMES);
+    names
 }
 
 /// Builds every provider.
 pub fn build(core: &Arc<Core>) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
-    Ok(vec![Arc::new(kalibrate::Kalibrate::new(core.clone())?)])
+    Ok(vec![
+        Arc::new(kalibrate::Kalibrate::new(core.clone())?),
+        Arc::new(opinum::Opinum::new(core.clone())?),
+    ])
 }

@@ -107,6 +107,11 @@ impl Fixtures {
         })
     }
 
+    pub fn summary(&self) -> String {
+        let clients: usize = self.tenants.iter().map(|t| t.clients.len()).sum();
+        format!("kalibrate: {} tenants, {clients} clients", self.tenants.len())
+    }
+
     pub fn secrets(&self) -> Vec<&str> {
         self.tenants.iter().flat_map(|t| t.clients.iter().map(|c| c.secret.as_str())).collect()
     }

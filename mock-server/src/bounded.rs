@@ -1,0 +1,93 @@
+//! A map that keeps at most `capacity` entries, dropping the oldest inserted first: for token
+//! stores, codes and anything else that must not grow without bound in a long soak.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+
+pub struct BoundedMap<K, V> {
+    entries: HashMap<K, (u64, V)>,
+    /// Insertion order; entries removed since are skipped (and compacted away) lazily.
+    order: VecDeque<(u64, K)>,
+    next: u64,
+    capacity: usize,
+}
+
+impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
+    pub fn new(capacity: usize) -> Self {
+        BoundedMap { entries: HashMap::new(), order: VecDeque::new(), next: 0, capacity: capacity.max(1) }
+    }
+
+    /// Inserts (or replaces) `key`; evicts the oldest entries beyond capacity.
+    pub fn insert(&mut self, key: K, value: V) {
+        self.next += 1;
+        self.entries.insert(key.clone(), (self.next, value));
+        self.order.push_back((self.next, key));
+        while self.entries.len() > self.capacity {
+            self.pop_oldest();
+        }
+        if self.order.len() > 2 * self.capacity {
+            let entries = &self.entries;
+            self.order.retain(|(seq, k)| entries.get(k).is_some_and(|(s, _)| s == seq));
+        }
+    }
+
+    fn pop_oldest(&mut self) {
+        while let Some((seq, key)) = self.order.pop_front() {
+            if self.entries.get(&key).is_some_and(|(s, _)| *s == seq) {
+                self.entries.remove(&key);
+                return;
+            }
+        }
+    }
+
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.entries.get(key).map(|(_, v)| v)
+    }
+
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        self.entries.remove(key).map(|(_, v)| v)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.order.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn oldest_goes_first() {
+        let mut m = BoundedMap::new(2);
+        m.insert("a", 1);
+        m.insert("b", 2);
+        m.insert("c", 3);
+        assert_eq!((m.get(&"a"), m.get(&"b"), m.get(&"c")), (None, Some(&2), Some(&3)));
+        m.insert("b", 20); // re-inserting makes it the newest
+        m.insert("d", 4);
+        assert_eq!((m.get(&"c"), m.get(&"b"), m.get(&"d")), (None, Some(&20), Some(&4)));
+    }
+
+    proptest! {
+        #[test]
+        fn never_exceeds_capacity(ops in prop::collection::vec((0u8..20, any::<bool>()), 0..400), cap in 1usize..8) {
+            let mut m = BoundedMap::new(cap);
+            for (k, insert) in ops {
+                if insert { m.insert(k, ()); } else { m.remove(&k); }
+                prop_assert!(m.len() <= cap);
+                prop_assert!(m.order.len() <= 2 * cap + 1);
+            }
+        }
+    }
+}
