@@ -49,6 +49,9 @@ class Mock:
     def data_url(self, path: str) -> str:
         return self.service("kalibrate.data") + path
 
+    def opinum(self, service: str, path: str = "") -> str:
+        return self.service(f"opinum.{service}") + path
+
     # Admin API.
     def events(self, **filters) -> list:
         r = requests.get(f"{self.admin}/events", params=filters, timeout=10)
