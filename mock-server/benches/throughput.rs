@@ -3,7 +3,9 @@
 //!
 //! 1. start-to-ready of the real release binary vs. spawning `mock-server --version`;
 //! 2. the Kalibrate (Azure AD) token endpoint vs. a bare axum handler returning the same body;
-//! 3. the Kalibrate data API `GET /api/status` with a bearer token.
+//! 3. the Kalibrate data API `GET /api/status` with a bearer token;
+//! 4. Opinum's password-grant token endpoint vs. the same bare handler;
+//! 5. Opinum's standard push (points/s) vs. a bare handler that reads and parses the same JSON.
 //!
 //! Run: `cargo bench -p mock-server --bench throughput`. Tune with the environment variables
 //! `BENCH_SECONDS` (measured seconds per target, default 5), `BENCH_WARMUP` (default 1),
@@ -29,6 +31,10 @@ const TOKEN_FORM: &str = "client_id=0525b217-cbb9-4d4a-b8a1-7551c30098cf\
     &client_secret=sandpit-read-secret\
     &grant_type=client_credentials\
     &scope=api%3A%2F%2Fdev.data.thekalibratecloud.com%2Fc770a337-3c7e-4bbe-a8cb-2fbc9601b94f%2F.default";
+const OPINUM_PASSWORD_FORM: &str = "grant_type=password&client_id=opinum-demo-client&client_secret=opinum-demo-secret\
+    &username=pusher%40demo-energy.example&password=pusher-password&scope=datahub-api%20push-data";
+/// Points per standard push in the push benchmark.
+const POINTS_PER_PUSH: usize = 100;
 
 fn main() -> ExitCode {
     let cfg = Config::from_env();
@@ -253,12 +259,28 @@ struct Target {
 
 impl Target {
     fn token(name: &'static str, url: String) -> Target {
+        Target::token_form(name, url, TOKEN_FORM)
+    }
+
+    fn token_form(name: &'static str, url: String, form: &'static str) -> Target {
         Target {
             name,
-            build: Arc::new(move |c| {
-                c.post(&url).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(TOKEN_FORM)
-            }),
+            build: Arc::new(move |c| c.post(&url).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(form)),
             must_contain: "\"access_token\"",
+        }
+    }
+
+    /// A standard push of [`POINTS_PER_PUSH`] points; success is an empty 200.
+    fn push(name: &'static str, url: String, token: String) -> Target {
+        let bearer = format!("Bearer {token}");
+        let points: Vec<serde_json::Value> = (0..POINTS_PER_PUSH)
+            .map(|i| serde_json::json!({"date": format!("2024-01-01T{:02}:{:02}:00Z", i / 60, i % 60), "value": i as f64 * 0.5}))
+            .collect();
+        let body = Bytes::from(serde_json::to_vec(&serde_json::json!([{"variableId": 100, "data": points}])).unwrap());
+        Target {
+            name,
+            build: Arc::new(move |c| c.post(&url).header(header::AUTHORIZATION, &bearer).header(header::CONTENT_TYPE, "application/json").body(body.clone())),
+            must_contain: "",
         }
     }
 
@@ -285,7 +307,7 @@ impl Target {
 }
 
 fn contains(haystack: &[u8], needle: &[u8]) -> bool {
-    haystack.windows(needle.len()).any(|w| w == needle)
+    needle.is_empty() || haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// The bare baseline first, then the mock's token endpoint, then its data API.
@@ -306,8 +328,16 @@ async fn load_bench(cfg: &Config) -> Result<Vec<Load>, String> {
     let status = Target::status("mock  GET  kalibrate data status", format!("{http}/kalibrate/data/api/status"), access_token);
     eprintln!("token response: {} bytes (the bare server returns the same body)", sample.len());
 
+    let opinum_token = Target::token_form("mock  POST opinum password grant", format!("{http}/opinum/identity/connect/token"), OPINUM_PASSWORD_FORM);
+    let opinum_access = serde_json::from_slice::<serde_json::Value>(&fetch_body(&opinum_token).await?)
+        .ok()
+        .and_then(|v| v["access_token"].as_str().map(str::to_owned))
+        .ok_or("the Opinum token response has no access_token")?;
+    let bare_push = Target::push("bare  POST axum push (parse JSON)", format!("http://{bare_addr}/push"), opinum_access.clone());
+    let push = Target::push("mock  POST opinum push (100 pts)", format!("{http}/opinum/push/api/data"), opinum_access);
+
     let mut loads = Vec::new();
-    for target in [bare, token, status] {
+    for target in [bare, token, status, opinum_token, bare_push, push] {
         let load = closed_loop(&target, cfg).await?;
         eprintln!("{}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms", load.name, load.rate(), ms(load.p50), ms(load.p99));
         loads.push(load);
@@ -347,7 +377,14 @@ async fn start_bare_server(body: Bytes) -> SocketAddr {
             }
         }
     };
-    let app = Router::new().route("/token", post(handler));
+    // The push baseline does the least a push needs: read the body and parse it as JSON.
+    let push = |body: Bytes| async move {
+        match serde_json::from_slice::<serde_json::Value>(&body) {
+            Ok(v) if v.is_array() => StatusCode::OK,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    };
+    let app = Router::new().route("/token", post(handler)).route("/push", post(push));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding the bare server");
     let addr = listener.local_addr().expect("bare server address");
     tokio::spawn(axum::serve(listener, app).into_future());
@@ -446,8 +483,17 @@ fn print_report(cfg: &Config, startup: Option<&Startup>, loads: &[Load]) {
     for l in loads {
         println!("  {:<34} {:>9.0} {:>9.2} {:>9.2} {:>9}", l.name, l.rate(), ms(l.p50), ms(l.p99), l.requests);
     }
-    if let (Some(bare), Some(mock)) = (loads.first(), loads.get(1)) {
-        println!("  {:<34} {:>8.2}x", "ratio mock token / bare", mock.rate() / bare.rate());
+    let rate = |prefix: &str| loads.iter().find(|l| l.name.starts_with(prefix)).map(Load::rate);
+    let ratio = |label: &str, mock: &str, bare: &str| {
+        if let (Some(m), Some(b)) = (rate(mock), rate(bare)) {
+            println!("  {label:<34} {:>8.2}x", m / b);
+        }
+    };
+    ratio("ratio kalibrate token / bare", "mock  POST kalibrate token", "bare  POST axum form");
+    ratio("ratio opinum token / bare", "mock  POST opinum password", "bare  POST axum form");
+    ratio("ratio opinum push / bare push", "mock  POST opinum push", "bare  POST axum push");
+    if let (Some(m), Some(b)) = (rate("mock  POST opinum push"), rate("bare  POST axum push")) {
+        println!("  {:<34} {:>9.0} vs {:.0} bare", "push points/s", m * POINTS_PER_PUSH as f64, b * POINTS_PER_PUSH as f64);
     }
     println!("  (every response checked: 200 and the expected JSON key; 0 failures)");
     println!();
