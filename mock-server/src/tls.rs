@@ -5,21 +5,28 @@
 //! Certificates are built to pass strict X.509 checks (Python 3.13+, webpki): the CA has
 //! basicConstraints CA and keyCertSign; the leaf has SANs, EKU serverAuth, AKI and SKI.
 
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use base64::Engine;
+use chrono::{DateTime, Utc};
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
 };
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
 use sha2::{Digest, Sha256};
+use serde::Serialize;
 use time::{Duration, OffsetDateTime};
+use x509_parser::certification_request::X509CertificationRequest;
+use x509_parser::prelude::FromDer;
 
 use crate::files::load_or_create;
 
@@ -37,6 +44,8 @@ pub struct CertAuthority {
     pub cert_pem: String,
     pub cert_der: CertificateDer<'static>,
     issuer: Issuer<'static, KeyPair>,
+    /// What [`CertAuthority::sign_csr`] issued, bounded.
+    issued: Mutex<VecDeque<IssuedCertificate>>,
 }
 
 impl CertAuthority {
@@ -72,7 +81,7 @@ impl CertAuthority {
         };
         anyhow::ensure!(spki_matches, "CA certificate and key do not belong together");
         let issuer = Issuer::from_ca_cert_der(&cert_der, key)?;
-        Ok(CertAuthority { cert_pem: cert_pem.to_owned(), cert_der, issuer })
+        Ok(CertAuthority { cert_pem: cert_pem.to_owned(), cert_der, issuer, issued: Mutex::new(VecDeque::new()) })
     }
 
     /// A server certificate for `names` (DNS names or IP addresses), signed by this CA.
@@ -168,6 +177,12 @@ impl PeerCertificate {
         let thumbprint = thumbprint(&der).into();
         PeerCertificate { der: Arc::new(der), thumbprint }
     }
+
+    /// Subject, serial and validity (validity is the handler's to check, on the virtual clock:
+    /// the listener only verifies the chain).
+    pub fn details(&self) -> Result<CertificateDetails, String> {
+        certificate_details(&self.der)
+    }
 }
 
 /// Everything the listeners need for TLS.
@@ -177,6 +192,7 @@ pub struct TlsSetup {
     pub ca_path: PathBuf,
     pub server_config: Arc<ServerConfig>,
     pub mtls_config: Arc<ServerConfig>,
+    client_verifier: Arc<VirtualTimeClientVerifier>,
 }
 
 impl TlsSetup {
@@ -201,16 +217,24 @@ impl TlsSetup {
         roots.add(ca.cert_der.clone())?;
         // Requested, verified against the dev CA when presented; handlers decide what a missing
         // certificate means (a 401 in the provider's own format beats a TLS alert).
-        let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
+        let webpki = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone())
             .allow_unauthenticated()
             .build()?;
+        let client_verifier = Arc::new(VirtualTimeClientVerifier { inner: webpki });
         let mut mtls_config = ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()?
-            .with_client_cert_verifier(verifier)
+            .with_client_cert_verifier(client_verifier.clone())
             .with_single_cert(chain, key)?;
         mtls_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
 
-        Ok(TlsSetup { ca, ca_path, server_config: Arc::new(server_config), mtls_config: Arc::new(mtls_config) })
+        Ok(TlsSetup { ca, ca_path, server_config: Arc::new(server_config), mtls_config: Arc::new(mtls_config), client_verifier })
+    }
+
+    /// Checks a client certificate that did not come through our own handshake (e.g. forwarded
+    /// by a TLS-terminating proxy) exactly as the mTLS listener would: it must chain to the dev
+    /// CA with EKU clientAuth; validity is the caller's to judge on the virtual clock.
+    pub fn verify_client_chain(&self, der: &CertificateDer<'_>) -> Result<(), String> {
+        self.client_verifier.verify_client_cert(der, &[], UnixTime::now()).map(|_| ()).map_err(|e| e.to_string())
     }
 }
 
@@ -223,6 +247,422 @@ pub fn pem_encode(label: &str, der: &[u8]) -> String {
     }
     out.push_str(&format!("-----END {label}-----\n"));
     out
+}
+
+// ---------------------------------------------------------------------------------------------
+// Signing certificate requests, reading certificates from text, and certificate details.
+
+/// Largest certificate signing request or certificate text accepted (PEM or DER): real ones are
+/// a few kilobytes; anything much larger is not one.
+pub const MAX_CSR_BYTES: usize = 16 * 1024;
+/// Certificates a CA remembers having issued (oldest forgotten first).
+pub const ISSUED_LOG_CAPACITY: usize = 10_000;
+/// The longest validity [`CertAuthority::sign_csr`] grants.
+pub const MAX_VALIDITY_SECONDS: i64 = 10 * 366 * 86_400;
+
+/// When a certificate is valid. Read from the virtual clock by the server, so certificates
+/// expire there like tokens do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Validity {
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+}
+
+impl Validity {
+    /// Valid from one minute before `now` (against small clock differences) for `seconds`.
+    pub fn starting(now: DateTime<Utc>, seconds: i64) -> Validity {
+        Validity { not_before: now - chrono::Duration::seconds(60), not_after: now + chrono::Duration::seconds(seconds) }
+    }
+}
+
+/// Why a certificate signing request was refused. The messages are meant for the person who sent
+/// it: they say what was wrong and what to send instead, and never echo key material.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum CsrError {
+    #[error("the certificate signing request is empty: send the PEM file your key tool wrote (-----BEGIN CERTIFICATE REQUEST-----)")]
+    Empty,
+    #[error("the input is {0} bytes; a certificate signing request is a few kilobytes at most (limit {MAX_CSR_BYTES})")]
+    TooLarge(usize),
+    #[error("{0}")]
+    NotPem(String),
+    #[error("the PEM block is not valid base64: {0}")]
+    BadPem(String),
+    #[error("the input is not a PKCS#10 certificate signing request: {0}")]
+    NotACsr(String),
+    #[error("the request's signature does not verify with the public key it carries: it was altered after signing, or signed with another key")]
+    BadSignature,
+    #[error("the request's public key cannot be certified: {0}; use RSA (2048 bits or more), ECDSA P-256/P-384 or Ed25519")]
+    UnsupportedKey(String),
+    #[error("the request's subject {0}")]
+    BadSubject(String),
+    #[error("validity: {0}")]
+    BadValidity(String),
+    #[error("signing failed: {0}")]
+    Signing(String),
+}
+
+/// A certificate this CA issued from a request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IssuedCertificate {
+    /// The certificate, PEM.
+    pub certificate: String,
+    /// `x5t#S256` of the certificate.
+    pub thumbprint: String,
+    /// Serial number, lower-case hex.
+    pub serial: String,
+    /// The subject as the certificate names it, e.g. `C=UK, O=Org, OU=<org id>, CN=<id>`.
+    pub subject: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+    #[serde(skip)]
+    pub der: CertificateDer<'static>,
+}
+
+impl CertAuthority {
+    /// Signs a PKCS#10 request (PEM or DER) into an end-entity client certificate: the subject
+    /// and public key come from the request, everything else from us. Whatever extensions the
+    /// request asks for (CA, key usages, names) are ignored: the result is never a CA, has EKU
+    /// clientAuth, key usage digitalSignature, AKI/SKI, a random serial and `validity`.
+    /// The request's own signature must verify (proof that the sender holds the key).
+    pub fn sign_csr(&self, input: &[u8], validity: Validity) -> Result<IssuedCertificate, CsrError> {
+        let der = csr_der(input)?;
+        let (rest, request) = X509CertificationRequest::from_der(&der).map_err(|e| CsrError::NotACsr(e.to_string()))?;
+        if !rest.is_empty() {
+            return Err(CsrError::NotACsr(format!("{} bytes follow the request", rest.len())));
+        }
+        let info = &request.certification_request_info;
+        let key = info.subject_pki.parsed().map_err(|e| CsrError::UnsupportedKey(e.to_string()))?;
+        if let x509_parser::public_key::PublicKey::RSA(rsa) = &key {
+            if rsa.key_size() < 2048 {
+                return Err(CsrError::UnsupportedKey(format!("an RSA key of {} bits is too short", rsa.key_size())));
+            }
+        }
+        let public_key = rcgen::SubjectPublicKeyInfo::from_der(info.subject_pki.raw)
+            .map_err(|e| CsrError::UnsupportedKey(format!("{e:?}")))?;
+        request.verify_signature().map_err(|_| CsrError::BadSignature)?;
+        let subject = subject_of(&info.subject)?;
+
+        if validity.not_after <= validity.not_before {
+            return Err(CsrError::BadValidity("the certificate would expire before it starts".into()));
+        }
+        if (validity.not_after - validity.not_before).num_seconds() > MAX_VALIDITY_SECONDS {
+            return Err(CsrError::BadValidity("at most ten years".into()));
+        }
+        let at = |t: DateTime<Utc>| {
+            OffsetDateTime::from_unix_timestamp(t.timestamp()).map_err(|e| CsrError::BadValidity(e.to_string()))
+        };
+        let mut params = CertificateParams::default();
+        params.distinguished_name = subject;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.use_authority_key_identifier_extension = true;
+        params.serial_number = Some(random_serial());
+        params.not_before = at(validity.not_before)?;
+        params.not_after = at(validity.not_after)?;
+        let cert = params.signed_by(&public_key, &self.issuer).map_err(|e| CsrError::Signing(e.to_string()))?;
+        let details = certificate_details(cert.der()).map_err(CsrError::Signing)?;
+        let issued = IssuedCertificate {
+            certificate: cert.pem(),
+            thumbprint: thumbprint(cert.der()),
+            serial: details.serial,
+            subject: details.subject,
+            not_before: details.not_before,
+            not_after: details.not_after,
+            der: cert.der().clone(),
+        };
+        let mut log = self.issued.lock().unwrap_or_else(|e| e.into_inner());
+        if log.len() >= ISSUED_LOG_CAPACITY {
+            log.pop_front();
+        }
+        log.push_back(issued.clone());
+        Ok(issued)
+    }
+
+    /// The certificates [`sign_csr`](Self::sign_csr) issued in this process, oldest first (at
+    /// most [`ISSUED_LOG_CAPACITY`]).
+    pub fn issued(&self) -> Vec<IssuedCertificate> {
+        self.issued.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
+    }
+}
+
+/// The DER of a request given as PEM (`CERTIFICATE REQUEST` or `NEW CERTIFICATE REQUEST`) or DER.
+fn csr_der(input: &[u8]) -> Result<Vec<u8>, CsrError> {
+    if input.len() > MAX_CSR_BYTES {
+        return Err(CsrError::TooLarge(input.len()));
+    }
+    if input.iter().all(u8::is_ascii_whitespace) {
+        return Err(CsrError::Empty);
+    }
+    if input.first() == Some(&0x30) {
+        return Ok(input.to_vec());
+    }
+    let text = std::str::from_utf8(input).map_err(|_| {
+        CsrError::NotPem("the input is neither PEM text nor DER: send the file that starts with -----BEGIN CERTIFICATE REQUEST-----".into())
+    })?;
+    let blocks = pem_blocks(text);
+    match blocks.iter().find(|b| b.label == "CERTIFICATE REQUEST" || b.label == "NEW CERTIFICATE REQUEST") {
+        Some(block) => block.der.clone().map_err(CsrError::BadPem),
+        None if blocks.is_empty() => Err(CsrError::NotPem(
+            "no PEM block found: send the request as PEM (-----BEGIN CERTIFICATE REQUEST----- ... -----END CERTIFICATE REQUEST-----) or DER".into(),
+        )),
+        None => {
+            let labels: Vec<&str> = blocks.iter().map(|b| b.label.as_str()).collect();
+            let warning = if labels.iter().any(|l| l.contains("PRIVATE KEY")) {
+                " A private key was sent: keep it to yourself, only the request is needed."
+            } else {
+                ""
+            };
+            Err(CsrError::NotPem(format!(
+                "found PEM {} but no CERTIFICATE REQUEST: send the certificate signing request.{warning}",
+                labels.join(", ")
+            )))
+        }
+    }
+}
+
+/// The subject of a request as an rcgen name, attribute types and string kinds kept.
+fn subject_of(name: &x509_parser::x509::X509Name<'_>) -> Result<DistinguishedName, CsrError> {
+    use x509_parser::asn1_rs::Tag;
+    let mut dn = DistinguishedName::new();
+    for attr in name.iter_attributes() {
+        let oid: Vec<u64> = attr
+            .attr_type()
+            .iter()
+            .map(|arcs| arcs.collect())
+            .ok_or_else(|| CsrError::BadSubject(format!("has an attribute type that is not an object identifier ({})", attr.attr_type())))?;
+        let value = attr
+            .as_str()
+            .map_err(|_| CsrError::BadSubject(format!("attribute {} is not a text string", short_name(&attr.attr_type().to_id_string()))))?;
+        let value = match attr.attr_value().tag() {
+            Tag::PrintableString => rcgen::string::PrintableString::try_from(value)
+                .map(DnValue::PrintableString)
+                .unwrap_or_else(|_| DnValue::Utf8String(value.to_owned())),
+            _ => DnValue::Utf8String(value.to_owned()),
+        };
+        dn.push(DnType::from_oid(&oid), value);
+    }
+    if dn.iter().next().is_none() {
+        return Err(CsrError::BadSubject("is empty: name at least a CN".into()));
+    }
+    Ok(dn)
+}
+
+/// The short name of common subject attributes (`CN`, `OU`...), the dotted OID otherwise.
+fn short_name(oid: &str) -> String {
+    match oid {
+        "2.5.4.3" => "CN",
+        "2.5.4.6" => "C",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "ST",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "2.5.4.5" => "serialNumber",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        "1.2.840.113549.1.9.1" => "emailAddress",
+        other => other,
+    }
+    .to_owned()
+}
+
+/// One PEM block found in a text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PemBlock {
+    pub label: String,
+    /// The decoded contents, or why they could not be decoded.
+    pub der: Result<Vec<u8>, String>,
+}
+
+/// Every `-----BEGIN X----- ... -----END X-----` block of `text`, leniently: CR, tabs and
+/// spaces inside the base64 are ignored (nginx puts tabs in forwarded certificates). Never
+/// panics, whatever the text.
+pub fn pem_blocks(text: &str) -> Vec<PemBlock> {
+    const BEGIN: &str = "-----BEGIN ";
+    let mut blocks = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find(BEGIN) {
+        let after = &rest[start + BEGIN.len()..];
+        let Some(label_end) = after.find("-----") else { break };
+        let label = after[..label_end].trim().to_owned();
+        let body_start = &after[label_end + 5..];
+        let end_marker = format!("-----END {label}-----");
+        let Some(end) = body_start.find(&end_marker) else {
+            blocks.push(PemBlock { label: label.clone(), der: Err(format!("no '{end_marker}' line")) });
+            break;
+        };
+        let body: String = body_start[..end].chars().filter(|c| !c.is_whitespace()).collect();
+        let der = base64::engine::general_purpose::STANDARD.decode(body.as_bytes()).map_err(|e| e.to_string());
+        blocks.push(PemBlock { label, der });
+        rest = &body_start[end + end_marker.len()..];
+    }
+    blocks
+}
+
+/// Why a certificate given as text could not be read.
+#[derive(Debug, Clone, thiserror::Error, PartialEq)]
+pub enum CertificateTextError {
+    #[error("empty")]
+    Empty,
+    #[error("{0} bytes is too long for a certificate")]
+    TooLarge(usize),
+    #[error("neither a PEM certificate nor base64 DER: {0}")]
+    Unreadable(String),
+    #[error("not an X.509 certificate: {0}")]
+    NotACertificate(String),
+}
+
+/// Reads one certificate given as text, in the forms TLS-terminating proxies forward it: PEM
+/// (nginx `$ssl_client_cert`, with tabs; or URL-encoded, `$ssl_client_escaped_cert`) or base64
+/// DER (gunicorn). The result parses as X.509; whether to trust it is the caller's business.
+pub fn certificate_from_text(text: &str) -> Result<CertificateDer<'static>, CertificateTextError> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(CertificateTextError::Empty);
+    }
+    if text.len() > MAX_CSR_BYTES {
+        return Err(CertificateTextError::TooLarge(text.len()));
+    }
+    let decoded;
+    let text = if text.starts_with("-----BEGIN") || !text.contains('%') {
+        text
+    } else {
+        decoded = percent_encoding::percent_decode_str(text).decode_utf8_lossy().into_owned();
+        decoded.as_str()
+    };
+    let der = if text.contains("-----BEGIN") {
+        let blocks = pem_blocks(text);
+        let block = blocks
+            .into_iter()
+            .find(|b| b.label == "CERTIFICATE")
+            .ok_or_else(|| CertificateTextError::Unreadable("no PEM CERTIFICATE block".into()))?;
+        block.der.map_err(CertificateTextError::Unreadable)?
+    } else {
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(compact.as_bytes())
+            .map_err(|e| CertificateTextError::Unreadable(e.to_string()))?
+    };
+    match x509_parser::parse_x509_certificate(&der) {
+        Ok((rest, _)) if rest.is_empty() => Ok(CertificateDer::from(der)),
+        Ok(_) => Err(CertificateTextError::NotACertificate("trailing bytes".into())),
+        Err(e) => Err(CertificateTextError::NotACertificate(e.to_string())),
+    }
+}
+
+/// What handlers need to know about a certificate.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CertificateDetails {
+    /// e.g. `C=UK, O=Org, OU=<org id>, CN=<software statement id>`.
+    pub subject: String,
+    /// The subject's attributes in order, by short name (`C`, `O`, `OU`, `CN`...).
+    pub attributes: Vec<(String, String)>,
+    /// Serial number, lower-case hex without leading zeros.
+    pub serial: String,
+    pub not_before: DateTime<Utc>,
+    pub not_after: DateTime<Utc>,
+}
+
+impl CertificateDetails {
+    /// The first subject attribute with this short name.
+    pub fn attribute(&self, short_name: &str) -> Option<&str> {
+        self.attributes.iter().find(|(k, _)| k == short_name).map(|(_, v)| v.as_str())
+    }
+
+    /// Valid at `now` (the virtual clock, for the server).
+    pub fn is_valid_at(&self, now: DateTime<Utc>) -> bool {
+        self.not_before <= now && now < self.not_after
+    }
+}
+
+/// Parses a certificate's subject, serial and validity.
+pub fn certificate_details(der: &[u8]) -> Result<CertificateDetails, String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| e.to_string())?;
+    let attributes = cert
+        .subject()
+        .iter_attributes()
+        .map(|a| (short_name(&a.attr_type().to_id_string()), a.as_str().map(str::to_owned).unwrap_or_default()))
+        .collect();
+    let serial_bytes = cert.raw_serial();
+    let serial: String = serial_bytes.iter().skip_while(|b| **b == 0).map(|b| format!("{b:02x}")).collect();
+    let time = |t: x509_parser::time::ASN1Time| DateTime::<Utc>::from_timestamp(t.timestamp(), 0).unwrap_or_default();
+    Ok(CertificateDetails {
+        subject: cert.subject().to_string(),
+        attributes,
+        serial: if serial.is_empty() { "00".into() } else { serial },
+        not_before: time(cert.validity().not_before),
+        not_after: time(cert.validity().not_after),
+    })
+}
+
+/// The mTLS listener's client-certificate check: the chain must lead to the dev CA with EKU
+/// clientAuth, as webpki checks it; but time is left out (checked at an instant inside the
+/// certificate's validity). Handlers judge validity on the virtual clock
+/// ([`CertificateDetails::is_valid_at`]), so a certificate that expired there is refused in the
+/// provider's own error format rather than by a TLS alert, and certificates issued while the
+/// clock is moved work at all.
+/// (The dev CA is the trust anchor itself, whose validity webpki does not check, so any instant
+/// inside the client certificate's own validity will do.)
+#[derive(Debug)]
+struct VirtualTimeClientVerifier {
+    inner: Arc<dyn ClientCertVerifier>,
+}
+
+impl VirtualTimeClientVerifier {
+    /// The middle of the certificate's validity; `now` if it has none to speak of.
+    fn instant_for(&self, end_entity: &CertificateDer<'_>, now: UnixTime) -> UnixTime {
+        let Ok((_, cert)) = x509_parser::parse_x509_certificate(end_entity) else { return now };
+        let from = cert.validity().not_before.timestamp();
+        let to = cert.validity().not_after.timestamp();
+        if from > to || from < 0 {
+            return now;
+        }
+        UnixTime::since_unix_epoch(std::time::Duration::from_secs((from + (to - from) / 2) as u64))
+    }
+}
+
+impl ClientCertVerifier for VirtualTimeClientVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[rustls::DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        self.inner.verify_client_cert(end_entity, intermediates, self.instant_for(end_entity, now))
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 #[cfg(test)]
@@ -256,5 +696,137 @@ mod tests {
         let b = CertAuthority::load_or_create(&dir).unwrap();
         assert_eq!(a.cert_pem, b.cert_pem);
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    use super::{BasicConstraints, Validity};
+
+    fn request(params: CertificateParams) -> (String, KeyPair) {
+        let key = KeyPair::generate().unwrap();
+        (params.serialize_request(&key).unwrap().pem().unwrap(), key)
+    }
+
+    fn oe_subject() -> CertificateParams {
+        let mut params = CertificateParams::default();
+        params.distinguished_name = DistinguishedName::new();
+        params.distinguished_name.push(DnType::CountryName, DnValue::PrintableString("UK".try_into().unwrap()));
+        params.distinguished_name.push(DnType::OrganizationName, "Demo Org");
+        params.distinguished_name.push(DnType::OrganizationalUnitName, "org-1");
+        params.distinguished_name.push(DnType::CommonName, "statement-1");
+        params
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc::now()
+    }
+
+    #[test]
+    fn a_request_to_be_a_ca_still_yields_an_end_entity_client_certificate() {
+        let ca = CertAuthority::ephemeral().unwrap();
+        let mut params = oe_subject();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::CodeSigning];
+        params.subject_alt_names = vec![rcgen::SanType::DnsName("evil.example".try_into().unwrap())];
+        let (pem, _) = request(params);
+        let at = "2031-02-03T04:05:06Z".parse::<DateTime<Utc>>().unwrap();
+        let issued = ca.sign_csr(pem.as_bytes(), Validity::starting(at, 3600)).unwrap();
+        let (_, cert) = parse_x509_certificate(&issued.der).unwrap();
+        assert!(!cert.basic_constraints().unwrap().unwrap().value.ca);
+        let ku = cert.key_usage().unwrap().unwrap().value;
+        assert!(ku.digital_signature() && !ku.key_cert_sign() && !ku.crl_sign());
+        let eku = cert.extended_key_usage().unwrap().unwrap().value;
+        assert!(eku.client_auth && !eku.server_auth && !eku.code_signing);
+        assert!(cert.subject_alternative_name().unwrap().is_none(), "names asked for are not copied");
+        assert_eq!(issued.subject, "C=UK, O=Demo Org, OU=org-1, CN=statement-1");
+        assert_eq!(issued.not_before, at - chrono::Duration::seconds(60));
+        assert_eq!(issued.not_after, at + chrono::Duration::seconds(3600));
+        assert_eq!(issued.thumbprint, thumbprint(&issued.der));
+        let details = certificate_details(&issued.der).unwrap();
+        assert_eq!(details.attribute("OU"), Some("org-1"));
+        assert_eq!(details.attribute("CN"), Some("statement-1"));
+        assert_eq!(details.serial, issued.serial);
+        assert!(details.is_valid_at(at) && !details.is_valid_at(at + chrono::Duration::seconds(3600)));
+        assert_eq!(ca.issued().len(), 1);
+    }
+
+    #[test]
+    fn bad_requests_are_explained() {
+        let ca = CertAuthority::ephemeral().unwrap();
+        let v = Validity::starting(now(), 60);
+        assert_eq!(ca.sign_csr(b"", v), Err(CsrError::Empty));
+        assert_eq!(ca.sign_csr(&vec![b'A'; MAX_CSR_BYTES + 1], v), Err(CsrError::TooLarge(MAX_CSR_BYTES + 1)));
+        assert!(matches!(ca.sign_csr(b"hello", v), Err(CsrError::NotPem(_))));
+        let key = KeyPair::generate().unwrap().serialize_pem();
+        match ca.sign_csr(key.as_bytes(), v) {
+            Err(CsrError::NotPem(m)) => assert!(m.contains("PRIVATE KEY") && !m.contains(&key[40..80]), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let garbage = "-----BEGIN CERTIFICATE REQUEST-----\n!!!!\n-----END CERTIFICATE REQUEST-----\n";
+        assert!(matches!(ca.sign_csr(garbage.as_bytes(), v), Err(CsrError::BadPem(_))));
+        let not_csr = pem_encode("CERTIFICATE REQUEST", b"\x30\x03\x02\x01\x01");
+        assert!(matches!(ca.sign_csr(not_csr.as_bytes(), v), Err(CsrError::NotACsr(_))));
+        // Flip a byte of the signed part: the signature no longer verifies.
+        let (pem, _) = request(oe_subject());
+        let mut der = pem_blocks(&pem).remove(0).der.unwrap();
+        let at = der.windows(11).position(|w| w == b"statement-1").unwrap();
+        der[at] ^= 0x01;
+        assert_eq!(ca.sign_csr(&der, v), Err(CsrError::BadSignature));
+        let (pem, _) = request(oe_subject());
+        let t = now();
+        assert!(matches!(ca.sign_csr(pem.as_bytes(), Validity { not_before: t, not_after: t }), Err(CsrError::BadValidity(_))));
+        let mut empty = CertificateParams::default();
+        empty.distinguished_name = DistinguishedName::new();
+        let (pem, _) = request(empty);
+        assert!(matches!(ca.sign_csr(pem.as_bytes(), v), Err(CsrError::BadSubject(_))));
+    }
+
+    #[test]
+    fn certificates_are_read_from_proxy_header_forms() {
+        let ca = CertAuthority::ephemeral().unwrap();
+        let cert = ca.issue_client_cert("x").unwrap();
+        let der = CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap();
+        let nginx = cert.cert_pem.replace('\n', "\n\t");
+        assert_eq!(certificate_from_text(&nginx).unwrap(), der);
+        let escaped: String = percent_encoding::utf8_percent_encode(&cert.cert_pem, percent_encoding::NON_ALPHANUMERIC).collect();
+        assert_eq!(certificate_from_text(&escaped).unwrap(), der);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
+        assert_eq!(certificate_from_text(&b64).unwrap(), der);
+        assert_eq!(certificate_from_text("  "), Err(CertificateTextError::Empty));
+        assert!(matches!(certificate_from_text("bm90IGEgY2VydA=="), Err(CertificateTextError::NotACertificate(_))));
+        assert!(matches!(certificate_from_text("%%%"), Err(CertificateTextError::Unreadable(_))));
+    }
+
+    #[test]
+    fn the_mtls_check_leaves_time_to_handlers_but_not_the_chain() {
+        let ca = CertAuthority::ephemeral().unwrap();
+        let setup = TlsSetup::new(ca, PathBuf::from("ca.pem"), &["localhost".into()], None).unwrap();
+        let (pem, _) = request(oe_subject());
+        let long_ago = Utc::now() - chrono::Duration::days(400);
+        let expired = setup.ca.sign_csr(pem.as_bytes(), Validity::starting(long_ago, 86_400)).unwrap();
+        assert_eq!(setup.verify_client_chain(&expired.der), Ok(()));
+        let other = CertAuthority::ephemeral().unwrap();
+        let foreign = other.sign_csr(pem.as_bytes(), Validity::starting(Utc::now(), 86_400)).unwrap();
+        assert!(setup.verify_client_chain(&foreign.der).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn csr_reader_never_panics(input in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..600)) {
+            let ca = CertAuthority::ephemeral().unwrap();
+            let _ = ca.sign_csr(&input, Validity::starting(Utc::now(), 60));
+        }
+
+        #[test]
+        fn pem_reader_never_panics(text in "(-----(BEGIN|END) [A-Z ]{0,20}-----|[A-Za-z0-9+/=\n\t ]{0,40}){0,6}") {
+            let _ = pem_blocks(&text);
+            let _ = csr_der(text.as_bytes());
+            let _ = certificate_from_text(&text);
+        }
+
+        #[test]
+        fn pem_round_trips(der in proptest::collection::vec(proptest::prelude::any::<u8>(), 1..300), label in "[A-Z]{1,12}( [A-Z]{1,8})?") {
+            let blocks = pem_blocks(&pem_encode(&label, &der));
+            proptest::prop_assert_eq!(blocks, vec![PemBlock { label, der: Ok(der) }]);
+        }
     }
 }
