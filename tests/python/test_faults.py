@@ -60,7 +60,8 @@ def test_dropped_connection_and_truncated_body(mock):
     except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as e:
         assert "IncompleteRead" in repr(e) or "Connection broken" in repr(e), repr(e)
     else:
-        raise AssertionError(f"body should be cut short: {truncated.text!r}")
+        # urllib3 1.x does not enforce Content-Length: the short body then arrives as it is.
+        assert len(truncated.content) < int(truncated.headers["Content-Length"]), truncated.text
     assert [e["action"] for e in mock.events(kind="fault.applied")] == ["drop connection", "truncate body"]
 
 
