@@ -1,0 +1,193 @@
+//! The public MQTT listeners: plain TCP, TLS (our dev CA's server certificate) and WebSocket
+//! (`ws://HOST:PORT/mqtt`, subprotocol `mqtt`, as MQTT clients ask for it).
+//!
+//! Each accepted socket must get a slot under two bounds, or it is closed at once: open
+//! connections ([`MqttOptions::max_connections`]) and connections still in their handshake
+//! ([`MqttOptions::max_pending`]), so a flood of sockets that never finish a handshake or never
+//! send CONNECT cannot starve anyone. The TLS or WebSocket handshake and the CONNECT then share
+//! one deadline ([`MqttOptions::handshake_timeout`]).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use rustls::ServerConfig;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_rustls::TlsAcceptor;
+use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
+use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::relay::Gate;
+use super::transport::Transport;
+use super::{MqttEndpoints, MqttOptions};
+
+/// The WebSocket path MQTT clients use (paho's default; IoT Open's `wss://lynx.iotopen.se/mqtt`).
+pub const WS_PATH: &str = "/mqtt";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tcp,
+    Tls,
+    Ws,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Tcp => "tcp",
+            Kind::Tls => "tls",
+            Kind::Ws => "ws",
+        }
+    }
+}
+
+pub struct Bound {
+    tcp: TcpListener,
+    tls: TcpListener,
+    ws: TcpListener,
+}
+
+impl Bound {
+    pub async fn bind(options: &MqttOptions) -> Result<Bound> {
+        Ok(Bound {
+            tcp: bind(options.tcp, "MQTT").await?,
+            tls: bind(options.tls, "MQTT TLS").await?,
+            ws: bind(options.ws, "MQTT WebSocket").await?,
+        })
+    }
+
+    pub fn endpoints(&self) -> Result<MqttEndpoints> {
+        let shown = |l: &TcpListener| -> Result<SocketAddr> { Ok(crate::server::display_addr(l.local_addr()?)) };
+        Ok(MqttEndpoints {
+            tcp: format!("mqtt://{}", shown(&self.tcp)?),
+            tls: format!("mqtts://{}", shown(&self.tls)?),
+            ws: format!("ws://{}{WS_PATH}", shown(&self.ws)?),
+        })
+    }
+
+    pub fn spawn(self, gate: Arc<Gate>, tls: Arc<ServerConfig>, options: &MqttOptions, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+        let limits = Limits {
+            open: Arc::new(Semaphore::new(options.max_connections.max(1))),
+            pending: Arc::new(Semaphore::new(options.max_pending.max(1))),
+            handshake: options.handshake_timeout,
+            max_packet: options.max_packet_bytes,
+        };
+        let acceptor = TlsAcceptor::from(tls);
+        [(self.tcp, Kind::Tcp), (self.tls, Kind::Tls), (self.ws, Kind::Ws)]
+            .into_iter()
+            .map(|(listener, kind)| {
+                let (gate, limits, acceptor, shutdown) = (gate.clone(), limits.clone(), acceptor.clone(), shutdown.clone());
+                tokio::spawn(accept_loop(listener, kind, gate, limits, acceptor, shutdown))
+            })
+            .collect()
+    }
+}
+
+async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
+    TcpListener::bind(addr).await.with_context(|| {
+        format!("cannot bind the {what} listener to {addr}: is another broker running there? Pick another address, or port 0 for any free one")
+    })
+}
+
+#[derive(Clone)]
+struct Limits {
+    open: Arc<Semaphore>,
+    pending: Arc<Semaphore>,
+    handshake: Duration,
+    max_packet: usize,
+}
+
+async fn accept_loop(listener: TcpListener, kind: Kind, gate: Arc<Gate>, limits: Limits, acceptor: TlsAcceptor, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(listener = kind.name(), "MQTT accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = super::stopped(&mut shutdown) => break,
+        };
+        let (Ok(open), Ok(pending)) = (limits.open.clone().try_acquire_owned(), limits.pending.clone().try_acquire_owned()) else {
+            tracing::debug!(listener = kind.name(), %remote, "MQTT connection refused: too many connections");
+            drop(stream);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let (gate, limits, acceptor, shutdown) = (gate.clone(), limits.clone(), acceptor.clone(), shutdown.clone());
+        tokio::spawn(async move {
+            let deadline = Instant::now() + limits.handshake;
+            let transport = match tokio::time::timeout_at(deadline, handshake(stream, kind, &acceptor, limits.max_packet)).await {
+                Ok(Ok(t)) => t,
+                Ok(Err(e)) => {
+                    gate.handshake_failed(kind, &format!("{} handshake failed: {e}", kind.name()));
+                    return;
+                }
+                Err(_) => {
+                    gate.handshake_failed(kind, &format!("{} handshake not finished within {:?}", kind.name(), limits.handshake));
+                    return;
+                }
+            };
+            gate.serve(transport, kind, deadline, Held { _open: open, pending: Some(pending) }, shutdown).await;
+        });
+    }
+}
+
+/// The slots a connection holds; the pending one is released once CONNECT is through.
+pub struct Held {
+    _open: OwnedSemaphorePermit,
+    pending: Option<OwnedSemaphorePermit>,
+}
+
+impl Held {
+    pub fn authenticated(&mut self) {
+        self.pending = None;
+    }
+}
+
+async fn handshake(stream: TcpStream, kind: Kind, acceptor: &TlsAcceptor, max_packet: usize) -> Result<Transport, String> {
+    match kind {
+        Kind::Tcp => Ok(Transport::Tcp(stream)),
+        Kind::Tls => acceptor.accept(stream).await.map(|s| Transport::Tls(Box::new(s))).map_err(|e| e.to_string()),
+        Kind::Ws => {
+            let config = WebSocketConfig::default().max_message_size(Some(max_packet * 2)).max_frame_size(Some(max_packet * 2));
+            tokio_tungstenite::accept_hdr_async_with_config(stream, ws_callback, Some(config))
+                .await
+                .map(|s| Transport::Ws(Box::new(s)))
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// Serves `/mqtt` only, and answers the MQTT subprotocol the client offers (`mqtt`, or the
+/// older `mqttv3.1`), as MQTT over WebSocket requires.
+#[allow(clippy::result_large_err)]
+fn ws_callback(request: &Request, mut response: Response) -> Result<Response, ErrorResponse> {
+    if request.uri().path() != WS_PATH {
+        let mut refusal = ErrorResponse::new(Some(format!("MQTT over WebSocket is served at {WS_PATH}")));
+        *refusal.status_mut() = StatusCode::NOT_FOUND;
+        return Err(refusal);
+    }
+    let offered = request
+        .headers()
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .find(|p| p.eq_ignore_ascii_case("mqtt") || p.eq_ignore_ascii_case("mqttv3.1"))
+        .map(str::to_owned);
+    if let Some(protocol) = offered {
+        if let Ok(value) = HeaderValue::from_str(&protocol) {
+            response.headers_mut().insert("sec-websocket-protocol", value);
+        }
+    }
+    Ok(response)
+}

@@ -1,0 +1,183 @@
+//! The MQTT gate (shared/DESIGN.md, "MQTT"): rumqttd is the broker engine (routing, QoS,
+//! retained messages, sessions) on internal loopback ports; this gate owns every public MQTT
+//! listener (TCP, TLS, WebSocket at `/mqtt`) and reads each packet with rumqttd's own codec to:
+//!
+//! - authenticate CONNECT through the provider's [`Authority`], answering a refused CONNACK with
+//!   the proper code (3.1.1: 0x04 bad user name or password, 0x05 not authorized; 5: 0x86,
+//!   0x87) where rumqttd alone would just drop the socket;
+//! - authorize every SUBSCRIBE filter and PUBLISH topic (and the will) through the provider's
+//!   [`Session`]: a denied filter gets a SUBACK failure code (0x80; 0x87 on 5) while the allowed
+//!   ones of the same SUBSCRIBE still reach the engine; a denied publish is dropped and, at QoS
+//!   1 or 2, acknowledged (PUBACK/PUBREC with 0x87 on 5) so the client does not resend it;
+//! - hand every accepted publish to the provider (current values, history) and record connect,
+//!   subscribe, publish, denial and disconnect events in the journal;
+//! - bound everything a client controls: TLS and WebSocket handshakes and the CONNECT share one
+//!   deadline, packets have a maximum size, connections (and those not yet authenticated) a
+//!   maximum count. Malformed input closes that one connection and nothing else.
+//!
+//! The files: [`codec`] (framing and rumqttd's codec), [`transport`] (TCP, TLS or WebSocket as
+//! one byte stream), [`listeners`] (accept loops and handshakes), [`relay`] (one connection:
+//! CONNECT, then both directions), [`engine`] (the embedded rumqttd and the server-side
+//! publisher), [`topics`] (topic and filter helpers for authorities).
+
+pub mod codec;
+mod engine;
+mod listeners;
+mod relay;
+pub mod topics;
+mod transport;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use engine::Publisher;
+
+use crate::state::Core;
+
+/// What a CONNECT presented, for the authority to judge.
+#[derive(Debug, Clone)]
+pub struct Credentials<'a> {
+    pub client_id: &'a str,
+    pub username: Option<&'a str>,
+    /// `None` when the CONNECT carried no password.
+    pub password: Option<&'a str>,
+    /// `tcp`, `tls` or `ws`.
+    pub transport: &'static str,
+}
+
+/// Why a CONNECT is refused; decides the CONNACK code.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Refusal {
+    /// No usable credentials (no password at all): 3.1.1 0x04, 5 0x86.
+    BadCredentials(String),
+    /// Credentials that are wrong, expired or revoked: 3.1.1 0x05, 5 0x87.
+    NotAuthorized(String),
+}
+
+/// What the provider did with an accepted publish (for the journal).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Received {
+    /// The value went into current values and history.
+    pub stored: bool,
+    /// Why the payload was not stored although it was on a value topic; it is still routed.
+    pub invalid: Option<String>,
+}
+
+/// The provider side of the gate: who may connect.
+pub trait Authority: Send + Sync {
+    /// The provider whose events these are (`journal` provider field).
+    fn provider(&self) -> &'static str;
+    /// Judges a CONNECT. Called once per connection; constant-time comparisons are the
+    /// authority's business.
+    fn authenticate(&self, credentials: &Credentials<'_>) -> Result<Arc<dyn Session>, Refusal>;
+    /// Called once the engine runs, with a handle to publish server-side messages.
+    fn attach(&self, _publisher: Publisher) {}
+}
+
+/// One authenticated connection: what it may do.
+pub trait Session: Send + Sync {
+    /// Who this is, for the journal and logs: never a secret (a user and key id).
+    fn principal(&self) -> &str;
+    /// `Err(reason)` denies a SUBSCRIBE filter (shared subscriptions arrive as sent).
+    fn may_subscribe(&self, filter: &str) -> Result<(), String>;
+    /// `Err(reason)` denies a PUBLISH (or a will) to `topic`.
+    fn may_publish(&self, topic: &str) -> Result<(), String>;
+    /// An accepted publish, before the engine routes it.
+    fn received(&self, topic: &str, payload: &[u8]) -> Received;
+}
+
+/// Where and how the gate listens.
+#[derive(Debug, Clone)]
+pub struct MqttOptions {
+    pub tcp: SocketAddr,
+    pub tls: SocketAddr,
+    pub ws: SocketAddr,
+    /// TLS or WebSocket handshake plus the CONNECT packet must finish within this.
+    pub handshake_timeout: Duration,
+    /// Largest packet accepted (fixed header included); larger ones close the connection.
+    pub max_packet_bytes: usize,
+    /// Open client connections at once; more are closed on accept.
+    pub max_connections: usize,
+    /// Connections still in their handshake or before CONNECT; more are closed on accept.
+    pub max_pending: usize,
+}
+
+impl MqttOptions {
+    /// The real ports: 1883, 8883, 8083 on loopback.
+    pub fn standard() -> Self {
+        Self::on(([127, 0, 0, 1], 1883).into(), ([127, 0, 0, 1], 8883).into(), ([127, 0, 0, 1], 8083).into())
+    }
+
+    /// Loopback, ports picked by the system.
+    pub fn ephemeral() -> Self {
+        let any = SocketAddr::from(([127, 0, 0, 1], 0));
+        Self::on(any, any, any)
+    }
+
+    pub fn on(tcp: SocketAddr, tls: SocketAddr, ws: SocketAddr) -> Self {
+        MqttOptions {
+            tcp,
+            tls,
+            ws,
+            handshake_timeout: Duration::from_secs(10),
+            max_packet_bytes: 1 << 20,
+            max_connections: 2_000,
+            max_pending: 256,
+        }
+    }
+}
+
+/// The `mqtt` object of the endpoints document (shared/DESIGN.md).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MqttEndpoints {
+    /// `mqtt://127.0.0.1:PORT`
+    pub tcp: String,
+    /// `mqtts://127.0.0.1:PORT` (the dev CA signs its certificate)
+    pub tls: String,
+    /// `ws://127.0.0.1:PORT/mqtt`
+    pub ws: String,
+}
+
+/// A running gate and engine.
+pub struct MqttRunning {
+    pub endpoints: MqttEndpoints,
+    pub tasks: Vec<JoinHandle<()>>,
+}
+
+/// Resolves once the server is told to stop (or is gone).
+pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    loop {
+        if *shutdown.borrow_and_update() {
+            return;
+        }
+        if shutdown.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Binds the public listeners, starts the engine and the accept loops.
+pub async fn start(
+    core: Arc<Core>,
+    authority: Arc<dyn Authority>,
+    options: &MqttOptions,
+    shutdown: watch::Receiver<bool>,
+) -> Result<MqttRunning> {
+    let bound = listeners::Bound::bind(options).await?;
+    let engine = engine::Engine::start(options.max_packet_bytes, options.max_connections, shutdown.clone()).await?;
+    authority.attach(engine.publisher.clone());
+    let endpoints = bound.endpoints()?;
+    let mut tls = (*core.tls.server_config).clone();
+    // Our HTTPS listener offers h2/http1.1; MQTT clients offer "mqtt" or nothing.
+    tls.alpn_protocols = Vec::new();
+    let gate = Arc::new(relay::Gate::new(core, authority, &engine, options));
+    let mut tasks = bound.spawn(gate, Arc::new(tls), options, shutdown);
+    tasks.extend(engine.tasks);
+    Ok(MqttRunning { endpoints, tasks })
+}

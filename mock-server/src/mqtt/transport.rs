@@ -1,0 +1,112 @@
+//! A client connection as one byte stream, whatever carries it: plain TCP, TLS, or WebSocket
+//! (MQTT over WebSocket sends the MQTT byte stream in binary messages; one message may hold
+//! several packets or part of one, so the gate frames the bytes itself, as on TCP).
+//!
+//! Each connection is split in a reading half and a writing half, so the gate can relay both
+//! directions at once: a client that stops reading only ever stalls its own connection.
+
+use std::io;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+type Tls = TlsStream<TcpStream>;
+type Ws = WebSocketStream<TcpStream>;
+
+pub enum Transport {
+    Tcp(TcpStream),
+    Tls(Box<Tls>),
+    Ws(Box<Ws>),
+}
+
+impl Transport {
+    pub fn split(self) -> (Reader, Writer) {
+        match self {
+            Transport::Tcp(s) => {
+                let (r, w) = s.into_split();
+                (Reader::Tcp(r), Writer::Tcp(w))
+            }
+            Transport::Tls(s) => {
+                let (r, w) = tokio::io::split(*s);
+                (Reader::Tls(r), Writer::Tls(w))
+            }
+            Transport::Ws(s) => {
+                let (w, r) = (*s).split();
+                (Reader::Ws(r), Writer::Ws(w))
+            }
+        }
+    }
+}
+
+pub enum Reader {
+    Tcp(OwnedReadHalf),
+    Tls(ReadHalf<Tls>),
+    Ws(SplitStream<Ws>),
+}
+
+impl Reader {
+    /// Appends what arrives to `buf`; `Ok(0)` at the end of the stream. Cancel-safe.
+    pub async fn read(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        if buf.capacity() - buf.len() < 4096 {
+            buf.reserve(8192);
+        }
+        match self {
+            Reader::Tcp(r) => r.read_buf(buf).await,
+            Reader::Tls(r) => r.read_buf(buf).await,
+            Reader::Ws(r) => loop {
+                match r.next().await {
+                    None | Some(Ok(Message::Close(_))) => return Ok(0),
+                    Some(Ok(Message::Binary(bytes))) if bytes.is_empty() => continue,
+                    Some(Ok(Message::Binary(bytes))) => {
+                        buf.extend_from_slice(&bytes);
+                        return Ok(bytes.len());
+                    }
+                    Some(Ok(Message::Text(_))) => {
+                        return Err(io::Error::new(io::ErrorKind::InvalidData, "MQTT over WebSocket must use binary messages"))
+                    }
+                    // Pings are answered by tungstenite itself.
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return Err(io::Error::other(e)),
+                }
+            },
+        }
+    }
+}
+
+pub enum Writer {
+    Tcp(OwnedWriteHalf),
+    Tls(WriteHalf<Tls>),
+    Ws(SplitSink<Ws, Message>),
+}
+
+impl Writer {
+    pub async fn write(&mut self, bytes: Bytes) -> io::Result<()> {
+        if bytes.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Writer::Tcp(w) => w.write_all(&bytes).await,
+            Writer::Tls(w) => {
+                w.write_all(&bytes).await?;
+                w.flush().await
+            }
+            Writer::Ws(w) => w.send(Message::Binary(bytes)).await.map_err(io::Error::other),
+        }
+    }
+
+    /// Closes the connection politely (TLS close_notify, WebSocket close frame).
+    pub async fn close(&mut self) {
+        let _ = match self {
+            Writer::Tcp(w) => w.shutdown().await,
+            Writer::Tls(w) => w.shutdown().await,
+            Writer::Ws(w) => w.close().await.map_err(io::Error::other),
+        };
+    }
+}

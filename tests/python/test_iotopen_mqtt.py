@@ -1,0 +1,220 @@
+"""IoT Open's MQTT API with paho-mqtt 2.x, the way integrators connect to lynx.iotopen.se:
+over TCP, over TLS trusting our CA, and over WebSocket at /mqtt, with an API key as password.
+
+A wrong key gets a refused CONNACK (paho's on_connect reports "Not authorized", not a lost
+connection); a client receives what another publishes under its installation; another user's
+installation gets a SUBACK failure and publishes there never reach its subscribers; published
+values show in /api/v2/status and /api/v3beta/log at once; a revoked key stops connecting; bad
+sockets (garbage, half handshakes) do not disturb a working client.
+"""
+
+import json
+import queue
+import socket
+import ssl
+import threading
+import time
+from urllib.parse import urlparse
+
+import paho.mqtt.client as mqtt
+import pytest
+import requests
+
+ANNA = "f7650807dffc43c98710bdd942d78b68"
+BERTIL = "0641b6e4b4490b21dd9e8dadd34be3ab"
+TIMEOUT = 10
+
+
+def host_port(url: str):
+    u = urlparse(url)
+    return u.hostname, u.port
+
+
+class Paho:
+    """A paho client in its own network thread, with what it saw in queues."""
+
+    def __init__(self, mock, transport: str, key: str, protocol=mqtt.MQTTv311, client_id=""):
+        self.url = mock.endpoints["mqtt"][transport]
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
+                                  transport="websockets" if transport == "ws" else "tcp")
+        self.client.username_pw_set("apikey", key)
+        if transport == "tls":
+            self.client.tls_set(ca_certs=mock.ca)
+        if transport == "ws":
+            self.client.ws_set_options(path=urlparse(self.url).path)
+        self.connacks = queue.Queue()
+        self.subacks = queue.Queue()
+        self.messages = queue.Queue()
+        self.acks = queue.Queue()
+        self.disconnects = queue.Queue()
+        self.client.on_connect = lambda c, u, flags, rc, props: self.connacks.put(rc)
+        self.client.on_subscribe = lambda c, u, mid, codes, props: self.subacks.put(codes)
+        self.client.on_message = lambda c, u, msg: self.messages.put((msg.topic, msg.payload))
+        self.client.on_publish = lambda c, u, mid, rc, props: self.acks.put(rc)
+        self.client.on_disconnect = lambda c, u, flags, rc, props: self.disconnects.put(rc)
+
+    def connect(self):
+        host, port = host_port(self.url)
+        self.client.reconnect_delay_set(60, 60)
+        self.client.connect(host, port, keepalive=30)
+        self.client.loop_start()
+        return self.connacks.get(timeout=TIMEOUT)
+
+    def subscribe(self, topic, qos=1):
+        self.client.subscribe(topic, qos)
+        return self.subacks.get(timeout=TIMEOUT)
+
+    def publish(self, topic, value, qos=1, **extra):
+        info = self.client.publish(topic, json.dumps({"value": value, **extra}), qos=qos)
+        info.wait_for_publish(TIMEOUT)
+        return self.acks.get(timeout=TIMEOUT)
+
+    def stop(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+@pytest.fixture
+def clients():
+    made = []
+    yield made
+    for c in made:
+        try:
+            c.stop()
+        except Exception:
+            pass
+
+
+def connected(mock, clients, transport, key=ANNA, **kw):
+    c = Paho(mock, transport, key, **kw)
+    clients.append(c)
+    rc = c.connect()
+    assert not rc.is_failure, rc
+    return c
+
+
+def api(mock, path):
+    return mock.service("iotopen.api") + path
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls", "ws"])
+@pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5])
+def test_api_key_connects_and_receives_what_another_client_publishes(mock, clients, transport, protocol):
+    sub = connected(mock, clients, transport, protocol=protocol)
+    codes = sub.subscribe("1001/#")
+    assert [c.value for c in codes] == [1]
+    pub = connected(mock, clients, transport, protocol=protocol)
+    assert not pub.publish("1001/obj/zwave/12/temperature", 21.5).is_failure
+    topic, payload = sub.messages.get(timeout=TIMEOUT)
+    assert topic == "1001/obj/zwave/12/temperature"
+    assert json.loads(payload) == {"value": 21.5}
+
+
+@pytest.mark.parametrize("transport", ["tcp", "tls", "ws"])
+@pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5])
+def test_a_wrong_key_gets_a_refused_connack_not_a_dropped_socket(mock, clients, transport, protocol):
+    c = Paho(mock, transport, "00000000000000000000000000000000", protocol=protocol)
+    clients.append(c)
+    rc = c.connect()
+    assert rc.is_failure
+    assert rc == mqtt.ReasonCode(mqtt.PacketTypes.CONNACK, "Not authorized")
+    refused = mock.events(kind="mqtt.refused")
+    assert refused and refused[-1]["code"] == (135 if protocol == mqtt.MQTTv5 else 5)
+    assert refused[-1]["transport"] == transport
+
+
+@pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5])
+def test_another_users_installation_gets_a_suback_failure_and_never_sees_anna(mock, clients, protocol):
+    bertil = connected(mock, clients, "tcp", BERTIL, client_id="bertil")
+    assert not bertil.subscribe("1002/#")[0].is_failure
+    anna = connected(mock, clients, "tls", ANNA, protocol=protocol, client_id="anna")
+    codes = anna.subscribe("1002/#")
+    assert codes[0].is_failure
+    assert codes[0].value == (0x87 if protocol == mqtt.MQTTv5 else 0x80)
+    ack = anna.publish("1002/obj/zwave/4/power", 9999)
+    if protocol == mqtt.MQTTv5:
+        assert ack == mqtt.ReasonCode(mqtt.PacketTypes.PUBACK, "Not authorized")
+    with pytest.raises(queue.Empty):
+        bertil.messages.get(timeout=1.0)
+    status = requests.get(api(mock, "/api/v2/status/2002"), headers={"X-API-Key": BERTIL}, timeout=TIMEOUT)
+    assert status.json() == []
+    denied = mock.events(kind="mqtt.denied")
+    assert {e["action"] for e in denied} >= {"subscribe", "publish"}
+
+
+def test_a_published_value_is_in_status_and_log_at_once(mock, clients):
+    anna = connected(mock, clients, "ws", protocol=mqtt.MQTTv5)
+    t = round(time.time() - 1, 3)
+    assert not anna.publish("1001/obj/zwave/12/temperature", 19.25, timestamp=t, msg="ok").is_failure
+    headers = {"X-API-Key": ANNA}
+    status = requests.get(api(mock, "/api/v2/status/2001"), params={"topics": "obj/zwave/12/temperature"}, headers=headers, timeout=TIMEOUT)
+    assert status.status_code == 200
+    assert status.json() == [{"client_id": 1001, "installation_id": 2001, "msg": "ok", "timestamp": t,
+                              "topic": "obj/zwave/12/temperature", "value": 19.25}]
+    log = requests.get(api(mock, "/api/v3beta/log/2001"), params={"topics": "obj/zwave/12/temperature"}, headers=headers, timeout=TIMEOUT)
+    assert log.status_code == 200
+    assert log.json() == {"total": 1, "last": t, "count": 1, "data": [
+        {"client_id": 1001, "installation_id": 2001, "msg": "ok", "timestamp": t,
+         "topic": "1001/obj/zwave/12/temperature", "value": 19.25}]}
+
+
+def test_a_revoked_key_stops_working_on_rest_and_new_mqtt_connections(mock, clients):
+    headers = {"X-API-Key": ANNA}
+    key = requests.post(api(mock, "/api/v2/user/me/security/token"), json={"name": "device", "expire": 0, "session_timeout": 0},
+                        headers=headers, timeout=TIMEOUT).json()
+    connected(mock, clients, "tcp", key["token"])
+    assert requests.get(api(mock, "/api/v2/status/2001"), headers={"X-API-Key": key["token"]}, timeout=TIMEOUT).status_code == 200
+    r = requests.delete(api(mock, f"/api/v2/user/me/security/token/{key['id']}"), headers=headers, timeout=TIMEOUT)
+    assert r.status_code == 200 and r.json() == {"message": "OK"}
+    assert requests.get(api(mock, "/api/v2/status/2001"), headers={"X-API-Key": key["token"]}, timeout=TIMEOUT).status_code == 401
+    again = Paho(mock, "tls", key["token"])
+    clients.append(again)
+    assert again.connect() == mqtt.ReasonCode(mqtt.PacketTypes.CONNACK, "Not authorized")
+
+
+def test_function_meta_changes_are_announced(mock, clients):
+    anna = connected(mock, clients, "tcp")
+    anna.subscribe("1001/evt/functionx/updated")
+    r = requests.put(api(mock, "/api/v2/functionx/2001/402/meta/name"), json={"value": "Porch light", "protected": False},
+                     headers={"X-API-Key": ANNA}, timeout=TIMEOUT)
+    assert r.status_code == 200 and r.json() == {"value": "Porch light", "protected": False}
+    topic, payload = anna.messages.get(timeout=TIMEOUT)
+    assert topic == "1001/evt/functionx/updated"
+    assert json.loads(payload)["meta"]["name"] == "Porch light"
+
+
+def test_bad_sockets_do_not_disturb_a_working_client(mock, clients):
+    sub = connected(mock, clients, "tls")
+    sub.subscribe("1001/obj/ok")
+    pub = connected(mock, clients, "ws")
+    hosts = {t: host_port(mock.endpoints["mqtt"][t]) for t in ("tcp", "tls", "ws")}
+    bad = []
+    for blob in [b"\xff" * 32, b"GET / HTTP/1.1\r\n\r\n", b"\x30\xff\xff\xff\x7f", b"\x10\x02\x00\x04"]:
+        s = socket.create_connection(hosts["tcp"])
+        s.sendall(blob)
+        bad.append(s)
+    half_tls = socket.create_connection(hosts["tls"])
+    half_tls.sendall(b"\x16\x03\x01\x02\x00")
+    half_ws = socket.create_connection(hosts["ws"])
+    half_ws.sendall(b"GET /mqtt HTTP/1.1\r\nHost: x\r\n")
+    bad += [half_tls, half_ws]
+    flood = []
+    for _ in range(50):
+        c = Paho(mock, "tcp", "ffffffffffffffffffffffffffffffff")
+        flood.append(c)
+        clients.append(c)
+        c.client.connect(*hosts["tcp"])
+        c.client.loop_start()
+    for i in range(5):
+        pub.publish("1001/obj/ok", i)
+        topic, payload = sub.messages.get(timeout=TIMEOUT)
+        assert json.loads(payload) == {"value": i}
+    for c in flood:
+        assert c.connacks.get(timeout=TIMEOUT).is_failure
+    # The garbage sockets were closed by the server.
+    for s in bad[:4]:
+        s.settimeout(TIMEOUT)
+        assert s.recv(100) == b""
+        s.close()
+    half_tls.close()
+    half_ws.close()
