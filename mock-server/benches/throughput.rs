@@ -6,6 +6,10 @@
 //! 3. the Kalibrate data API `GET /api/status` with a bearer token;
 //! 4. Opinum's password-grant token endpoint vs. the same bare handler;
 //! 5. Opinum's standard push (points/s) vs. a bare handler that reads and parses the same JSON.
+//! 6. Open Energy's mTLS token endpoint, a new connection per request, with full handshakes and
+//!    with resumed TLS sessions, vs. a bare handler behind the same mTLS accept loop.
+//! 7. IoT Open: MQTT QoS 0 and QoS 1 messages/s through the gate vs. mosquitto (when the Debian
+//!    package is installed), and history queries over one million points.
 //!
 //! Run: `cargo bench -p mock-server --bench throughput`. Tune with the environment variables
 //! `BENCH_SECONDS` (measured seconds per target, default 5), `BENCH_WARMUP` (default 1),
@@ -55,6 +59,14 @@ fn main() -> ExitCode {
         }
     };
     print_report(&cfg, startup.as_ref(), &loads);
+    if let Err(message) = runtime.block_on(openenergy_mtls_bench(&cfg)) {
+        eprintln!("error: {message}");
+        return ExitCode::FAILURE;
+    }
+    if let Err(message) = runtime.block_on(iotopen_mqtt_bench()) {
+        eprintln!("error: {message}");
+        return ExitCode::FAILURE;
+    }
     ExitCode::SUCCESS
 }
 
@@ -167,7 +179,7 @@ fn start_once(bin: &Path, dir: &Path) -> Result<Duration, String> {
     let stderr = std::fs::File::create(dir.join("stderr.log")).map_err(|e| e.to_string())?;
     let started = Instant::now();
     let mut child = Command::new(bin)
-        .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--mtls", "127.0.0.1:0", "--log", "warn"])
+        .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--mtls", "127.0.0.1:0", "--listen", "knoema.api=127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--mqtts", "127.0.0.1:0", "--mqtt-ws", "127.0.0.1:0", "--log", "warn"])
         .arg("--certs-dir")
         .arg(dir.join("certs"))
         .arg("--endpoints-file")
@@ -462,6 +474,295 @@ impl Worker {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 3. Open Energy: mTLS token requests with full TLS handshakes and with resumed sessions
+//
+// Each request opens a connection, does the mutual-TLS handshake (presenting a client
+// certificate signed from a CSR), sends `POST /token` with `Connection: close` and reads the
+// answer. "Full" disables the client's session cache, so every request pays for the whole
+// handshake with client authentication; "resumed" keeps it, so after the first connection the
+// session is resumed (counted and checked: the client certificate still reaches the handler).
+// The bare baseline is the same accept loop and mTLS configuration (`serve::serve`, `TlsSetup`)
+// with a handler that reads the form and returns a fixed token body: the ratio is the cost of
+// the authorization server itself. A keep-alive row (one handshake, many requests) is the floor.
+
+const OE_TOKEN_FORM: &str = "grant_type=client_credentials&client_id=kZuAsn7UYZ98WWh29hDPf&scope=directory%3Asoftware";
+
+/// One mTLS target: where to connect, the TLS client (with or without session resumption).
+#[derive(Clone)]
+struct MtlsTarget {
+    name: &'static str,
+    addr: SocketAddr,
+    path: String,
+    tls: tokio_rustls::TlsConnector,
+}
+
+struct MtlsLoad {
+    load: Load,
+    /// Handshakes that resumed a session, of all connections made.
+    resumed: usize,
+    connections: usize,
+}
+
+async fn openenergy_mtls_bench(cfg: &Config) -> Result<(), String> {
+    use mock_server::tls::{pem_blocks, CertAuthority, TlsSetup};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+
+    let server = mock_server::MockServer::start().await;
+    let mtls: SocketAddr = server.endpoints().mtls.trim_start_matches("https://").parse().map_err(|e| format!("mtls address: {e}"))?;
+    // A certificate for the demo consumer, from a CSR as oe_keygen shapes it.
+    let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params.distinguished_name.push(rcgen::DnType::CountryName, "UK");
+    params.distinguished_name.push(rcgen::DnType::OrganizationName, "Demo Energy Consumer Ltd");
+    params.distinguished_name.push(rcgen::DnType::OrganizationalUnitName, "4b1c8f52-2d8a-4b7e-9c31-6f0e2a7d5c10");
+    params.distinguished_name.push(rcgen::DnType::CommonName, "9f3e6a21-7c4b-4d8e-a512-3b6c9d0e1f27");
+    let csr = params.serialize_request(&key).map_err(|e| e.to_string())?.pem().map_err(|e| e.to_string())?;
+    let issued = server.sign_csr(csr.as_bytes(), 86_400).map_err(|e| e.to_string())?;
+    let der = |pem: &str| pem_blocks(pem).into_iter().next().and_then(|b| b.der.ok()).ok_or("PEM");
+    let mock_ca = CertificateDer::from(der(server.ca_pem())?);
+    let mock_identity = (CertificateDer::from(issued.der.to_vec()), PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())));
+
+    // The bare baseline: same accept loop, same mTLS configuration, fixed answer.
+    let sample = {
+        let target = mtls_target("sample", mtls, "/openenergy/auth/token", &mock_ca, &mock_identity, true)?;
+        mtls_once(&target).await.map(|(body, _)| body)?
+    };
+    let bare_ca = CertAuthority::ephemeral().map_err(|e| e.to_string())?;
+    let bare_client = bare_ca.issue_client_cert("bench").map_err(|e| e.to_string())?;
+    let bare_ca_der = bare_ca.cert_der.clone();
+    let bare_tls = TlsSetup::new(bare_ca, PathBuf::from("unused-ca.pem"), &["127.0.0.1".to_owned()], None).map_err(|e| e.to_string())?;
+    let bare_key = der(&bare_client.key_pem)?;
+    let bare_identity = (CertificateDer::from(der(&bare_client.cert_pem)?), PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(bare_key)));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
+    let bare_addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let body = Bytes::from(sample);
+    let handler = mock_server::serve::handler(move |req: axum::http::Request<axum::body::Body>| {
+        let body = body.clone();
+        async move {
+            let has_cert = req.extensions().get::<mock_server::serve::ConnInfo>().is_some_and(|c| c.peer_certificate.is_some());
+            let form = mock_server::wire::read_body(req.into_body(), 16 * 1024).await.unwrap_or_default();
+            let ok = has_cert && contains(&form, b"grant_type=client_credentials");
+            let mut r = axum::http::Response::new(axum::body::Body::from(if ok { body } else { Bytes::new() }));
+            *r.status_mut() = if ok { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
+            r.headers_mut().insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+            r
+        }
+    });
+    let bare_task = tokio::spawn(mock_server::serve::serve(listener, mock_server::serve::ListenerKind::Mtls, Some(bare_tls.mtls_config.clone()), handler, stopped));
+
+    let path = "/openenergy/auth/token";
+    let targets = [
+        mtls_target("bare  mTLS full handshake", bare_addr, "/token", &CertificateDer::from(bare_ca_der.to_vec()), &bare_identity, false)?,
+        mtls_target("mock  mTLS full handshake", mtls, path, &mock_ca, &mock_identity, false)?,
+        mtls_target("bare  mTLS resumed session", bare_addr, "/token", &CertificateDer::from(bare_ca_der.to_vec()), &bare_identity, true)?,
+        mtls_target("mock  mTLS resumed session", mtls, path, &mock_ca, &mock_identity, true)?,
+    ];
+    let mut loads = Vec::new();
+    for target in &targets {
+        let load = mtls_closed_loop(target, cfg).await?;
+        eprintln!("{}: {:.0} req/s, p50 {:.2} ms, resumed {}/{}", load.load.name, load.load.rate(), ms(load.load.p50), load.resumed, load.connections);
+        loads.push(load);
+    }
+    // Keep-alive over one handshake per connection, for scale.
+    let identity = reqwest::Identity::from_pem(format!("{}{}", issued.certificate, key.serialize_pem()).as_bytes()).map_err(|e| e.to_string())?;
+    let keep_alive_client = reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).map_err(|e| e.to_string())?)
+        .identity(identity)
+        .no_proxy()
+        .pool_max_idle_per_host(cfg.connections)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let keep_alive = Target::token_form("mock  mTLS keep-alive", format!("{}{path}", server.endpoints().mtls), OE_TOKEN_FORM);
+    let keep = closed_loop_with(&keep_alive, cfg, keep_alive_client).await?;
+    let _ = stop.send(true);
+    let _ = bare_task.await;
+    server.shutdown().await;
+    print_mtls_report(&loads, &keep);
+    Ok(())
+}
+
+fn mtls_target(
+    name: &'static str,
+    addr: SocketAddr,
+    path: &str,
+    ca: &rustls::pki_types::CertificateDer<'static>,
+    identity: &(rustls::pki_types::CertificateDer<'static>, rustls::pki_types::PrivateKeyDer<'static>),
+    resume: bool,
+) -> Result<MtlsTarget, String> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(ca.clone()).map_err(|e| e.to_string())?;
+    let mut config = rustls::ClientConfig::builder_with_provider(mock_server::tls::crypto_provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots)
+        .with_client_auth_cert(vec![identity.0.clone()], identity.1.clone_key())
+        .map_err(|e| e.to_string())?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    if !resume {
+        config.resumption = rustls::client::Resumption::disabled();
+    }
+    Ok(MtlsTarget { name, addr, path: path.to_owned(), tls: tokio_rustls::TlsConnector::from(Arc::new(config)) })
+}
+
+/// One connection, one request: the body of a 200 with an access token, and whether the
+/// session was resumed.
+async fn mtls_once(target: &MtlsTarget) -> Result<(Vec<u8>, bool), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let tcp = tokio::net::TcpStream::connect(target.addr).await.map_err(|e| format!("{}: connect: {e}", target.name))?;
+    let _ = tcp.set_nodelay(true);
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?;
+    let mut tls = target.tls.connect(name, tcp).await.map_err(|e| format!("{}: handshake: {e}", target.name))?;
+    let resumed = tls.get_ref().1.handshake_kind() == Some(rustls::HandshakeKind::Resumed);
+    let request = format!(
+        "POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{OE_TOKEN_FORM}",
+        target.path,
+        target.addr,
+        OE_TOKEN_FORM.len()
+    );
+    tls.write_all(request.as_bytes()).await.map_err(|e| format!("{}: write: {e}", target.name))?;
+    // Read the head, then exactly Content-Length bytes (no reliance on close_notify).
+    let mut buf = Vec::with_capacity(2048);
+    let mut chunk = [0u8; 4096];
+    let (head_end, length) = loop {
+        let n = tls.read(&mut chunk).await.map_err(|e| format!("{}: read: {e}", target.name))?;
+        if n == 0 {
+            return Err(format!("{}: connection closed before the answer", target.name));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:").map(|v| v.trim().parse::<usize>().unwrap_or(0)))
+                .ok_or_else(|| format!("{}: no content-length", target.name))?;
+            if !head.starts_with("http/1.1 200") {
+                return Err(format!("{}: {}", target.name, String::from_utf8_lossy(&buf)));
+            }
+            break (end + 4, length);
+        }
+    };
+    while buf.len() < head_end + length {
+        let n = tls.read(&mut chunk).await.map_err(|e| format!("{}: read: {e}", target.name))?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    let body = buf[head_end..].to_vec();
+    if !contains(&body, b"\"access_token\"") {
+        return Err(format!("{}: no access_token in {}", target.name, String::from_utf8_lossy(&body)));
+    }
+    Ok((body, resumed))
+}
+
+async fn mtls_closed_loop(target: &MtlsTarget, cfg: &Config) -> Result<MtlsLoad, String> {
+    let measure_from = Instant::now() + cfg.warmup;
+    let end = measure_from + cfg.measure;
+    let tasks: Vec<_> = (0..cfg.connections)
+        .map(|_| {
+            let target = target.clone();
+            tokio::spawn(async move {
+                let (mut worker, mut resumed, mut connections) = (Worker::default(), 0usize, 0usize);
+                while Instant::now() < end {
+                    let sent = Instant::now();
+                    let answer = mtls_once(&target).await;
+                    let done = Instant::now();
+                    connections += 1;
+                    if let Ok((_, true)) = &answer {
+                        resumed += 1;
+                    }
+                    worker.record(answer.map(|_| ()), (sent >= measure_from && done <= end).then(|| done - sent));
+                }
+                (worker, resumed, connections)
+            })
+        })
+        .collect();
+    let (mut all, mut resumed, mut connections) = (Worker::default(), 0, 0);
+    for task in tasks {
+        let (w, r, c) = task.await.map_err(|e| e.to_string())?;
+        all.merge(w);
+        resumed += r;
+        connections += c;
+    }
+    if all.failures > 0 {
+        return Err(format!("{}: {} wrong answers; the first: {}", target.name, all.failures, all.first_error.unwrap_or_default()));
+    }
+    if all.latencies.is_empty() {
+        return Err(format!("{}: no request completed in the measured window", target.name));
+    }
+    all.latencies.sort_unstable();
+    let load = Load {
+        name: target.name,
+        requests: all.latencies.len(),
+        seconds: cfg.measure.as_secs_f64(),
+        p50: percentile(&all.latencies, 0.50),
+        p99: percentile(&all.latencies, 0.99),
+    };
+    Ok(MtlsLoad { load, resumed, connections })
+}
+
+/// `closed_loop` with a given client (here: one presenting a client certificate).
+async fn closed_loop_with(target: &Target, cfg: &Config, client: reqwest::Client) -> Result<Load, String> {
+    let measure_from = Instant::now() + cfg.warmup;
+    let end = measure_from + cfg.measure;
+    let tasks: Vec<_> = (0..cfg.connections)
+        .map(|_| {
+            let (client, target) = (client.clone(), target.clone());
+            tokio::spawn(async move {
+                let mut worker = Worker::default();
+                while Instant::now() < end {
+                    let sent = Instant::now();
+                    let answer = target.send(&client).await;
+                    let done = Instant::now();
+                    worker.record(answer, (sent >= measure_from && done <= end).then(|| done - sent));
+                }
+                worker
+            })
+        })
+        .collect();
+    let mut all = Worker::default();
+    for task in tasks {
+        all.merge(task.await.map_err(|e| e.to_string())?);
+    }
+    if all.failures > 0 || all.latencies.is_empty() {
+        return Err(format!("{}: {} wrong answers; the first: {}", target.name, all.failures, all.first_error.unwrap_or_default()));
+    }
+    all.latencies.sort_unstable();
+    Ok(Load {
+        name: target.name,
+        requests: all.latencies.len(),
+        seconds: cfg.measure.as_secs_f64(),
+        p50: percentile(&all.latencies, 0.50),
+        p99: percentile(&all.latencies, 0.99),
+    })
+}
+
+fn print_mtls_report(loads: &[MtlsLoad], keep_alive: &Load) {
+    println!();
+    println!("{:<36} {:>9} {:>9} {:>9} {:>9} {:>9}", "Open Energy POST /token over mTLS", "req/s", "p50 ms", "p99 ms", "requests", "resumed");
+    for l in loads {
+        let resumed = format!("{:.0}%", 100.0 * l.resumed as f64 / l.connections.max(1) as f64);
+        println!("  {:<34} {:>9.0} {:>9.2} {:>9.2} {:>9} {:>9}", l.load.name, l.load.rate(), ms(l.load.p50), ms(l.load.p99), l.load.requests, resumed);
+    }
+    println!("  {:<34} {:>9.0} {:>9.2} {:>9.2} {:>9}", keep_alive.name, keep_alive.rate(), ms(keep_alive.p50), ms(keep_alive.p99), keep_alive.requests);
+    let rate = |prefix: &str| loads.iter().find(|l| l.load.name.starts_with(prefix)).map(|l| l.load.rate());
+    for (label, mock, bare) in [
+        ("ratio mock / bare, full handshakes", "mock  mTLS full", "bare  mTLS full"),
+        ("ratio mock / bare, resumed sessions", "mock  mTLS resumed", "bare  mTLS resumed"),
+        ("ratio mock resumed / mock full", "mock  mTLS resumed", "mock  mTLS full"),
+    ] {
+        if let (Some(m), Some(b)) = (rate(mock), rate(bare)) {
+            println!("  {label:<34} {:>8.2}x", m / b);
+        }
+    }
+    println!("  (a new connection per request, Connection: close; every answer checked: 200 with an access token)");
+}
+
+// ---------------------------------------------------------------------------------------------
 // Report
 
 fn print_report(cfg: &Config, startup: Option<&Startup>, loads: &[Load]) {
@@ -514,4 +815,315 @@ fn median(samples: &[Duration]) -> Duration {
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((p * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
+}
+
+// ---------------------------------------------------------------------------------------------
+// 4. IoT Open: MQTT messages/s through the gate (vs. mosquitto on the same harness) and a
+//    history query over one million points
+//
+// Four publishers and one subscriber on one machine, the same client code (a raw MQTT 3.1.1
+// client over TCP) against the mock's gate and against a mosquitto started on a free loopback
+// port (when the Debian package is installed). QoS 0: the publishers pipeline bursts of 5000
+// messages each and send the next burst once the subscriber has all of the last (so no broker
+// is measured dropping what a subscriber cannot take); the rate is messages delivered per
+// second, end to end.
+// QoS 1: every publisher keeps 64 messages in flight and waits for PUBACKs; the subscriber
+// acknowledges too. The gate's messages are IoT Open values (`1001/obj/bench/N`, JSON
+// `{"timestamp", "value"}`), so each one is also authorized, stored into current values and
+// history and journaled: the QoS 0 run leaves the million points the history query then reads
+// (`GET /api/v3beta/log/2001`: the newest page with the total count, one topic of four, and an
+// hourly average), each timed five times through the HTTP API.
+//
+// Knobs: `BENCH_MQTT_MESSAGES` (QoS 0 total, default 1000000), `BENCH_MQTT_QOS1_MESSAGES`
+// (default 100000).
+
+#[path = "../tests/common/mqtt.rs"]
+mod mqtt_client;
+
+const MQTT_PUBLISHERS: usize = 4;
+const MQTT_QOS1_WINDOW: usize = 64;
+const ANNA_KEY: &str = "f7650807dffc43c98710bdd942d78b68";
+
+struct MqttRun {
+    label: String,
+    sent: usize,
+    delivered: usize,
+    seconds: f64,
+}
+
+impl MqttRun {
+    fn rate(&self) -> f64 {
+        self.delivered as f64 / self.seconds
+    }
+}
+
+async fn iotopen_mqtt_bench() -> Result<(), String> {
+    let qos0_total = env_number("BENCH_MQTT_MESSAGES", 1_000_000.0) as usize;
+    let qos1_total = env_number("BENCH_MQTT_QOS1_MESSAGES", 100_000.0) as usize;
+    let server = mock_server::MockServer::start().await;
+    let gate = server.endpoints().mqtt.clone().ok_or("the server reports no MQTT listeners")?.tcp;
+    let mut runs = Vec::new();
+    let t0 = chrono::Utc::now().timestamp() as f64 - qos0_total as f64 - 10.0;
+    runs.push(mqtt_run("gate      QoS 0", &gate, Some(ANNA_KEY), 0, qos0_total, t0).await?);
+    let history = history_queries(&server, qos0_total).await?;
+    runs.push(mqtt_run("gate      QoS 1", &gate, Some(ANNA_KEY), 1, qos1_total, t0).await?);
+    let mosquitto = match Mosquitto::start() {
+        Ok(m) => {
+            let url = format!("mqtt://127.0.0.1:{}", m.port);
+            runs.push(mqtt_run("mosquitto QoS 0", &url, None, 0, qos0_total, t0).await?);
+            runs.push(mqtt_run("mosquitto QoS 1", &url, None, 1, qos1_total, t0).await?);
+            Some(m.version.clone())
+        }
+        Err(why) => {
+            eprintln!("mosquitto: {why}; its lines are skipped");
+            None
+        }
+    };
+    server.shutdown().await;
+
+    println!();
+    println!("{:<40} {:>12} {:>10} {:>10}", "MQTT 3.1.1 over TCP, 4 publishers -> 1 subscriber", "msg/s", "delivered", "sent");
+    for r in &runs {
+        println!("  {:<38} {:>12.0} {:>10} {:>10}", r.label, r.rate(), r.delivered, r.sent);
+    }
+    let rate = |label: &str| runs.iter().find(|r| r.label == label).map(MqttRun::rate);
+    match (&mosquitto, rate("gate      QoS 0"), rate("mosquitto QoS 0"), rate("gate      QoS 1"), rate("mosquitto QoS 1")) {
+        (Some(version), Some(g0), Some(m0), Some(g1), Some(m1)) => {
+            println!("  {:<38} {:>11.2}x", "ratio gate / mosquitto QoS 0", g0 / m0);
+            println!("  {:<38} {:>11.2}x", "ratio gate / mosquitto QoS 1", g1 / m1);
+            println!("  (mosquitto {version}, same client, same machine)");
+        }
+        _ => println!("  mosquitto: not installed (apt-get install mosquitto), comparison skipped"),
+    }
+    println!();
+    println!("{:<52} {:>9} {:>9}", format!("history query over {} points (HTTP, 5 runs)", history.points), "median ms", "max ms");
+    for (label, times) in &history.queries {
+        let mut sorted = times.clone();
+        sorted.sort_unstable();
+        let verdict = if *sorted.last().unwrap() < Duration::from_secs(1) { "" } else { "  (over a second!)" };
+        println!("  {:<50} {:>9.1} {:>9.1}{verdict}", label, ms(median(&sorted)), ms(*sorted.last().unwrap()));
+    }
+    Ok(())
+}
+
+/// Publishes `total` messages from [`MQTT_PUBLISHERS`] connections to one subscriber.
+async fn mqtt_run(label: &str, url: &str, key: Option<&str>, qos: u8, total: usize, t0: f64) -> Result<MqttRun, String> {
+    use mock_server::mqtt::codec::Version;
+    use mqtt_client::Client;
+    let connect = |id: String| {
+        let url = url.to_owned();
+        let key = key.map(str::to_owned);
+        async move {
+            let mut c = Client::tcp(&url, Version::V311).await.map_err(|e| format!("{url}: {e}"))?;
+            match c.connect(&id, key.as_deref()).await {
+                Ok(0) => Ok(c),
+                other => Err(format!("{url}: CONNECT {other:?}")),
+            }
+        }
+    };
+    let mut sub = connect(format!("bench-sub-{qos}")).await?;
+    if sub.subscribe(&["1001/obj/bench/#"], qos).await.map_err(|e| e.to_string())? != vec![qos] {
+        return Err(format!("{label}: subscription refused"));
+    }
+    let per = total / MQTT_PUBLISHERS;
+    let mut publishers = Vec::new();
+    for p in 0..MQTT_PUBLISHERS {
+        publishers.push(connect(format!("bench-pub-{qos}-{p}")).await?);
+    }
+    let expected = per * MQTT_PUBLISHERS;
+    let started = Instant::now();
+    if qos == 0 {
+        return qos0_bursts(label, sub, publishers, per, t0, started).await;
+    }
+    let receiver = tokio::spawn(async move {
+        sub.drain(expected, Duration::from_secs(10)).await.unwrap_or((0, Instant::now()))
+    });
+    let mut tasks = Vec::new();
+    for (p, mut c) in publishers.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let frame = |c: &mut Client, i: usize| bench_frame(c, p, i, qos, t0);
+            let (mut sent, mut acked) = (0, 0);
+            while acked < per {
+                let mut batch = bytes::BytesMut::new();
+                while sent < per && sent - acked < MQTT_QOS1_WINDOW {
+                    batch.extend_from_slice(&frame(&mut c, sent));
+                    sent += 1;
+                }
+                c.write(&batch).await.map_err(|e| e.to_string())?;
+                let ack = c.expect(4, Duration::from_secs(10)).await.map_err(|e| format!("PUBACK: {e}"))?;
+                if mqtt_client::ack_reason(&ack) != 0 {
+                    return Err("a publish was refused".into());
+                }
+                acked += 1;
+                while let Ok(Some(more)) = c.read_frame(Duration::ZERO).await {
+                    if more[0] >> 4 == 4 {
+                        acked += 1;
+                    }
+                }
+            }
+            Ok::<_, String>(c)
+        }));
+    }
+    let mut keep = Vec::new();
+    for t in tasks {
+        keep.push(t.await.map_err(|e| e.to_string())??);
+    }
+    let (delivered, last) = receiver.await.map_err(|e| e.to_string())?;
+    let seconds = last.duration_since(started).as_secs_f64();
+    eprintln!("{label}: {delivered} of {expected} delivered in {seconds:.2} s");
+    drop(keep);
+    Ok(MqttRun { label: label.to_owned(), sent: expected, delivered, seconds })
+}
+
+/// The frame of message `i` of publisher `p`: timestamps interleave the publishers in time
+/// order, as live devices do.
+fn bench_frame(c: &mut mqtt_client::Client, p: usize, i: usize, qos: u8, t0: f64) -> Bytes {
+    let ts = t0 + (i * MQTT_PUBLISHERS + p) as f64 / MQTT_PUBLISHERS as f64;
+    let payload = format!(r#"{{"timestamp": {ts:.3}, "value": {i}}}"#);
+    c.publish_bytes(&format!("1001/obj/bench/{p}"), payload.as_bytes(), qos)
+}
+
+const QOS0_BURST: usize = 5_000;
+
+async fn qos0_bursts(label: &str, mut sub: mqtt_client::Client, mut publishers: Vec<mqtt_client::Client>, per: usize, t0: f64, started: Instant) -> Result<MqttRun, String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let expected = per * publishers.len();
+    let received = Arc::new(AtomicUsize::new(0));
+    let counter = received.clone();
+    let receiver = tokio::spawn(async move {
+        let mut n = 0;
+        let mut last = Instant::now();
+        while n < expected {
+            match sub.read_frame(Duration::from_secs(10)).await {
+                Ok(Some(f)) if f[0] >> 4 == 3 => {
+                    n += 1;
+                    last = Instant::now();
+                    counter.store(n, Ordering::Release);
+                }
+                Ok(Some(_)) => {}
+                _ => break,
+            }
+        }
+        (n, last)
+    });
+    let mut sent = 0;
+    while sent < per {
+        let burst = QOS0_BURST.min(per - sent);
+        let tasks: Vec<_> = publishers
+            .drain(..)
+            .enumerate()
+            .map(|(p, mut c)| {
+                tokio::spawn(async move {
+                    let mut batch = bytes::BytesMut::new();
+                    for i in sent..sent + burst {
+                        batch.extend_from_slice(&bench_frame(&mut c, p, i, 0, t0));
+                    }
+                    c.write(&batch).await.map(|_| c).map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        for t in tasks {
+            publishers.push(t.await.map_err(|e| e.to_string())??);
+        }
+        sent += burst;
+        let target = sent * publishers.len();
+        let waited = Instant::now();
+        while received.load(Ordering::Acquire) < target && waited.elapsed() < Duration::from_secs(10) && !receiver.is_finished() {
+            tokio::time::sleep(Duration::from_micros(200)).await;
+        }
+        if received.load(Ordering::Acquire) < target {
+            break;
+        }
+    }
+    let (delivered, last) = receiver.await.map_err(|e| e.to_string())?;
+    let seconds = last.duration_since(started).as_secs_f64();
+    eprintln!("{label}: {delivered} of {expected} delivered in {seconds:.2} s");
+    Ok(MqttRun { label: label.to_owned(), sent: expected, delivered, seconds })
+}
+
+struct History {
+    points: usize,
+    queries: Vec<(String, Vec<Duration>)>,
+}
+
+/// Times log queries over what the QoS 0 run stored in installation 2001.
+async fn history_queries(server: &mock_server::MockServer, expected: usize) -> Result<History, String> {
+    let http = client(4);
+    let base = format!("{}/iotopen/api/api/v3beta/log/2001", server.endpoints().http);
+    let get = |query: String| {
+        let (http, url) = (http.clone(), format!("{base}?{query}"));
+        async move {
+            let started = Instant::now();
+            let r = http.get(&url).header("X-API-Key", ANNA_KEY).send().await.map_err(|e| e.to_string())?;
+            let status = r.status();
+            let body: serde_json::Value = r.json().await.map_err(|e| e.to_string())?;
+            if status != StatusCode::OK {
+                return Err(format!("{url}: {status} {body}"));
+            }
+            Ok::<_, String>((started.elapsed(), body))
+        }
+    };
+    let range = "from=0&to=99999999999";
+    let (_, all) = get(format!("{range}&limit=1")).await?;
+    let points = all["total"].as_u64().unwrap_or(0) as usize;
+    if points < expected {
+        eprintln!("history: {points} of {expected} points stored");
+    }
+    let mut queries = Vec::new();
+    for (label, query) in [
+        ("newest 500 of all, with the total", format!("{range}&limit=500")),
+        ("newest 500 of one topic of 4, with its total", format!("{range}&limit=500&topics=obj/bench/2")),
+        ("hourly average, every topic", format!("{range}&limit=100000&aggr_method=avg&aggr_interval=1h0m0s")),
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..5 {
+            times.push(get(query.clone()).await?.0);
+        }
+        queries.push((label.to_owned(), times));
+    }
+    Ok(History { points, queries })
+}
+
+/// A mosquitto broker on a free loopback port, stopped when dropped.
+struct Mosquitto {
+    child: std::process::Child,
+    port: u16,
+    version: String,
+    _dir: PathBuf,
+}
+
+impl Mosquitto {
+    fn start() -> Result<Mosquitto, String> {
+        let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto", "/usr/local/sbin/mosquitto"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|p| p.is_file())
+            .ok_or("not installed (apt-get install mosquitto)")?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+        let dir = scratch_dir();
+        let conf = dir.join("mosquitto.conf");
+        std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 100\nmax_queued_messages 1000000\npersistence false\n"))
+            .map_err(|e| e.to_string())?;
+        let version = Command::new(&bin).arg("-h").output().ok().and_then(|o| {
+            let text = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
+            text.lines().next().map(|l| l.trim().to_owned())
+        });
+        let child = Command::new(&bin).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().map_err(|e| e.to_string())?;
+        let m = Mosquitto { child, port, version: version.unwrap_or_else(|| "?".into()), _dir: dir };
+        for _ in 0..200 {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Ok(m);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        Err("did not start listening".into())
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self._dir);
+    }
 }

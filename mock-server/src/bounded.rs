@@ -44,6 +44,24 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         self.entries.get(key).map(|(_, v)| v)
     }
 
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.entries.get_mut(key).map(|(_, v)| v)
+    }
+
+    /// Every entry, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.entries.iter().map(|(k, (_, v))| (k, v))
+    }
+
+    /// Keeps only the entries `keep` says yes to.
+    pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+        self.entries.retain(|k, (_, v)| keep(k, v));
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.entries.values().map(|(_, v)| v)
+    }
+
     pub fn remove(&mut self, key: &K) -> Option<V> {
         self.entries.remove(key).map(|(_, v)| v)
     }

@@ -85,6 +85,78 @@ pub enum EventKind {
         reason: String,
         client_id: String,
     },
+    /// An introspection request (RFC 7662) by an authenticated client.
+    #[serde(rename = "token.introspected")]
+    TokenIntrospected {
+        /// The client that asked (a resource server), not the token's owner.
+        client_id: String,
+        /// A non-secret identifier of the token asked about (a hash prefix).
+        token_id: String,
+        active: bool,
+        /// Why the token is inactive, when it is.
+        reason: Option<String>,
+    },
+    /// An MQTT client got through CONNECT (the gate authenticated it).
+    #[serde(rename = "mqtt.connected")]
+    MqttConnected {
+        /// `tcp`, `tls` or `ws`.
+        transport: String,
+        /// `3.1.1` or `5`.
+        protocol: String,
+        /// The MQTT client identifier as sent (may be empty).
+        client_id: String,
+        /// Who the credentials belong to (user and key id), never the secret.
+        principal: String,
+    },
+    /// A CONNECT answered with a refusing CONNACK.
+    #[serde(rename = "mqtt.refused")]
+    MqttRefused {
+        transport: String,
+        protocol: Option<String>,
+        client_id: Option<String>,
+        /// The CONNACK return (3.1.1) or reason (5) code sent, e.g. 5 or 135.
+        code: u8,
+        reason: String,
+    },
+    /// A SUBSCRIBE filter the gate let through.
+    #[serde(rename = "mqtt.subscribed")]
+    MqttSubscribed {
+        client_id: String,
+        principal: String,
+        filter: String,
+        qos: u8,
+    },
+    /// A PUBLISH the gate let through to the engine.
+    #[serde(rename = "mqtt.published")]
+    MqttPublished {
+        client_id: String,
+        principal: String,
+        topic: String,
+        qos: u8,
+        bytes: usize,
+        /// The value went into current values and history.
+        stored: bool,
+        /// Why a payload on a value topic was not stored (it was still routed).
+        invalid: Option<String>,
+    },
+    /// A SUBSCRIBE filter, PUBLISH or will the authorization refused.
+    #[serde(rename = "mqtt.denied")]
+    MqttDenied {
+        client_id: String,
+        principal: String,
+        /// `subscribe`, `publish` or `will`.
+        action: String,
+        /// The filter or topic.
+        topic: String,
+        reason: String,
+    },
+    /// An MQTT connection ended (or never got as far as CONNECT).
+    #[serde(rename = "mqtt.disconnected")]
+    MqttDisconnected {
+        transport: String,
+        client_id: Option<String>,
+        reason: String,
+    },
     #[serde(rename = "fault.applied")]
     FaultApplied {
         rule_id: String,
@@ -105,6 +177,13 @@ impl EventKind {
             EventKind::ApiDenied { .. } => "api.denied",
             EventKind::DataWritten { .. } => "data.written",
             EventKind::PushUnmapped { .. } => "push.unmapped",
+            EventKind::TokenIntrospected { .. } => "token.introspected",
+            EventKind::MqttConnected { .. } => "mqtt.connected",
+            EventKind::MqttRefused { .. } => "mqtt.refused",
+            EventKind::MqttSubscribed { .. } => "mqtt.subscribed",
+            EventKind::MqttPublished { .. } => "mqtt.published",
+            EventKind::MqttDenied { .. } => "mqtt.denied",
+            EventKind::MqttDisconnected { .. } => "mqtt.disconnected",
             EventKind::FaultApplied { .. } => "fault.applied",
         }
     }

@@ -24,6 +24,8 @@ pub mod config;
 pub mod faults;
 mod files;
 pub mod journal;
+pub mod mqtt;
+pub mod outbox;
 pub mod providers;
 pub mod routing;
 pub mod serve;
@@ -101,6 +103,14 @@ impl MockServer {
         self.running.core.tls.ca.issue_client_cert(common_name).expect("client certificate")
     }
 
+    /// Signs a certificate signing request (PEM or DER) into an end-entity client certificate,
+    /// valid for `validity_seconds` from now on the virtual clock: what `POST
+    /// /__admin/certificates` does.
+    pub fn sign_csr(&self, csr: &[u8], validity_seconds: i64) -> Result<tls::IssuedCertificate, tls::CsrError> {
+        let validity = tls::Validity::starting(self.running.core.clock.now(), validity_seconds);
+        self.running.core.tls.ca.sign_csr(csr, validity)
+    }
+
     pub fn clock(&self) -> &Clock {
         &self.running.core.clock
     }
@@ -154,6 +164,37 @@ impl Builder {
 
     pub fn mtls(mut self, addr: SocketAddr) -> Self {
         self.options.mtls = addr;
+        self
+    }
+
+    /// Serves `service` (`knoema.api`) at the root of a listener of its own at `listen`
+    /// (`"127.0.0.1:0"`, `"https://127.0.0.1:0"`, `"off"`). Without this, services that declare
+    /// a dedicated listener get one on a free port.
+    ///
+    /// # Panics
+    /// If `listen` is not a listener address.
+    pub fn listen(mut self, service: &str, listen: &str) -> Self {
+        let listen = listen.parse().unwrap_or_else(|e| panic!("listen {service}: {e}"));
+        self.options.listen.insert(service.to_owned(), listen);
+        self
+    }
+
+    /// The MQTT listeners (TCP, TLS, WebSocket); by default all on free loopback ports.
+    pub fn mqtt(mut self, tcp: SocketAddr, tls: SocketAddr, ws: SocketAddr) -> Self {
+        let keep = self.options.mqtt.clone();
+        self.options.mqtt = mqtt::MqttOptions { tcp, tls, ws, ..keep };
+        self
+    }
+
+    /// How long a client may take over its TLS or WebSocket handshake and CONNECT (default 10 s).
+    pub fn mqtt_handshake_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.options.mqtt.handshake_timeout = timeout;
+        self
+    }
+
+    /// The largest MQTT packet accepted (default 1 MiB); larger ones close the connection.
+    pub fn mqtt_max_packet_bytes(mut self, bytes: usize) -> Self {
+        self.options.mqtt.max_packet_bytes = bytes;
         self
     }
 

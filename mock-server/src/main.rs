@@ -38,6 +38,21 @@ enum CertsCommand {
         #[arg(long, default_value = "certs", env = "MOCK_SERVER_CERTS_DIR")]
         certs_dir: PathBuf,
     },
+    /// Sign a certificate signing request (PEM or DER) into an end-entity client certificate
+    /// from the dev CA (never a CA, whatever the request asks), valid from now (real time).
+    /// Prints the certificate (PEM) to stdout or --out; a summary to stderr.
+    SignCsr {
+        /// The CSR file; `-` reads standard input.
+        csr: PathBuf,
+        /// Write the certificate here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Validity in days.
+        #[arg(long, default_value_t = mock_server::tls::DEFAULT_CLIENT_CERT_DAYS)]
+        days: i64,
+        #[arg(long, default_value = "certs", env = "MOCK_SERVER_CERTS_DIR")]
+        certs_dir: PathBuf,
+    },
 }
 
 #[derive(Args, Clone)]
@@ -54,6 +69,20 @@ struct ServeArgs {
     /// Mutual-TLS listener (client certificate requested and checked against the dev CA).
     #[arg(long, default_value = "127.0.0.1:8444", env = "MOCK_SERVER_MTLS")]
     mtls: SocketAddr,
+    /// A listener of its own for a service, serving it at the root: `SERVICE=ADDR`, repeatable
+    /// (comma-separated in the variable). ADDR is `IP:PORT` or `http://IP:PORT`, `https://IP:PORT`
+    /// for TLS, or `off`. Port 0 picks a free port. Default: knoema.api=127.0.0.1:8090.
+    #[arg(long = "listen", value_name = "SERVICE=ADDR", env = "MOCK_SERVER_LISTEN", value_delimiter = ',', value_parser = server::parse_listen_arg)]
+    listen: Vec<(String, server::Listen)>,
+    /// MQTT listener (plain TCP; IoT Open's real-time API). Port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:1883", env = "MOCK_SERVER_MQTT")]
+    mqtt: SocketAddr,
+    /// MQTT over TLS listener (the dev CA's server certificate).
+    #[arg(long, default_value = "127.0.0.1:8883", env = "MOCK_SERVER_MQTTS")]
+    mqtts: SocketAddr,
+    /// MQTT over WebSocket listener, served at /mqtt.
+    #[arg(long, default_value = "127.0.0.1:8083", env = "MOCK_SERVER_MQTT_WS")]
+    mqtt_ws: SocketAddr,
     /// Where the dev CA and keys are created once and reused.
     #[arg(long, default_value = "certs", env = "MOCK_SERVER_CERTS_DIR")]
     certs_dir: PathBuf,
@@ -70,6 +99,7 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::CheckConfig { file }) => check_config(file),
         Some(Command::Certs(CertsCommand::Init { certs_dir })) => certs_init(certs_dir),
+        Some(Command::Certs(CertsCommand::SignCsr { csr, out, days, certs_dir })) => certs_sign_csr(&csr, out.as_deref(), days, &certs_dir),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
@@ -103,8 +133,65 @@ fn certs_init(dir: PathBuf) -> ExitCode {
     }
 }
 
+/// Exit status 2 for a request that cannot be signed, 1 for anything else.
+fn certs_sign_csr(csr: &std::path::Path, out: Option<&std::path::Path>, days: i64, certs_dir: &std::path::Path) -> ExitCode {
+    use std::io::Read;
+    use mock_server::tls::{CertAuthority, Validity, MAX_CSR_BYTES, MAX_VALIDITY_SECONDS};
+    if !(1..=MAX_VALIDITY_SECONDS / 86_400).contains(&days) {
+        eprintln!("error: --days must be from 1 to {}", MAX_VALIDITY_SECONDS / 86_400);
+        return ExitCode::from(2);
+    }
+    let mut input = Vec::new();
+    let read = if csr.as_os_str() == "-" {
+        std::io::stdin().take(MAX_CSR_BYTES as u64 + 1).read_to_end(&mut input)
+    } else {
+        std::fs::File::open(csr).and_then(|f| f.take(MAX_CSR_BYTES as u64 + 1).read_to_end(&mut input))
+    };
+    if let Err(e) = read {
+        eprintln!("error: cannot read {}: {e}", csr.display());
+        return ExitCode::FAILURE;
+    }
+    mock_server::tls::crypto_provider();
+    let ca = match CertAuthority::load_or_create(certs_dir) {
+        Ok(ca) => ca,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let issued = match ca.sign_csr(&input, Validity::starting(chrono::Utc::now(), days * 86_400)) {
+        Ok(issued) => issued,
+        Err(e) => {
+            eprintln!("error: {}: {e}", csr.display());
+            return ExitCode::from(2);
+        }
+    };
+    match out {
+        Some(path) => {
+            if let Err(e) = std::fs::write(path, &issued.certificate) {
+                eprintln!("error: writing {}: {e}", path.display());
+                return ExitCode::FAILURE;
+            }
+        }
+        None => print!("{}", issued.certificate),
+    }
+    eprintln!(
+        "signed {}\n  x5t#S256 {}\n  serial   {}\n  valid    {} to {}\n  CA       {}",
+        issued.subject,
+        issued.thumbprint,
+        issued.serial,
+        issued.not_before.to_rfc3339(),
+        issued.not_after.to_rfc3339(),
+        certs_dir.join("ca.pem").display()
+    );
+    ExitCode::SUCCESS
+}
+
 fn serve(args: ServeArgs) -> ExitCode {
-    let filter = EnvFilter::try_new(&args.log).unwrap_or_else(|e| {
+    // The embedded broker engine logs every connection at info and every disconnect as an
+    // error; the gate journals and logs those itself, so rumqttd is quiet unless named.
+    let log = if args.log.contains("rumqttd") { args.log.clone() } else { format!("{},rumqttd=off", args.log) };
+    let filter = EnvFilter::try_new(&log).unwrap_or_else(|e| {
         eprintln!("warning: --log '{}' is not a valid filter ({e}); using 'info'", args.log);
         EnvFilter::new("info")
     });
@@ -127,6 +214,9 @@ fn serve(args: ServeArgs) -> ExitCode {
             https: args.https,
             mtls: args.mtls,
             certs_dir: Some(args.certs_dir.clone()),
+            listen: args.listen.iter().cloned().collect(),
+            dedicated_on_free_ports: false,
+            mqtt: mock_server::mqtt::MqttOptions::on(args.mqtt, args.mqtts, args.mqtt_ws),
         };
         let running = match server::start(options).await {
             Ok(r) => r,

@@ -1,7 +1,9 @@
 //! Request routing. A request reaches a service:
 //! 1. by its Host header, when that is one of the service's real hostnames (the real paths follow);
 //! 2. otherwise by the path prefix `/{provider}/{service}`, stripped before the service sees it;
-//! 3. `/__admin/...` on the plain HTTP listener goes to the admin API.
+//! 3. `/__admin/...` on the plain HTTP listener goes to the admin API;
+//! 4. on a service's dedicated listener (DESIGN.md routing rule 4), every request goes to that
+//!    service at its real paths, whatever its Host header or path (no admin API there).
 //!
 //! Here too, in one place for every provider: fault rules fire before the handler runs, and each
 //! exchange is summarised into the journal (secrets redacted) and the log.
@@ -39,6 +41,10 @@ pub struct ServiceRoute {
     pub real_host: Option<String>,
 }
 
+/// Request extension put by a dedicated listener: the `(provider, service)` it serves at its root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dedicated(pub (&'static str, &'static str));
+
 struct Mounted {
     provider: &'static str,
     service: Service,
@@ -70,9 +76,19 @@ impl Dispatcher {
             .collect()
     }
 
+    /// The `(provider, service)` names of a service key such as `knoema.api`, if it exists.
+    pub fn service_key(&self, key: &str) -> Option<(&'static str, &'static str)> {
+        let (provider, service) = key.split_once('.')?;
+        self.mounted
+            .iter()
+            .find(|m| m.provider == provider && m.service.name == service)
+            .map(|m| (m.provider, m.service.name))
+    }
+
     pub async fn handle(self: Arc<Self>, req: Request<Body>) -> Response<Body> {
         let listener = req.extensions().get::<ConnInfo>().map_or(ListenerKind::Http, |c| c.listener);
-        if by_host_or_prefix_is_admin(listener, req.uri().path()) && !self.is_service_host(&req) {
+        let dedicated = req.extensions().get::<Dedicated>().is_some();
+        if !dedicated && by_host_or_prefix_is_admin(listener, req.uri().path()) && !self.is_service_host(&req) {
             return self.admin.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
         }
         let mut summary = Exchange::of(&req, listener);
@@ -95,8 +111,15 @@ impl Dispatcher {
         let (host_header, method) = (record.summary.host.clone(), record.summary.method.clone());
         let path = req.uri().path().to_owned();
         let hostname = strip_port(&host_header).to_ascii_lowercase();
-        let by_host = self.mounted.iter().find(|m| m.service.hosts.contains(&hostname.as_str()));
-        let (mounted, inner_path, prefix) = if let Some(m) = by_host {
+        let dedicated = req.extensions().get::<Dedicated>().copied();
+        let by_host = match dedicated {
+            Some(_) => None,
+            None => self.mounted.iter().find(|m| m.service.hosts.contains(&hostname.as_str())),
+        };
+        let own = dedicated.and_then(|Dedicated((p, s))| self.mounted.iter().find(|m| m.provider == p && m.service.name == s));
+        let (mounted, inner_path, prefix) = if let Some(m) = own {
+            (m, path.clone(), String::new())
+        } else if let Some(m) = by_host {
             (m, path.clone(), String::new())
         } else if let Some((m, rest)) = self.by_prefix(&path) {
             (m, rest.to_owned(), path[..path.len() - rest.len()].to_owned())
@@ -104,7 +127,7 @@ impl Dispatcher {
             return self.not_found(listener, &path);
         };
         record.owner = Some((mounted.provider, mounted.service.name));
-        if !mounted.service.listeners.contains(&listener) {
+        if own.is_none() && !mounted.service.listeners.contains(&listener) {
             return self.wrong_listener(mounted, listener);
         }
         let route = ServiceRoute {

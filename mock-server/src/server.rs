@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::str::FromStr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -15,7 +16,7 @@ use tokio::task::JoinHandle;
 use crate::admin::{self, AdminState};
 use crate::config::FixturesSource;
 use crate::providers::{self, Provider};
-use crate::routing::Dispatcher;
+use crate::routing::{Dedicated, Dispatcher};
 use crate::serve::{self, ListenerKind};
 use crate::state::Core;
 use crate::tls::{CertAuthority, TlsSetup};
@@ -30,13 +31,71 @@ pub struct Options {
     /// Where the CA and keys are kept; `None` keeps them in memory (and writes `ca.pem` to a
     /// temporary directory so clients can still read it).
     pub certs_dir: Option<PathBuf>,
+    /// Dedicated listeners by service key (`knoema.api`): moves, adds or turns off the listener
+    /// where a service is served at the root (DESIGN.md routing rule 4). Services not named
+    /// here keep the dedicated listener their provider declares, if any.
+    pub listen: BTreeMap<String, Listen>,
+    /// Bind the declared dedicated listeners on free ports (port 0) instead of their declared
+    /// ports: what tests want, so parallel runs never collide.
+    pub dedicated_on_free_ports: bool,
+    /// The MQTT gate's public listeners (TCP, TLS, WebSocket) and bounds; port 0 picks a free port.
+    pub mqtt: crate::mqtt::MqttOptions,
+}
+
+/// Where a service's dedicated listener is: `off`, `ADDR` or `http://ADDR` (plain HTTP),
+/// `https://ADDR` (TLS with the dev CA's server certificate). Port 0 picks a free port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Listen {
+    Off,
+    At { addr: SocketAddr, tls: bool },
+}
+
+impl FromStr for Listen {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.eq_ignore_ascii_case("off") || s.eq_ignore_ascii_case("none") {
+            return Ok(Listen::Off);
+        }
+        let (tls, addr) = match (s.strip_prefix("https://"), s.strip_prefix("http://")) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            (None, None) => (false, s),
+        };
+        let addr = addr.trim_end_matches('/').parse::<SocketAddr>().map_err(|e| {
+            format!("'{s}' is not a listener address ({e}): write IP:PORT, http://IP:PORT, https://IP:PORT or off")
+        })?;
+        Ok(Listen::At { addr, tls })
+    }
+}
+
+/// `SERVICE=ADDR`, as given to `--listen`.
+pub fn parse_listen_arg(arg: &str) -> Result<(String, Listen), String> {
+    let (service, addr) = arg
+        .split_once('=')
+        .ok_or_else(|| format!("'{arg}' is not SERVICE=ADDR (e.g. knoema.api=127.0.0.1:8090)"))?;
+    let service = service.trim();
+    if service.split('.').count() != 2 || service.split('.').any(str::is_empty) {
+        return Err(format!("'{service}' is not a service key such as knoema.api"));
+    }
+    Ok((service.to_owned(), addr.parse()?))
 }
 
 impl Options {
     /// Loopback, system-chosen ports, embedded fixtures, in-memory certificates.
     pub fn ephemeral() -> Self {
         let any = SocketAddr::from(([127, 0, 0, 1], 0));
-        Options { fixtures: FixturesSource::Embedded, http: any, https: any, mtls: any, certs_dir: None }
+        Options {
+            fixtures: FixturesSource::Embedded,
+            http: any,
+            https: any,
+            mtls: any,
+            certs_dir: None,
+            listen: BTreeMap::new(),
+            dedicated_on_free_ports: true,
+            mqtt: crate::mqtt::MqttOptions::ephemeral(),
+        }
     }
 }
 
@@ -51,6 +110,9 @@ pub struct Endpoints {
     pub ca: String,
     /// Service key (`kalibrate.login`) → the base URL a client configures instead of the real one.
     pub services: BTreeMap<String, String>,
+    /// The MQTT listeners: `{"tcp": "mqtt://..", "tls": "mqtts://..", "ws": "ws://../mqtt"}`.
+    #[serde(default)]
+    pub mqtt: Option<crate::mqtt::MqttEndpoints>,
 }
 
 pub struct Running {
@@ -81,7 +143,11 @@ pub async fn start(options: Options) -> Result<Running> {
         }
     };
     let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
-    for addr in [options.http, options.https, options.mtls] {
+    let dedicated_ips = options.listen.values().filter_map(|l| match l {
+        Listen::At { addr, .. } => Some(*addr),
+        Listen::Off => None,
+    });
+    for addr in [options.http, options.https, options.mtls].into_iter().chain(dedicated_ips) {
         let ip = addr.ip();
         if !ip.is_unspecified() && !names.contains(&ip.to_string()) {
             names.push(ip.to_string());
@@ -103,15 +169,31 @@ pub async fn start(options: Options) -> Result<Running> {
     let services = providers.iter().flat_map(|p| p.clone().services().into_iter().map(move |s| (p.name(), s))).collect();
     let dispatcher = Arc::new(Dispatcher::new(core.clone(), services, admin));
 
+    let dedicated = dedicated_listeners(&options, &providers, &dispatcher)?;
     let http = bind(options.http, "HTTP").await?;
     let https = bind(options.https, "HTTPS").await?;
     let mtls = bind(options.mtls, "mTLS").await?;
+    let (shutdown, signal) = watch::channel(false);
+    let mqtt = match providers::mqtt_authority(&providers) {
+        Some(authority) => Some(crate::mqtt::start(core.clone(), authority, &options.mqtt, signal.clone()).await?),
+        None => None,
+    };
+
     let base = |l: &TcpListener, scheme: &str| -> Result<String> { Ok(format!("{scheme}://{}", display_addr(l.local_addr()?))) };
     let (http_url, https_url, mtls_url) = (base(&http, "http")?, base(&https, "https")?, base(&mtls, "https")?);
+    let mut own = Vec::new();
+    for (key, addr, tls) in dedicated {
+        let listener = bind(addr, &format!("{key} dedicated")).await?;
+        let url = base(&listener, if tls { "https" } else { "http" })?;
+        own.push((key, listener, tls, url));
+    }
     let services = dispatcher
         .services()
         .into_iter()
         .map(|(key, listener, prefix)| {
+            if let Some((_, _, _, url)) = own.iter().find(|(k, ..)| *k == key) {
+                return (key, url.clone());
+            }
             let root = match listener {
                 ListenerKind::Http => &http_url,
                 ListenerKind::Https => &https_url,
@@ -127,20 +209,70 @@ pub async fn start(options: Options) -> Result<Running> {
         mtls: mtls_url,
         ca: ca_path.display().to_string(),
         services,
+        mqtt: mqtt.as_ref().map(|m| m.endpoints.clone()),
     };
     let _ = endpoints_cell.set(endpoints.clone());
 
-    let (shutdown, signal) = watch::channel(false);
     let handler = {
         let dispatcher = dispatcher.clone();
         serve::handler(move |req| dispatcher.clone().handle(req))
     };
-    let tasks = vec![
+    let mut tasks = Vec::new();
+    for (key, listener, tls, _) in own {
+        let dispatcher = dispatcher.clone();
+        let target = Dedicated(dispatcher.service_key(&key).expect("checked when the listeners were planned"));
+        let handler = serve::handler(move |mut req| {
+            req.extensions_mut().insert(target);
+            dispatcher.clone().handle(req)
+        });
+        let (kind, config) = if tls {
+            (ListenerKind::Https, Some(core.tls.server_config.clone()))
+        } else {
+            (ListenerKind::Http, None)
+        };
+        tasks.push(tokio::spawn(serve::serve(listener, kind, config, handler, signal.clone())));
+    }
+    tasks.extend([
         tokio::spawn(serve::serve(http, ListenerKind::Http, None, handler.clone(), signal.clone())),
         tokio::spawn(serve::serve(https, ListenerKind::Https, Some(core.tls.server_config.clone()), handler.clone(), signal.clone())),
         tokio::spawn(serve::serve(mtls, ListenerKind::Mtls, Some(core.tls.mtls_config.clone()), handler, signal)),
-    ];
+    ]);
+    if let Some(mqtt) = mqtt {
+        tasks.extend(mqtt.tasks);
+    }
     Ok(Running { core, endpoints, providers, shutdown, tasks, temp_dir })
+}
+
+/// The dedicated listeners to bind: each provider's declared ones, moved, turned off or added
+/// by `options.listen`. A key that names no service is an error that lists the services.
+fn dedicated_listeners(
+    options: &Options,
+    providers: &[Arc<dyn Provider>],
+    dispatcher: &Dispatcher,
+) -> Result<Vec<(String, SocketAddr, bool)>> {
+    let mut planned: BTreeMap<String, Listen> = BTreeMap::new();
+    for p in providers {
+        for (service, mut addr) in p.dedicated_listeners() {
+            if options.dedicated_on_free_ports {
+                addr.set_port(0);
+            }
+            planned.insert(format!("{}.{service}", p.name()), Listen::At { addr, tls: false });
+        }
+    }
+    for (key, listen) in &options.listen {
+        if dispatcher.service_key(key).is_none() {
+            let known: Vec<String> = dispatcher.services().into_iter().map(|(k, ..)| k).collect();
+            anyhow::bail!("--listen {key}=...: there is no service '{key}'; services are {}", known.join(", "));
+        }
+        planned.insert(key.clone(), *listen);
+    }
+    Ok(planned
+        .into_iter()
+        .filter_map(|(key, listen)| match listen {
+            Listen::Off => None,
+            Listen::At { addr, tls } => Some((key, addr, tls)),
+        })
+        .collect())
 }
 
 async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
@@ -150,7 +282,7 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
 }
 
 /// Unspecified addresses are shown as loopback: that is where a local client can reach them.
-fn display_addr(addr: SocketAddr) -> SocketAddr {
+pub(crate) fn display_addr(addr: SocketAddr) -> SocketAddr {
     match addr {
         SocketAddr::V4(a) if a.ip().is_unspecified() => SocketAddr::from(([127, 0, 0, 1], a.port())),
         SocketAddr::V6(a) if a.ip().is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, a.port())),
@@ -180,9 +312,13 @@ impl Running {
     pub fn banner(&self) -> String {
         let e = &self.endpoints;
         let mut out = format!(
-            "mock-server {} ready\n  http   {}\n  https  {}\n  mtls   {}\n  admin  {}\n  ca     {}\nservices (the base URL to configure instead of the real one):\n",
+            "mock-server {} ready\n  http   {}\n  https  {}\n  mtls   {}\n  admin  {}\n  ca     {}\n",
             env!("CARGO_PKG_VERSION"), e.http, e.https, e.mtls, e.admin, e.ca
         );
+        if let Some(m) = &e.mqtt {
+            out.push_str(&format!("  mqtt   {}  {}  {}\n", m.tcp, m.tls, m.ws));
+        }
+        out.push_str("services (the base URL to configure instead of the real one):\n");
         for (key, url) in &e.services {
             out.push_str(&format!("  {key:<22} {url}\n"));
         }

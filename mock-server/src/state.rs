@@ -15,6 +15,8 @@ pub struct Core {
     pub clock: Clock,
     pub journal: Journal,
     pub faults: Faults,
+    /// Text messages "sent" (SMS login codes), read through `GET /__admin/sms`.
+    pub sms: crate::outbox::Outbox,
     pub tls: TlsSetup,
     /// Where keys are kept between runs; `None` for an in-memory server.
     pub certs_dir: Option<PathBuf>,
@@ -28,6 +30,7 @@ impl Core {
             clock: Clock::default(),
             journal: Journal::new(fixtures.journal.capacity),
             faults: Faults::default(),
+            sms: crate::outbox::Outbox::default(),
             tls,
             certs_dir,
             source,

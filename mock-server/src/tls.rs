@@ -4,6 +4,13 @@
 //!
 //! Certificates are built to pass strict X.509 checks (Python 3.13+, webpki): the CA has
 //! basicConstraints CA and keyCertSign; the leaf has SANs, EKU serverAuth, AKI and SKI.
+//!
+//! The CA also signs certificate signing requests into end-entity client certificates
+//! ([`CertAuthority::sign_csr`]: never a CA, whatever the request asks; validity given by the
+//! caller, from the virtual clock). The mTLS listener checks a client certificate's chain and
+//! leaves its validity period to handlers, which judge it on the virtual clock
+//! ([`CertificateDetails::is_valid_at`]), so expiry answers in the provider's own format.
+//! [`certificate_from_text`] reads certificates forwarded by TLS-terminating proxies.
 
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
@@ -257,6 +264,8 @@ pub fn pem_encode(label: &str, der: &[u8]) -> String {
 pub const MAX_CSR_BYTES: usize = 16 * 1024;
 /// Certificates a CA remembers having issued (oldest forgotten first).
 pub const ISSUED_LOG_CAPACITY: usize = 10_000;
+/// Validity of client certificates signed from requests, unless asked otherwise.
+pub const DEFAULT_CLIENT_CERT_DAYS: i64 = 365;
 /// The longest validity [`CertAuthority::sign_csr`] grants.
 pub const MAX_VALIDITY_SECONDS: i64 = 10 * 366 * 86_400;
 
@@ -543,7 +552,7 @@ pub fn certificate_from_text(text: &str) -> Result<CertificateDer<'static>, Cert
             .map_err(|e| CertificateTextError::Unreadable(e.to_string()))?
     };
     match x509_parser::parse_x509_certificate(&der) {
-        Ok((rest, _)) if rest.is_empty() => Ok(CertificateDer::from(der)),
+        Ok(([], _)) => Ok(CertificateDer::from(der)),
         Ok(_) => Err(CertificateTextError::NotACertificate("trailing bytes".into())),
         Err(e) => Err(CertificateTextError::NotACertificate(e.to_string())),
     }

@@ -96,6 +96,8 @@ def mock(tmp_path_factory) -> Mock:
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
             [str(BIN), "serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--mtls", "127.0.0.1:0",
+             "--listen", "knoema.api=127.0.0.1:0",
+             "--mqtt", "127.0.0.1:0", "--mqtts", "127.0.0.1:0", "--mqtt-ws", "127.0.0.1:0",
              "--certs-dir", str(work / "certs"), "--endpoints-file", str(endpoints_file), "--log", "debug"],
             stdout=log, stderr=subprocess.STDOUT,
         )

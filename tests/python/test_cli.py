@@ -34,6 +34,8 @@ def test_no_arguments_serves_the_embedded_fixtures_and_stops_on_signals(tmp_path
     endpoints_file = tmp_path / "endpoints.json"
     process = start([], cwd=tmp_path, env_extra={
         "MOCK_SERVER_HTTP": "127.0.0.1:0", "MOCK_SERVER_HTTPS": "127.0.0.1:0", "MOCK_SERVER_MTLS": "127.0.0.1:0",
+        "MOCK_SERVER_LISTEN": "knoema.api=127.0.0.1:0",
+        "MOCK_SERVER_MQTT": "127.0.0.1:0", "MOCK_SERVER_MQTTS": "127.0.0.1:0", "MOCK_SERVER_MQTT_WS": "127.0.0.1:0",
         "MOCK_SERVER_ENDPOINTS_FILE": str(endpoints_file),
     })
     try:
