@@ -406,43 +406,7 @@ async fn start_bare_server(body: Bytes) -> SocketAddr {
 /// `connections` tasks each send, wait for the answer, and send again. Requests that start
 /// after the warm-up and finish before the end are timed; any wrong answer fails the run.
 async fn closed_loop(target: &Target, cfg: &Config) -> Result<Load, String> {
-    let client = client(cfg.connections);
-    let measure_from = Instant::now() + cfg.warmup;
-    let end = measure_from + cfg.measure;
-    let tasks: Vec<_> = (0..cfg.connections)
-        .map(|_| {
-            let (client, target) = (client.clone(), target.clone());
-            tokio::spawn(async move {
-                let mut worker = Worker::default();
-                while Instant::now() < end {
-                    let sent = Instant::now();
-                    let answer = target.send(&client).await;
-                    let done = Instant::now();
-                    worker.record(answer, (sent >= measure_from && done <= end).then(|| done - sent));
-                }
-                worker
-            })
-        })
-        .collect();
-    let mut all = Worker::default();
-    for task in tasks {
-        all.merge(task.await.map_err(|e| e.to_string())?);
-    }
-    if all.failures > 0 {
-        let first = all.first_error.unwrap_or_default();
-        return Err(format!("{}: {} wrong answers; the first: {first}", target.name, all.failures));
-    }
-    if all.latencies.is_empty() {
-        return Err(format!("{}: no request completed in the measured window", target.name));
-    }
-    all.latencies.sort_unstable();
-    Ok(Load {
-        name: target.name,
-        requests: all.latencies.len(),
-        seconds: cfg.measure.as_secs_f64(),
-        p50: percentile(&all.latencies, 0.50),
-        p99: percentile(&all.latencies, 0.99),
-    })
+    closed_loop_with(target, cfg, client(cfg.connections)).await
 }
 
 /// What one connection saw: timings inside the measured window, and every wrong answer.
@@ -705,7 +669,7 @@ async fn mtls_closed_loop(target: &MtlsTarget, cfg: &Config) -> Result<MtlsLoad,
     Ok(MtlsLoad { load, resumed, connections })
 }
 
-/// `closed_loop` with a given client (here: one presenting a client certificate).
+/// [`closed_loop`] with a given client (e.g. one presenting a client certificate).
 async fn closed_loop_with(target: &Target, cfg: &Config, client: reqwest::Client) -> Result<Load, String> {
     let measure_from = Instant::now() + cfg.warmup;
     let end = measure_from + cfg.measure;
@@ -728,8 +692,12 @@ async fn closed_loop_with(target: &Target, cfg: &Config, client: reqwest::Client
     for task in tasks {
         all.merge(task.await.map_err(|e| e.to_string())?);
     }
-    if all.failures > 0 || all.latencies.is_empty() {
-        return Err(format!("{}: {} wrong answers; the first: {}", target.name, all.failures, all.first_error.unwrap_or_default()));
+    if all.failures > 0 {
+        let first = all.first_error.unwrap_or_default();
+        return Err(format!("{}: {} wrong answers; the first: {first}", target.name, all.failures));
+    }
+    if all.latencies.is_empty() {
+        return Err(format!("{}: no request completed in the measured window", target.name));
     }
     all.latencies.sort_unstable();
     Ok(Load {

@@ -421,6 +421,16 @@ fn details(ds: &Dataset, sel: &Selection) -> Value {
     json!({"columns": columns, "data": rows})
 }
 
+/// The body of a raw or pivot request: parsed, its dataset visible to the caller, its
+/// selection resolved against that dataset.
+async fn pivot_request(k: &Knoema, caller: &super::auth::Caller, request: Body) -> Result<(filter::PivotRequest, Dataset, filter::Selection), Response<Body>> {
+    let bytes = body(request, filter::MAX_FILTER_BODY).await?;
+    let req = filter::parse_pivot(&bytes).map_err(|message| errors::text(StatusCode::BAD_REQUEST, message))?;
+    let ds = k.dataset(&req.dataset, caller).ok_or_else(|| errors::refusal(NO_DATASET))?;
+    let sel = filter::resolve_pivot(&req, &ds).map_err(|message| errors::text(StatusCode::BAD_REQUEST, message))?;
+    Ok((req, ds, sel))
+}
+
 /// `POST /api/1.2/data/raw/[?metadataOnly=true]`
 pub async fn raw(
     State(k): State<Arc<Knoema>>,
@@ -431,20 +441,9 @@ pub async fn raw(
     request: Body,
 ) -> Response<Body> {
     let call = call!(k, route, headers, uri, conn, "/api/1.2/data/raw/");
-    let bytes = match body(request, filter::MAX_FILTER_BODY).await {
-        Ok(b) => b,
+    let (_, ds, sel) = match pivot_request(&k, &call.caller, request).await {
+        Ok(parts) => parts,
         Err(r) => return r,
-    };
-    let req = match filter::parse_pivot(&bytes) {
-        Ok(r) => r,
-        Err(message) => return errors::text(StatusCode::BAD_REQUEST, message),
-    };
-    let Some(ds) = k.dataset(&req.dataset, &call.caller) else {
-        return errors::refusal(NO_DATASET);
-    };
-    let sel = match filter::resolve_pivot(&req, &ds) {
-        Ok(s) => s,
-        Err(message) => return errors::text(StatusCode::BAD_REQUEST, message),
     };
     let with_values = !call.query.is_true("metadataOnly");
     let series: Vec<Value> = pick(&ds, &sel).iter().map(|p| raw_series(&ds, p, with_values)).collect();
@@ -544,20 +543,9 @@ pub async fn pivot(
     request: Body,
 ) -> Response<Body> {
     let call = call!(k, route, headers, uri, conn, "/api/1.0/data/pivot/");
-    let bytes = match body(request, filter::MAX_FILTER_BODY).await {
-        Ok(b) => b,
+    let (req, ds, sel) = match pivot_request(&k, &call.caller, request).await {
+        Ok(parts) => parts,
         Err(r) => return r,
-    };
-    let req = match filter::parse_pivot(&bytes) {
-        Ok(r) => r,
-        Err(message) => return errors::text(StatusCode::BAD_REQUEST, message),
-    };
-    let Some(ds) = k.dataset(&req.dataset, &call.caller) else {
-        return errors::refusal(NO_DATASET);
-    };
-    let sel = match filter::resolve_pivot(&req, &ds) {
-        Ok(s) => s,
-        Err(message) => return errors::text(StatusCode::BAD_REQUEST, message),
     };
     let time_members = req.items.iter().find(|(id, ..)| id.eq_ignore_ascii_case("Time")).map(|(_, m, _)| m.clone()).unwrap_or_default();
     match pivot_json(&ds, &sel, &pick(&ds, &sel), time_members) {
