@@ -179,6 +179,8 @@ struct FaultsInner {
 pub const MAX_RULES: usize = 1000;
 pub const MAX_DELAY_MS: u64 = 60_000;
 pub const MAX_CLOCK_STEP_SECONDS: u64 = 10 * 366 * 86_400;
+/// The service name of MQTT packets in fault rules (and in the journal).
+pub const MQTT_SERVICE: &str = "mqtt";
 
 impl Faults {
     pub fn add(&self, mut rule: FaultRule) -> Result<FaultRule, FaultError> {
@@ -224,10 +226,21 @@ impl Faults {
 
     /// Counts this request against every matching rule and returns the first that fires.
     pub fn take(&self, provider: &str, service: &str, method: &str, path: &str) -> Option<FiredFault> {
+        self.take_where(provider, service, method, path, |_| true)
+    }
+
+    /// For an MQTT packet (method `PUBLISH` or `SUBSCRIBE`, path `/` + topic or filter): only
+    /// rules that name `service = "mqtt"` match, so HTTP rules without a service stay HTTP's.
+    pub fn take_mqtt(&self, provider: &str, method: &str, topic: &str) -> Option<FiredFault> {
+        let path = format!("/{topic}");
+        self.take_where(provider, MQTT_SERVICE, method, &path, |r| r.service.as_deref() == Some(MQTT_SERVICE))
+    }
+
+    fn take_where(&self, provider: &str, service: &str, method: &str, path: &str, eligible: impl Fn(&FaultRule) -> bool) -> Option<FiredFault> {
         let mut inner = self.inner.lock().unwrap();
         let mut fired = None;
         for rule in inner.rules.iter_mut() {
-            if !rule.matches(provider, service, method, path) {
+            if !eligible(rule) || !rule.matches(provider, service, method, path) {
                 continue;
             }
             rule.matched += 1;
@@ -292,5 +305,26 @@ mod tests {
         r.times = None;
         r.action.status = Some(42);
         assert_eq!(r.validate(), Err(FaultError::BadStatus(42)));
+    }
+
+    #[test]
+    fn mqtt_packets_match_only_rules_that_name_the_mqtt_service() {
+        let faults = Faults::default();
+        let any = FaultRule { provider: None, method: None, route: None, times: None, ..rule(0, None) };
+        faults.add(any).unwrap();
+        assert!(faults.take_mqtt("iotopen", "PUBLISH", "1001/obj/x").is_none(), "an HTTP rule without a service stays HTTP's");
+        let drop = FaultRule {
+            provider: Some("iotopen".into()),
+            service: Some(MQTT_SERVICE.into()),
+            method: Some("PUBLISH".into()),
+            route: Some("/*/obj/**".into()),
+            action: FaultAction { drop_connection: true, ..Default::default() },
+            ..rule(1, Some(1))
+        };
+        faults.add(drop).unwrap();
+        assert!(faults.take_mqtt("iotopen", "PUBLISH", "1001/obj/x").is_none(), "after = 1");
+        assert!(faults.take_mqtt("iotopen", "PUBLISH", "1001/evt/x").is_none(), "route");
+        assert!(faults.take_mqtt("iotopen", "PUBLISH", "1001/obj/x").is_some_and(|f| f.action.drop_connection));
+        assert!(faults.take_mqtt("iotopen", "PUBLISH", "1001/obj/x").is_none(), "times = 1");
     }
 }

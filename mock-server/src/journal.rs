@@ -214,6 +214,10 @@ pub struct Exchange {
     /// The `Retry-After` header of the response, when it had one.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub retry_after: Option<String>,
+    /// Names of the request's headers (lower case, sorted, at most 64), never their values:
+    /// enough to tell whether a client sent e.g. `x-fapi-interaction-id`.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub headers: Vec<String>,
 }
 
 /// Filter for reading events back.

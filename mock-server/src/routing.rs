@@ -285,6 +285,7 @@ impl Exchange {
             client_cert: None,
             secret_in: Vec::new(),
             retry_after: None,
+            headers: Vec::new(),
         }
     }
 
@@ -308,8 +309,18 @@ impl Exchange {
                 .map(|c| c.thumbprint.to_string()),
             secret_in: Vec::new(),
             retry_after: None,
+            headers: header_names(req.headers()),
         }
     }
+}
+
+/// The request's header names, lower case, sorted, without repeats; at most 64.
+fn header_names(headers: &axum::http::HeaderMap) -> Vec<String> {
+    let mut names: Vec<String> = headers.keys().map(|k| k.as_str().to_owned()).collect();
+    names.sort();
+    names.dedup();
+    names.truncate(64);
+    names
 }
 
 /// Where any of `secrets` shows in the request line or headers, decoded as a server would.

@@ -350,6 +350,9 @@ impl Gate {
                         aliases.insert(alias, topic.clone());
                     }
                 }
+                if let Some(end) = self.fault(conn, "PUBLISH", &topic) {
+                    return Err(end);
+                }
                 let judged = if topics::engine_safe(&topic) { conn.session.may_publish(&topic) } else { Err(UNSAFE.to_owned()) };
                 match judged {
                     Ok(()) => {
@@ -446,6 +449,27 @@ impl Gate {
             _ => out.unsplit(frame),
         }
         Ok(())
+    }
+
+    /// A fault rule with `service = "mqtt"` matching this packet (`method` PUBLISH, route `/` +
+    /// topic): its clock step is taken, and `drop_connection` closes the connection at once
+    /// without relaying the packet, as a broker dropping its client does. Other actions (status,
+    /// delay, truncation) mean nothing to MQTT and are ignored.
+    fn fault(&self, conn: &Conn, method: &str, topic: &str) -> Option<End> {
+        let fault = self.core.faults.take_mqtt(self.authority.provider(), method, topic)?;
+        self.record(EventKind::FaultApplied {
+            rule_id: fault.rule_id.clone(),
+            method: method.to_owned(),
+            path: topic.to_owned(),
+            action: fault.action.describe(),
+        });
+        if let Some(seconds) = fault.action.advance_clock_seconds {
+            if let Err(e) = self.core.clock.advance(chrono::Duration::seconds(seconds)) {
+                tracing::warn!(rule = %fault.rule_id, "clock step not taken: {e}");
+            }
+        }
+        tracing::debug!(client_id = %conn.client_id, rule = %fault.rule_id, "MQTT fault on {method} {topic}");
+        fault.action.drop_connection.then(|| End::quiet(format!("dropped by fault rule {} (on {method} {topic})", fault.rule_id)))
     }
 
     async fn to_client(&self, conn: &Conn, bytes: Bytes) -> Result<(), End> {
