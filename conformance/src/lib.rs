@@ -3,6 +3,7 @@
 //! steps, runs the client command with a documented environment and a time limit, then judges
 //! the client by named checks over the server's journal. Reports: console, JSON, JUnit XML.
 
+pub mod certificate;
 pub mod checks;
 pub mod client;
 pub mod events;

@@ -21,7 +21,7 @@ struct Cli {
 enum Command {
     /// Run a suite against a client command; exit 0 when every scenario passes.
     Run {
-        /// `kalibrate` (all its suites), `kalibrate/basic`, or `all`.
+        /// `kalibrate` (all its suites), `kalibrate/basic`, one scenario id, or `all` (every provider).
         #[arg(long)]
         suite: String,
         /// The client under test, run with `sh -c` once per scenario (environment: see README).
@@ -49,7 +49,16 @@ enum Command {
         scenarios: Option<PathBuf>,
     },
     /// List the named checks with the clause each enforces.
-    Checks,
+    Checks {
+        /// Only the checks this provider's scenarios use (and its own).
+        #[arg(long)]
+        provider: Option<String>,
+        /// The README's Markdown tables, one per provider.
+        #[arg(long)]
+        markdown: bool,
+        #[arg(long)]
+        scenarios: Option<PathBuf>,
+    },
     /// Validate scenario files without running anything.
     CheckScenarios { dir: Option<PathBuf> },
 }
@@ -57,8 +66,24 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Checks => {
-            for c in checks::all() {
+        Command::Checks { provider, markdown, scenarios } => {
+            let all = match load(scenarios.as_deref()) {
+                Ok(all) => all,
+                Err(code) => return code,
+            };
+            if markdown {
+                print!("{}", checks::markdown(&all));
+                return ExitCode::SUCCESS;
+            }
+            let listed = match &provider {
+                Some(p) if conformance::providers::find(p).is_none() => {
+                    eprintln!("error: unknown provider '{p}'");
+                    return ExitCode::from(2);
+                }
+                Some(p) => checks::of_provider(p, &all),
+                None => checks::all(),
+            };
+            for c in listed {
                 println!("{:<40} {:?}\n    {}\n    clause: {}", c.name(), c.severity(), c.summary(), c.clause());
             }
             ExitCode::SUCCESS

@@ -1,12 +1,16 @@
 //! Runs scenarios one after another against a [`Target`]: reset, arm, run the client, judge.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
 
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::checks::{self, Outcome, Run, Severity};
+use crate::certificate;
 use crate::client::{self, ClientExit};
 use crate::expected::ExpectedFailures;
 use crate::providers;
@@ -141,22 +145,44 @@ async fn run_one(target: &Target, scenario: &Scenario, options: &RunOptions) -> 
 
 /// Arms the server, runs the client, returns its exit and the journal.
 async fn execute(target: &Target, scenario: &Scenario, options: &RunOptions) -> anyhow::Result<(ClientExit, Vec<crate::events::EventView>)> {
+    let dir = std::env::temp_dir().join(format!("conformance-{}-{}", std::process::id(), RUN.fetch_add(1, Ordering::Relaxed)));
+    let result = execute_in(target, scenario, options, &dir).await;
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+static RUN: AtomicU64 = AtomicU64::new(0);
+
+async fn execute_in(
+    target: &Target,
+    scenario: &Scenario,
+    options: &RunOptions,
+    dir: &std::path::Path,
+) -> anyhow::Result<(ClientExit, Vec<crate::events::EventView>)> {
     let profile = providers::find(&scenario.provider).expect("validated at load");
     target.reset().await?;
     if let Some(fixtures) = &scenario.setup.fixtures {
         target.replace_fixtures(fixtures).await?;
     }
     target.add_faults(&scenario.setup.faults).await?;
+    let mut env = (profile.client_env)(&target.endpoints, &target.fixtures().await?).map_err(anyhow::Error::msg)?;
+    let cert = client_certificate(target, scenario, &env, dir).await?;
+    if let Some(patch) = &scenario.setup.fixtures_patch {
+        let table = crate::scenario::patch_table(patch, &cert.thumbprint, &cert.serial)?;
+        target.patch_fixtures(&table).await.context("applying setup.fixtures_patch")?;
+        env = (profile.client_env)(&target.endpoints, &target.fixtures().await?).map_err(anyhow::Error::msg)?;
+    }
     if let Some(step) = &scenario.setup.clock {
         target.advance_clock(step.advance_seconds).await?;
     }
-    let fixtures = target.fixtures().await?;
-    let mut env = (profile.client_env)(&target.endpoints, &fixtures).map_err(anyhow::Error::msg)?;
     let ca = target.endpoints["ca"].as_str().unwrap_or_default().to_owned();
     env.extend(BTreeMap::from([
+        ("CONFORMANCE_PROVIDER".to_owned(), scenario.provider.clone()),
         ("CONFORMANCE_ACTION".to_owned(), scenario.action.clone()),
         ("CONFORMANCE_SCENARIO".to_owned(), scenario.id.clone()),
         ("CONFORMANCE_ENDPOINTS".to_owned(), target.endpoints_file.display().to_string()),
+        ("CONFORMANCE_CLIENT_CERT".to_owned(), cert.cert_file.display().to_string()),
+        ("CONFORMANCE_CLIENT_KEY".to_owned(), cert.key_file.display().to_string()),
         ("CONFORMANCE_CA".to_owned(), ca.clone()),
         ("REQUESTS_CA_BUNDLE".to_owned(), ca.clone()),
         ("SSL_CERT_FILE".to_owned(), ca),
@@ -172,6 +198,29 @@ async fn execute(target: &Target, scenario: &Scenario, options: &RunOptions) -> 
         .map_err(|e| anyhow::anyhow!("cannot start the client command: {e}"))?;
     let events = target.events().await?;
     Ok((exit, events))
+}
+
+/// The run's client certificate: a new key, its CSR signed by the dev CA (or self-signed when
+/// the scenario wants a foreign one), subject `CONFORMANCE_CERT_SUBJECT` from the profile.
+async fn client_certificate(
+    target: &Target,
+    scenario: &Scenario,
+    env: &BTreeMap<String, String>,
+    dir: &std::path::Path,
+) -> anyhow::Result<certificate::ClientCertificate> {
+    let subject = env.get(certificate::SUBJECT_VAR).map_or(certificate::DEFAULT_SUBJECT, String::as_str);
+    let setup = &scenario.setup.client_certificate;
+    match setup.issuer {
+        certificate::Issuer::DevCa => {
+            let (key, csr) = certificate::key_and_csr(subject)?;
+            let (pem, thumbprint, serial) = target.sign_csr(&csr, setup.validity_seconds).await.context("signing the client certificate")?;
+            certificate::write(dir, &pem, &key, thumbprint, serial)
+        }
+        certificate::Issuer::SelfSigned => {
+            let (key, pem) = certificate::self_signed(subject)?;
+            certificate::write(dir, &pem, &key, String::new(), String::new())
+        }
+    }
 }
 
 fn judge(run: &Run, use_: &crate::scenario::CheckUse, expected: &ExpectedFailures) -> CheckResult {

@@ -10,6 +10,10 @@
 //!
 //! [setup]
 //! fixtures = """..."""                     # optional TOML replacing the server's fixtures
+//! fixtures_patch = """[opinum]\ntoken_lifetime_seconds = 2"""  # merged into them instead;
+//!                                          # {client_cert_thumbprint} / {client_cert_serial} are
+//!                                          # replaced by the run's client certificate's
+//! client_certificate = { issuer = "self-signed" }  # default: signed by the dev CA
 //! clock = { advance_seconds = 0 }          # a step before the client starts
 //! env = { KALIBRATE_CLIENT_SECRET = "wrong" }
 //! [[setup.faults]]                         # mock-server fault rules; advance_clock_seconds
@@ -94,6 +98,12 @@ pub struct Expect {
 pub struct Setup {
     /// Fixtures (TOML) served for this scenario instead of the server's own.
     pub fixtures: Option<String>,
+    /// TOML merged into the fixtures (after `fixtures`), placeholders
+    /// `{client_cert_thumbprint}` and `{client_cert_serial}` replaced first.
+    pub fixtures_patch: Option<String>,
+    /// How the run's client certificate is made (default: signed by the dev CA, 365 days).
+    #[serde(default)]
+    pub client_certificate: crate::certificate::CertificateSetup,
     #[serde(default)]
     pub faults: Vec<FaultRule>,
     pub clock: Option<ClockStep>,
@@ -192,6 +202,15 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ConfigError> {
         }
     }
 
+    if let Some(patch) = &raw.setup.fixtures_patch {
+        if let Err(e) = patch_table(patch, "THUMBPRINT", "SERIAL") {
+            problems.push(problem("setup.fixtures_patch", Some("fixtures_patch"), format!("not a TOML table: {e}"), "write the keys to change, e.g. [opinum] token_lifetime_seconds = 2".into()));
+        }
+    }
+    if let Some(s) = raw.setup.client_certificate.validity_seconds.filter(|s| !(1..=315_360_000).contains(s)) {
+        problems.push(problem("setup.client_certificate.validity_seconds", Some("validity_seconds"), format!("{s} is out of range"), "use 1 second to 10 years".into()));
+    }
+
     let mut uses = Vec::new();
     for (i, table) in raw.checks.into_iter().enumerate() {
         let key = format!("checks[{i}]");
@@ -238,6 +257,11 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ConfigError> {
         setup: raw.setup,
         checks: uses,
     })
+}
+
+/// The fixtures patch of a scenario with the run's certificate put in its placeholders.
+pub fn patch_table(text: &str, thumbprint: &str, serial: &str) -> Result<toml::Table, toml::de::Error> {
+    text.replace("{client_cert_thumbprint}", thumbprint).replace("{client_cert_serial}", serial).parse::<toml::Table>()
 }
 
 /// Loads every `*.toml` below `dir` (or the embedded scenarios), sorted by suite then id.

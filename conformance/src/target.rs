@@ -92,10 +92,54 @@ impl Target {
         self.call(reqwest::Method::POST, "clock", Some(RequestBody::Json(json!({"advance_seconds": seconds})))).await.map(drop)
     }
 
+    /// Signs a CSR with the server's dev CA (`POST /certificates`): `(certificate PEM, thumbprint, serial)`.
+    pub async fn sign_csr(&self, csr_pem: &str, validity_seconds: Option<i64>) -> Result<(String, String, String)> {
+        let mut body = json!({"csr": csr_pem});
+        if let Some(s) = validity_seconds {
+            body["validity_seconds"] = json!(s);
+        }
+        let issued = self.call(reqwest::Method::POST, "certificates", Some(RequestBody::Json(body))).await?;
+        let text = |k: &str| issued[k].as_str().unwrap_or_default().to_owned();
+        Ok((text("certificate"), text("thumbprint"), text("serial")))
+    }
+
+    /// Merges `patch` (TOML: tables merge key by key, anything else replaces) into the fixtures
+    /// the server serves now, and serves the result until the next reset.
+    pub async fn patch_fixtures(&self, patch: &toml::Table) -> Result<()> {
+        let current = self.fixtures().await?;
+        let mut merged = match toml::Value::try_from(without_nulls(current)).context("the served fixtures as TOML")? {
+            toml::Value::Table(t) => t,
+            _ => bail!("the served fixtures are not a table"),
+        };
+        merge(&mut merged, patch);
+        let text = toml::to_string(&merged).context("serialising the patched fixtures")?;
+        self.replace_fixtures(&text).await
+    }
+
     pub async fn events(&self) -> Result<Vec<EventView>> {
         let mut body = self.call(reqwest::Method::GET, "events", None).await?;
         let events = body["events"].take();
         Ok(events.as_array().cloned().unwrap_or_default().into_iter().map(EventView).collect())
+    }
+}
+
+/// JSON `null` has no TOML form: an absent key means the same to the fixtures' `Option`s.
+fn without_nulls(v: Value) -> Value {
+    match v {
+        Value::Object(map) => Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect()),
+        Value::Array(items) => Value::Array(items.into_iter().filter(|v| !v.is_null()).map(without_nulls).collect()),
+        other => other,
+    }
+}
+
+fn merge(into: &mut toml::Table, patch: &toml::Table) {
+    for (key, value) in patch {
+        match (into.get_mut(key), value) {
+            (Some(toml::Value::Table(existing)), toml::Value::Table(more)) => merge(existing, more),
+            _ => {
+                into.insert(key.clone(), value.clone());
+            }
+        }
     }
 }
 

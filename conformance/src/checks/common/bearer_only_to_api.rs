@@ -16,14 +16,13 @@ impl Check for BearerOnlyToApi {
         "RFC 6750 §5.2 (token disclosure) and §5.3: send tokens only to the resource server, never in page URLs"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
-        let api = run.profile.api_service;
-        let api_host = run.exchanges().find(|e| e.service() == api).map(|e| e.host().to_owned());
+        let api_host = run.exchanges().find(|e| run.profile.is_api(e.service())).map(|e| e.host().to_owned());
         let stray: Vec<_> = run
             .exchanges()
             .filter(|e| {
                 let bearer = e.auth_scheme().is_some_and(|s| s.eq_ignore_ascii_case("bearer"));
                 let in_url = e.query_keys().iter().any(|k| k.eq_ignore_ascii_case("access_token"));
-                let elsewhere = e.service() != api || api_host.as_deref().is_some_and(|h| h != e.host());
+                let elsewhere = !run.profile.is_api(e.service()) || api_host.as_deref().is_some_and(|h| h != e.host());
                 in_url || (bearer && elsewhere)
             })
             .collect();
