@@ -120,3 +120,9 @@ def fresh(request):
     if "mock" in request.fixturenames:
         request.getfixturevalue("mock").reset()
     yield
+
+
+def pytest_generate_tests(metafunc):
+    from conformance_suite import parametrize
+
+    parametrize(metafunc)
