@@ -21,9 +21,9 @@
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Response, StatusCode, Uri};
-use axum::Extension;
+use axum::extract::{FromRequestParts, MatchedPath, Path, State};
+use axum::http::request::Parts;
+use axum::http::{Response, StatusCode};
 use chrono::{Duration, NaiveDate};
 use serde_json::{json, Map, Value};
 
@@ -45,29 +45,30 @@ const CONTINUATION_LIFETIME_SECONDS: i64 = 600;
 /// Most tuples one pivot answer carries.
 const MAX_TUPLES: usize = 200_000;
 
-/// An authenticated call: who, and its query.
+/// An authenticated data call: who, its query, and the service route it came by. Extracted
+/// before the handler runs, so an unauthenticated request never reaches it; the journal names
+/// the endpoint by the route pattern it matched (`/api/1.0/meta/dataset/{id}`).
 pub struct Call {
     pub caller: Caller,
     pub query: LenientQuery,
+    pub route: ServiceRoute,
 }
 
-/// Authenticates a data call (see `auth`); `endpoint` names it in the journal.
-pub fn begin(k: &Knoema, route: &ServiceRoute, headers: &HeaderMap, uri: &Uri, conn: Option<&ConnInfo>, endpoint: &str) -> Result<Call, Response<Body>> {
-    let query = LenientQuery::parse(uri.query());
-    let caller = auth::admit(
-        k,
-        &auth::Request { route, headers, query: &query, remote: conn.map(|c| c.remote.ip()), endpoint },
-    )?;
-    Ok(Call { caller, query })
-}
+impl FromRequestParts<Arc<Knoema>> for Call {
+    type Rejection = Response<Body>;
 
-macro_rules! call {
-    ($k:expr, $route:expr, $headers:expr, $uri:expr, $conn:expr, $endpoint:expr) => {
-        match begin(&$k, &$route, &$headers, &$uri, $conn.as_ref().map(|Extension(c)| c), $endpoint) {
-            Ok(c) => c,
-            Err(r) => return r,
-        }
-    };
+    async fn from_request_parts(parts: &mut Parts, k: &Arc<Knoema>) -> Result<Self, Self::Rejection> {
+        let route = parts
+            .extensions
+            .get::<ServiceRoute>()
+            .cloned()
+            .ok_or_else(|| errors::text(StatusCode::INTERNAL_SERVER_ERROR, "request reached Knoema without a service route"))?;
+        let endpoint = parts.extensions.get::<MatchedPath>().map_or_else(|| parts.uri.path().to_owned(), |m| m.as_str().to_owned());
+        let query = LenientQuery::parse(parts.uri.query());
+        let remote = parts.extensions.get::<ConnInfo>().map(|c| c.remote.ip());
+        let caller = auth::admit(k, &auth::Request { route: &route, headers: &parts.headers, query: &query, remote, endpoint: &endpoint })?;
+        Ok(Call { caller, query, route })
+    }
 }
 
 /// The body of a data request, or the answer to send.
@@ -118,17 +119,13 @@ fn members_with_data(ds: &Dataset, dim: usize) -> Vec<bool> {
 /// `GET /api/1.0/meta/dataset/{id}`
 pub async fn meta(
     State(k): State<Arc<Knoema>>,
-    Extension(route): Extension<ServiceRoute>,
-    conn: Option<Extension<ConnInfo>>,
+    call: Call,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
 ) -> Response<Body> {
-    let call = call!(k, route, headers, uri, conn, "/api/1.0/meta/dataset/{id}");
     let Some(ds) = k.dataset(&id, &call.caller) else {
         return errors::refusal(NO_DATASET);
     };
-    errors::ok(meta_json(&ds, &route))
+    errors::ok(meta_json(&ds, &call.route))
 }
 
 pub fn meta_json(ds: &Dataset, route: &ServiceRoute) -> Value {
@@ -181,13 +178,9 @@ pub fn meta_json(ds: &Dataset, route: &ServiceRoute) -> Value {
 /// `GET /api/1.0/meta/dataset/{id}/dimension/{dim}`
 pub async fn dimension(
     State(k): State<Arc<Knoema>>,
-    Extension(route): Extension<ServiceRoute>,
-    conn: Option<Extension<ConnInfo>>,
+    call: Call,
     Path((id, dim)): Path<(String, String)>,
-    headers: HeaderMap,
-    uri: Uri,
 ) -> Response<Body> {
-    let call = call!(k, route, headers, uri, conn, "/api/1.0/meta/dataset/{id}/dimension/{dim}");
     let Some(ds) = k.dataset(&id, &call.caller) else {
         return errors::refusal(NO_DATASET);
     };
@@ -225,13 +218,9 @@ fn series_dates(s: &Series) -> Option<(Frequency, Vec<NaiveDate>)> {
 /// `GET /api/1.0/meta/dataset/{id}/daterange`
 pub async fn daterange(
     State(k): State<Arc<Knoema>>,
-    Extension(route): Extension<ServiceRoute>,
-    conn: Option<Extension<ConnInfo>>,
+    call: Call,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
 ) -> Response<Body> {
-    let call = call!(k, route, headers, uri, conn, "/api/1.0/meta/dataset/{id}/daterange");
     let Some(ds) = k.dataset(&id, &call.caller) else {
         return errors::refusal(NO_DATASET);
     };
@@ -355,13 +344,9 @@ fn paged(k: &Knoema, ds: &Dataset, mut series: Vec<Value>, dimension_fields: Opt
 /// `POST /api/2.0/data?datasetId=ID`
 pub async fn data_v2(
     State(k): State<Arc<Knoema>>,
-    Extension(route): Extension<ServiceRoute>,
-    conn: Option<Extension<ConnInfo>>,
-    headers: HeaderMap,
-    uri: Uri,
+    call: Call,
     request: Body,
 ) -> Response<Body> {
-    let call = call!(k, route, headers, uri, conn, "/api/2.0/data");
     let bytes = match body(request, filter::MAX_FILTER_BODY).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -434,13 +419,9 @@ async fn pivot_request(k: &Knoema, caller: &super::auth::Caller, request: Body) 
 /// `POST /api/1.2/data/raw/[?metadataOnly=true]`
 pub async fn raw(
     State(k): State<Arc<Knoema>>,
-    Extension(route): Extension<ServiceRoute>,
-    conn: Option<Extension<ConnInfo>>,
-    headers: HeaderMap,
-    uri: Uri,
+    call: Call,
     request: Body,
 ) -> Response<Body> {
-    let call = call!(k, route, headers, uri, conn, "/api/1.2/data/raw/");
     let (_, ds, sel) = match pivot_request(&k, &call.caller, request).await {
         Ok(parts) => parts,
         Err(r) => return r,
@@ -453,12 +434,8 @@ pub async fn raw(
 /// `GET /api/1.0/data/raw/?continuationToken=..`
 pub async fn raw_next(
     State(k): State<Arc<Knoema>>,
-    Extension(route): Extension<ServiceRoute>,
-    conn: Option<Extension<ConnInfo>>,
-    headers: HeaderMap,
-    uri: Uri,
+    call: Call,
 ) -> Response<Body> {
-    let call = call!(k, route, headers, uri, conn, "/api/1.0/data/raw/");
     let Some(token) = call.query.get("continuationToken") else {
         return errors::text(StatusCode::BAD_REQUEST, "The continuationToken parameter is required");
     };
@@ -536,13 +513,9 @@ fn pivot_json(ds: &Dataset, sel: &Selection, picked: &[Picked<'_>], time_members
 /// `POST /api/1.0/data/pivot/`
 pub async fn pivot(
     State(k): State<Arc<Knoema>>,
-    Extension(route): Extension<ServiceRoute>,
-    conn: Option<Extension<ConnInfo>>,
-    headers: HeaderMap,
-    uri: Uri,
+    call: Call,
     request: Body,
 ) -> Response<Body> {
-    let call = call!(k, route, headers, uri, conn, "/api/1.0/data/pivot/");
     let (req, ds, sel) = match pivot_request(&k, &call.caller, request).await {
         Ok(parts) => parts,
         Err(r) => return r,
@@ -557,12 +530,8 @@ pub async fn pivot(
 /// `GET /api/1.0/data/mnemonics?mnemonics=A;B[&frequency=A]`
 pub async fn mnemonics(
     State(k): State<Arc<Knoema>>,
-    Extension(route): Extension<ServiceRoute>,
-    conn: Option<Extension<ConnInfo>>,
-    headers: HeaderMap,
-    uri: Uri,
+    call: Call,
 ) -> Response<Body> {
-    let call = call!(k, route, headers, uri, conn, "/api/1.0/data/mnemonics");
     let Some(list) = call.query.get("mnemonics") else {
         return errors::text(StatusCode::BAD_REQUEST, "The mnemonics parameter is required");
     };
@@ -603,11 +572,7 @@ pub async fn mnemonics(
 /// `GET /api/1.0/frontend/tags`
 pub async fn tags(
     State(k): State<Arc<Knoema>>,
-    Extension(route): Extension<ServiceRoute>,
-    conn: Option<Extension<ConnInfo>>,
-    headers: HeaderMap,
-    uri: Uri,
+    _call: Call,
 ) -> Response<Body> {
-    let _call = call!(k, route, headers, uri, conn, "/api/1.0/frontend/tags");
     errors::ok(json!(k.core.fixtures().knoema.tags))
 }

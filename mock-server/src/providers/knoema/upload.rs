@@ -20,58 +20,47 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{header, HeaderMap, Response, StatusCode, Uri};
-use axum::Extension;
+use axum::extract::{FromRequestParts, MatchedPath};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, Response, StatusCode};
 use serde_json::{json, Value};
 
 use super::auth::Caller;
-use super::data::{begin, body, Call};
+use super::data::{body, Call};
 use super::errors::{self, NO_DATASET};
 use super::fixtures::{Column, Dataset, DatasetKind, Dimension, Member, Row};
 use super::store::{self, Submission, Upload, MAX_SUBMISSIONS, MAX_UPLOADED_DATASETS, MAX_UPLOADS};
 use super::timeline::{parse_day, wire_date};
 use super::Knoema;
 use crate::journal::EventKind;
-use crate::routing::ServiceRoute;
-use crate::serve::ConnInfo;
 use crate::tokens::opaque_token;
 
 const MAX_ROWS: usize = 100_000;
 const MAX_COLUMNS: usize = 100;
 const MAX_SAVE_BODY: usize = 256 * 1024;
 
-/// Authenticates a write: only signed apps and token holders.
-fn begin_write(
-    k: &Knoema,
-    route: &ServiceRoute,
-    headers: &HeaderMap,
-    uri: &Uri,
-    conn: &Option<Extension<ConnInfo>>,
-    endpoint: &str,
-) -> Result<Call, Response<Body>> {
-    let call = begin(k, route, headers, uri, conn.as_ref().map(|Extension(c)| c), endpoint)?;
-    if !call.caller.is_authenticated() {
-        k.core.record(
-            route,
-            EventKind::ApiDenied {
-                endpoint: endpoint.to_owned(),
-                status: 403,
-                reason: format!("{} may not write: uploads, deletes and verifications need a signed request (app id and secret) or an OAuth token", call.caller.label()),
-                client_id: call.caller.app_id().map(str::to_owned),
-            },
-        );
-        return Err(errors::denied(StatusCode::FORBIDDEN));
-    }
-    Ok(call)
-}
+/// A write call: only signed apps and token holders may upload, delete or verify.
+pub struct WriteCall(pub Call);
 
-macro_rules! write_call {
-    ($k:expr, $route:expr, $headers:expr, $uri:expr, $conn:expr, $endpoint:expr) => {
-        match begin_write(&$k, &$route, &$headers, &$uri, &$conn, $endpoint) {
-            Ok(c) => c,
-            Err(r) => return r,
+impl FromRequestParts<Arc<Knoema>> for WriteCall {
+    type Rejection = Response<Body>;
+
+    async fn from_request_parts(parts: &mut Parts, k: &Arc<Knoema>) -> Result<Self, Self::Rejection> {
+        let call = Call::from_request_parts(parts, k).await?;
+        if !call.caller.is_authenticated() {
+            k.core.record(
+                &call.route,
+                EventKind::ApiDenied {
+                    endpoint: parts.extensions.get::<MatchedPath>().map_or_else(|| parts.uri.path().to_owned(), |m| m.as_str().to_owned()),
+                    status: 403,
+                    reason: format!("{} may not write: uploads, deletes and verifications need a signed request (app id and secret) or an OAuth token", call.caller.label()),
+                    client_id: call.caller.app_id().map(str::to_owned),
+                },
+            );
+            return Err(errors::denied(StatusCode::FORBIDDEN));
         }
-    };
+        Ok(WriteCall(call))
+    }
 }
 
 /// The boundary of a `multipart/form-data` Content-Type, quoted or not.
@@ -273,13 +262,10 @@ fn sanitize(name: &str) -> String {
 /// `POST /api/1.0/upload/post`
 pub async fn post(
     State(k): State<Arc<Knoema>>,
-    Extension(route): Extension<ServiceRoute>,
-    conn: Option<Extension<ConnInfo>>,
+    WriteCall(call): WriteCall,
     headers: HeaderMap,
-    uri: Uri,
     request: Body,
 ) -> Response<Body> {
-    let call = write_call!(k, route, headers, uri, conn, "/api/1.0/upload/post");
     let failed = |e: String| errors::ok(json!({"Successful": false, "Error": e, "Properties": {}}));
     let limit = k.core.fixtures().knoema.max_upload_bytes;
     let Some(boundary) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(boundary) else {
@@ -320,12 +306,8 @@ fn parse_upload(k: &Knoema, location: &str, caller: &Caller) -> Result<(Upload, 
 /// `GET /api/1.0/upload/verify?doNotGenerateAdvanceReport=true&filePath=..[&datasetId=..]`
 pub async fn verify_upload(
     State(k): State<Arc<Knoema>>,
-    Extension(route): Extension<ServiceRoute>,
-    conn: Option<Extension<ConnInfo>>,
-    headers: HeaderMap,
-    uri: Uri,
+    WriteCall(call): WriteCall,
 ) -> Response<Body> {
-    let call = write_call!(k, route, headers, uri, conn, "/api/1.0/upload/verify");
     let failed = |errors: Vec<String>| errors::ok(json!({"Successful": false, "ErrorList": errors}));
     let Some(location) = call.query.get("filePath") else {
         return failed(vec!["The filePath parameter is required".into()]);
@@ -367,13 +349,9 @@ fn new_dataset_id() -> String {
 /// `POST /api/1.0/upload/save`
 pub async fn save(
     State(k): State<Arc<Knoema>>,
-    Extension(route): Extension<ServiceRoute>,
-    conn: Option<Extension<ConnInfo>>,
-    headers: HeaderMap,
-    uri: Uri,
+    WriteCall(call): WriteCall,
     request: Body,
 ) -> Response<Body> {
-    let call = write_call!(k, route, headers, uri, conn, "/api/1.0/upload/save");
     let bytes = match body(request, MAX_SAVE_BODY).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -424,7 +402,7 @@ pub async fn save(
         m.insert(submission, Submission { dataset_id: Some(id.clone()), status: "successful", errors: Vec::new() })
     });
     k.core.record(
-        &route,
+        &call.route,
         EventKind::DataWritten { collection: id.clone(), count, operation_id: format!("upload-{submission}"), client_id: call.caller.label() },
     );
     errors::ok(json!({"Id": submission, "DatasetId": id, "Status": "pending", "Errors": []}))
@@ -433,12 +411,8 @@ pub async fn save(
 /// `GET /api/1.0/upload/status?id=`
 pub async fn status(
     State(k): State<Arc<Knoema>>,
-    Extension(route): Extension<ServiceRoute>,
-    conn: Option<Extension<ConnInfo>>,
-    headers: HeaderMap,
-    uri: Uri,
+    WriteCall(call): WriteCall,
 ) -> Response<Body> {
-    let call = write_call!(k, route, headers, uri, conn, "/api/1.0/upload/status");
     let id = call.query.get("id").unwrap_or_default();
     let found = id.parse::<u64>().ok().and_then(|n| store::with(&k.store.submissions, MAX_SUBMISSIONS, |m| m.get(&n).cloned()));
     match found {
@@ -450,13 +424,9 @@ pub async fn status(
 /// `POST /api/1.0/meta/dataset/{id}/delete`
 pub async fn delete(
     State(k): State<Arc<Knoema>>,
-    Extension(route): Extension<ServiceRoute>,
-    conn: Option<Extension<ConnInfo>>,
+    WriteCall(call): WriteCall,
     Path(id): Path<String>,
-    headers: HeaderMap,
-    uri: Uri,
 ) -> Response<Body> {
-    let call = write_call!(k, route, headers, uri, conn, "/api/1.0/meta/dataset/{id}/delete");
     let Some(ds) = k.dataset(&id, &call.caller) else {
         return errors::json_response(StatusCode::BAD_REQUEST, &json!(NO_DATASET));
     };
@@ -465,20 +435,16 @@ pub async fn delete(
     if !uploaded {
         k.store.deleted.lock().unwrap().insert(key);
     }
-    k.core.record(&route, EventKind::DataWritten { collection: ds.id.clone(), count: 0, operation_id: "delete".into(), client_id: call.caller.label() });
+    k.core.record(&call.route, EventKind::DataWritten { collection: ds.id.clone(), count: 0, operation_id: "delete".into(), client_id: call.caller.label() });
     errors::ok(json!("successful"))
 }
 
 /// `POST /api/1.0/meta/verifydataset` with `{id, publicationDate, source, refUrl}`.
 pub async fn verify_dataset(
     State(k): State<Arc<Knoema>>,
-    Extension(route): Extension<ServiceRoute>,
-    conn: Option<Extension<ConnInfo>>,
-    headers: HeaderMap,
-    uri: Uri,
+    WriteCall(call): WriteCall,
     request: Body,
 ) -> Response<Body> {
-    let call = write_call!(k, route, headers, uri, conn, "/api/1.0/meta/verifydataset");
     let bytes = match body(request, MAX_SAVE_BODY).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -498,7 +464,7 @@ pub async fn verify_dataset(
         return failed(format!("publicationDate '{date}' is not a date (YYYY-MM-DD)"));
     }
     k.core.record(
-        &route,
+        &call.route,
         EventKind::DataWritten {
             collection: ds.id.clone(),
             count: 0,
