@@ -27,6 +27,7 @@ pub mod journal;
 pub mod mqtt;
 pub mod outbox;
 pub mod providers;
+pub mod proxy;
 pub mod routing;
 pub mod serve;
 pub mod server;

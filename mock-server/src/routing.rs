@@ -22,6 +22,7 @@ use tower::ServiceExt;
 use crate::faults::FiredFault;
 use crate::journal::{EventKind, Exchange};
 use crate::providers::Service;
+use crate::proxy::{self, Destination, OwnListener, Proxy, ProxyRequest};
 use crate::serve::{ConnInfo, DropConnection, ListenerKind};
 use crate::state::Core;
 use crate::wire::redacted_query;
@@ -54,12 +55,13 @@ pub struct Dispatcher {
     core: Arc<Core>,
     mounted: Vec<Mounted>,
     admin: Router,
+    proxy: Arc<Proxy>,
 }
 
 impl Dispatcher {
-    pub fn new(core: Arc<Core>, services: Vec<(&'static str, Service)>, admin: Router) -> Self {
+    pub fn new(core: Arc<Core>, services: Vec<(&'static str, Service)>, admin: Router, proxy: Arc<Proxy>) -> Self {
         let mounted = services.into_iter().map(|(provider, service)| Mounted { provider, service }).collect();
-        Dispatcher { core, mounted, admin }
+        Dispatcher { core, mounted, admin, proxy }
     }
 
     /// `(service key, listener it is first served on, path prefix)` for every service.
@@ -88,15 +90,51 @@ impl Dispatcher {
     pub async fn handle(self: Arc<Self>, req: Request<Body>) -> Response<Body> {
         let listener = req.extensions().get::<ConnInfo>().map_or(ListenerKind::Http, |c| c.listener);
         let dedicated = req.extensions().get::<Dedicated>().is_some();
-        if !dedicated && by_host_or_prefix_is_admin(listener, req.uri().path()) && !self.is_service_host(&req) {
+        let proxied = match (listener, dedicated) {
+            (ListenerKind::Http, false) => ProxyRequest::of(&req),
+            _ => None,
+        };
+        if let Some(ProxyRequest::AbsoluteForm(authority)) = &proxied {
+            if let Ok(destination) = self.proxy.plain_destination(authority) {
+                // Served as if sent to the destination itself: the Host header and path decide.
+                let req = origin_form(req, authority, &destination);
+                return Box::pin(self.handle(req)).await;
+            }
+        }
+        if proxied.is_none() && !dedicated && by_host_or_prefix_is_admin(listener, req.uri().path()) && !self.is_service_host(&req) {
             return self.admin.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
         }
         let mut summary = Exchange::of(&req, listener);
         summary.secret_in = secrets_in(&req, &self.core.fixtures().secrets());
         let mut record = PendingExchange { core: &self.core, started: Instant::now(), summary, owner: None, done: false };
-        let response = self.route(req, listener, &mut record).await;
+        let response = match proxied {
+            Some(ProxyRequest::Connect(authority)) => self.clone().connect(req, &authority, &mut record),
+            Some(ProxyRequest::AbsoluteForm(authority)) => {
+                let reason = self.proxy.plain_destination(&authority).err().unwrap_or_default();
+                tracing::warn!("proxy request for http://{authority} refused: {reason}");
+                proxy::refusal(&reason)
+            }
+            None => self.route(req, listener, &mut record).await,
+        };
         record.finish(&response);
         response
+    }
+
+    /// `CONNECT`: a tunnel served by this dispatcher, or the proxy's refusal.
+    fn connect(self: Arc<Self>, req: Request<Body>, authority: &str, record: &mut PendingExchange<'_>) -> Response<Body> {
+        let destination = match self.proxy.connect_destination(authority) {
+            Ok(d) => d,
+            Err(reason) => {
+                tracing::warn!("CONNECT {authority} refused: {reason}");
+                return proxy::refusal(&reason);
+            }
+        };
+        if let Destination::RealHost { host, .. } = &destination {
+            record.owner = self.mounted.iter().find(|m| m.service.hosts.contains(&host.as_str())).map(|m| (m.provider, m.service.name));
+        }
+        let dispatcher = self.clone();
+        let handler = crate::serve::handler(move |req| dispatcher.clone().handle(req));
+        self.proxy.tunnel(req, destination, handler)
     }
 
     fn is_service_host(&self, req: &Request<Body>) -> bool {
@@ -265,6 +303,19 @@ impl Drop for PendingExchange<'_> {
     }
 }
 
+/// An absolute-form request turned into the origin-form request its destination would get.
+fn origin_form(mut req: Request<Body>, authority: &str, destination: &Destination) -> Request<Body> {
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    *req.uri_mut() = path.parse::<Uri>().unwrap_or_else(|_| Uri::from_static("/"));
+    if let Ok(host) = HeaderValue::try_from(authority) {
+        req.headers_mut().insert(header::HOST, host);
+    }
+    if let Destination::Own(OwnListener { dedicated: Some(target), .. }) = destination {
+        req.extensions_mut().insert(*target);
+    }
+    req
+}
+
 /// `/__admin` on the HTTP listener, unless the Host header names a provider's real host.
 fn by_host_or_prefix_is_admin(listener: ListenerKind, path: &str) -> bool {
     listener == ListenerKind::Http && (path == "/__admin" || path.starts_with("/__admin/"))
@@ -295,7 +346,11 @@ impl Exchange {
             listener: listener.name().to_owned(),
             method: req.method().as_str().to_owned(),
             host: request_host(req),
-            path: req.uri().path().to_owned(),
+            // A CONNECT names no path: its target is the authority.
+            path: match req.method() == axum::http::Method::CONNECT {
+                true => req.uri().authority().map(|a| a.to_string()).unwrap_or_default(),
+                false => req.uri().path().to_owned(),
+            },
             query: redacted_query(req.uri().query()),
             status: 0,
             duration_ms: 0.0,

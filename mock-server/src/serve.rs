@@ -15,9 +15,10 @@ use axum::http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use rustls::ServerConfig;
 use serde::Serialize;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
@@ -86,9 +87,6 @@ pub async fn serve(
 ) {
     let acceptor = tls.map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
-    let mut builder = Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(HANDSHAKE_TIMEOUT);
-    let builder = Arc::new(builder);
 
     loop {
         let (stream, remote) = tokio::select! {
@@ -104,58 +102,100 @@ pub async fn serve(
             _ = shutdown.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let acceptor = acceptor.clone();
-        let handler = handler.clone();
-        let builder = builder.clone();
-        let watcher = graceful.watcher();
-        tokio::spawn(async move {
-            let service = move |peer_certificate: Option<PeerCertificate>| {
-                let info = ConnInfo { listener: kind, remote, peer_certificate };
-                hyper::service::service_fn(move |req: Request<Incoming>| {
-                    let mut req = req.map(Body::new);
-                    req.extensions_mut().insert(info.clone());
-                    let fut = handler(req);
-                    async move {
-                        let response = fut.await;
-                        if response.extensions().get::<DropConnection>().is_some() {
-                            return Err(Dropped);
-                        }
-                        Ok::<_, Dropped>(response)
-                    }
-                })
-            };
-            match acceptor {
-                None => {
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service(None));
-                    let _ = watcher.watch(conn.into_owned()).await;
-                }
-                Some(acceptor) => {
-                    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => tls,
-                        Ok(Err(e)) => {
-                            tracing::debug!(listener = kind.name(), %remote, "TLS handshake failed: {e}");
-                            return;
-                        }
-                        Err(_) => {
-                            tracing::debug!(listener = kind.name(), %remote, "TLS handshake timed out");
-                            return;
-                        }
-                    };
-                    let peer = tls
-                        .get_ref()
-                        .1
-                        .peer_certificates()
-                        .and_then(|certs| certs.first())
-                        .map(|c| PeerCertificate::new(c.clone().into_owned()));
-                    let conn = builder.serve_connection_with_upgrades(TokioIo::new(tls), service(peer));
-                    let _ = watcher.watch(conn.into_owned()).await;
-                }
-            }
-        });
+        let connection = serve_connection(stream, remote, kind, acceptor.clone(), handler.clone(), Guard::Graceful(graceful.watcher()));
+        tokio::spawn(connection);
     }
     drop(listener);
     if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await.is_err() {
         tracing::warn!(listener = kind.name(), "connections still open after 5 s; closing them");
+    }
+}
+
+/// How a connection learns that the server is shutting down.
+pub(crate) enum Guard {
+    /// Watched by the listener, which waits for it to finish.
+    Graceful(Watcher),
+    /// Not tracked by any listener (a proxy tunnel): finishes its open requests when the
+    /// signal turns, for at most 5 s.
+    Signal(watch::Receiver<bool>),
+}
+
+/// Serves HTTP/1.1 and HTTP/2 on one connection: a TCP socket from a listener, or the byte
+/// stream of a proxy tunnel. With `acceptor`, the TLS handshake comes first (bounded by
+/// [`HANDSHAKE_TIMEOUT`]) and the verified client certificate goes into every request.
+pub(crate) async fn serve_connection<S>(
+    stream: S,
+    remote: SocketAddr,
+    kind: ListenerKind,
+    acceptor: Option<TlsAcceptor>,
+    handler: Handler,
+    guard: Guard,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = move |peer_certificate: Option<PeerCertificate>| {
+        let info = ConnInfo { listener: kind, remote, peer_certificate };
+        hyper::service::service_fn(move |req: Request<Incoming>| {
+            let mut req = req.map(Body::new);
+            req.extensions_mut().insert(info.clone());
+            let fut = handler(req);
+            async move {
+                let response = fut.await;
+                if response.extensions().get::<DropConnection>().is_some() {
+                    return Err(Dropped);
+                }
+                Ok::<_, Dropped>(response)
+            }
+        })
+    };
+    match acceptor {
+        None => guarded(TokioIo::new(stream), service(None), guard).await,
+        Some(acceptor) => {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(e)) => {
+                    tracing::debug!(listener = kind.name(), %remote, "TLS handshake failed: {e}");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(listener = kind.name(), %remote, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let peer = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|certs| certs.first())
+                .map(|c| PeerCertificate::new(c.clone().into_owned()));
+            guarded(TokioIo::new(tls), service(peer), guard).await
+        }
+    }
+}
+
+async fn guarded<I, S>(io: I, service: S, guard: Guard)
+where
+    I: hyper::rt::Read + hyper::rt::Write + Unpin + Send + 'static,
+    S: hyper::service::Service<Request<Incoming>, Response = Response<Body>, Error = Dropped> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(HANDSHAKE_TIMEOUT);
+    let conn = builder.serve_connection_with_upgrades(io, service).into_owned();
+    match guard {
+        Guard::Graceful(watcher) => {
+            let _ = watcher.watch(conn).await;
+        }
+        Guard::Signal(mut shutdown) => {
+            tokio::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = shutdown.changed() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+                }
+            }
+        }
     }
 }
 

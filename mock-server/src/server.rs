@@ -16,6 +16,7 @@ use tokio::task::JoinHandle;
 use crate::admin::{self, AdminState};
 use crate::config::FixturesSource;
 use crate::providers::{self, Provider};
+use crate::proxy::{OwnListener, Proxy};
 use crate::routing::{Dedicated, Dispatcher};
 use crate::serve::{self, ListenerKind};
 use crate::state::Core;
@@ -166,14 +167,16 @@ pub async fn start(options: Options) -> Result<Running> {
         endpoints: endpoints_cell.clone(),
         started: std::time::Instant::now(),
     });
-    let services = providers.iter().flat_map(|p| p.clone().services().into_iter().map(move |s| (p.name(), s))).collect();
-    let dispatcher = Arc::new(Dispatcher::new(core.clone(), services, admin));
+    let services: Vec<_> = providers.iter().flat_map(|p| p.clone().services().into_iter().map(move |s| (p.name(), s))).collect();
+    let (shutdown, signal) = watch::channel(false);
+    let real_hosts = services.iter().flat_map(|(_, s)| s.hosts.iter().map(|h| (*h, s.listeners)));
+    let proxy = Arc::new(Proxy::new(real_hosts, &core.tls, signal.clone()));
+    let dispatcher = Arc::new(Dispatcher::new(core.clone(), services, admin, proxy.clone()));
 
     let dedicated = dedicated_listeners(&options, &providers, &dispatcher)?;
     let http = bind(options.http, "HTTP").await?;
     let https = bind(options.https, "HTTPS").await?;
     let mtls = bind(options.mtls, "mTLS").await?;
-    let (shutdown, signal) = watch::channel(false);
     let mqtt = match providers::mqtt_authority(&providers) {
         Some(authority) => Some(crate::mqtt::start(core.clone(), authority, &options.mqtt, signal.clone()).await?),
         None => None,
@@ -212,6 +215,17 @@ pub async fn start(options: Options) -> Result<Running> {
         mqtt: mqtt.as_ref().map(|m| m.endpoints.clone()),
     };
     let _ = endpoints_cell.set(endpoints.clone());
+    let mut own_listeners = vec![
+        OwnListener { addr: http.local_addr()?, kind: ListenerKind::Http, dedicated: None },
+        OwnListener { addr: https.local_addr()?, kind: ListenerKind::Https, dedicated: None },
+        OwnListener { addr: mtls.local_addr()?, kind: ListenerKind::Mtls, dedicated: None },
+    ];
+    for (key, listener, tls, _) in &own {
+        let target = Dedicated(dispatcher.service_key(key).expect("checked when the listeners were planned"));
+        let kind = if *tls { ListenerKind::Https } else { ListenerKind::Http };
+        own_listeners.push(OwnListener { addr: listener.local_addr()?, kind, dedicated: Some(target) });
+    }
+    proxy.set_own_listeners(own_listeners);
 
     let handler = {
         let dispatcher = dispatcher.clone();
