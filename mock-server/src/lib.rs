@@ -29,6 +29,7 @@ pub mod outbox;
 pub mod providers;
 pub mod proxy;
 pub mod routing;
+pub mod runs;
 pub mod serve;
 pub mod server;
 pub mod state;

@@ -89,6 +89,10 @@ struct ServeArgs {
     /// Write the bound addresses and service URLs here (JSON) once ready.
     #[arg(long, env = "MOCK_SERVER_ENDPOINTS_FILE")]
     endpoints_file: Option<PathBuf>,
+    /// How many runs (isolated namespaces, created with POST /__admin/runs) may live at once;
+    /// creating one more evicts the run unused for longest.
+    #[arg(long, default_value_t = mock_server::runs::DEFAULT_LIMIT, env = "MOCK_SERVER_MAX_RUNS", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..=1024), usize::from))]
+    max_runs: usize,
     /// Log filter (tracing syntax), e.g. `info`, `warn`, `mock_server=debug`.
     #[arg(long, default_value = "info", env = "MOCK_SERVER_LOG")]
     log: String,
@@ -217,6 +221,7 @@ fn serve(args: ServeArgs) -> ExitCode {
             listen: args.listen.iter().cloned().collect(),
             dedicated_on_free_ports: false,
             mqtt: mock_server::mqtt::MqttOptions::on(args.mqtt, args.mqtts, args.mqtt_ws),
+            max_runs: args.max_runs,
         };
         let running = match server::start(options).await {
             Ok(r) => r,

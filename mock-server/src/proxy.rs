@@ -36,16 +36,20 @@ pub struct OwnListener {
     pub dedicated: Option<Dedicated>,
 }
 
-/// What the proxy knows: the real hostnames it answers for, and the server's own listeners
-/// (known once they are bound).
+/// What the proxy knows: the real hostnames it answers for and the server's own listeners,
+/// both set once the listeners are bound (no request arrives before).
 pub struct Proxy {
-    /// Real hostname → the listener kind whose TLS it is served with (`Https`, or `Mtls` where
-    /// the real host asks for a client certificate).
-    hosts: BTreeMap<&'static str, ListenerKind>,
-    own: OnceLock<Vec<OwnListener>>,
+    routes: OnceLock<Routes>,
     server_tls: TlsAcceptor,
     mtls: TlsAcceptor,
     shutdown: watch::Receiver<bool>,
+}
+
+struct Routes {
+    /// Real hostname → the listener kind whose TLS it is served with (`Https`, or `Mtls` where
+    /// the real host asks for a client certificate).
+    hosts: BTreeMap<&'static str, ListenerKind>,
+    own: Vec<OwnListener>,
 }
 
 /// Where a proxy request goes.
@@ -61,12 +65,18 @@ pub enum Destination {
 const TLS_PORT: u16 = 443;
 
 impl Proxy {
-    /// `hosts`: every real hostname with the listener kinds its service is served on.
-    pub fn new<'a>(
-        hosts: impl IntoIterator<Item = (&'static str, &'a [ListenerKind])>,
-        tls: &TlsSetup,
-        shutdown: watch::Receiver<bool>,
-    ) -> Proxy {
+    pub fn new(tls: &TlsSetup, shutdown: watch::Receiver<bool>) -> Proxy {
+        Proxy {
+            routes: OnceLock::new(),
+            server_tls: TlsAcceptor::from(tls.server_config.clone()),
+            mtls: TlsAcceptor::from(tls.mtls_config.clone()),
+            shutdown,
+        }
+    }
+
+    /// Called once the listeners are bound. `hosts`: every real hostname with the listener
+    /// kinds its service is served on.
+    pub fn set_routes<'a>(&self, hosts: impl IntoIterator<Item = (&'static str, &'a [ListenerKind])>, own: Vec<OwnListener>) {
         let hosts = hosts
             .into_iter()
             .filter_map(|(host, kinds)| {
@@ -74,29 +84,22 @@ impl Proxy {
                 Some((host, kind))
             })
             .collect();
-        Proxy {
-            hosts,
-            own: OnceLock::new(),
-            server_tls: TlsAcceptor::from(tls.server_config.clone()),
-            mtls: TlsAcceptor::from(tls.mtls_config.clone()),
-            shutdown,
-        }
+        let _ = self.routes.set(Routes { hosts, own });
     }
 
-    /// Called once the listeners are bound.
-    pub fn set_own_listeners(&self, own: Vec<OwnListener>) {
-        let _ = self.own.set(own);
+    fn host(&self, host: &str) -> Option<ListenerKind> {
+        self.routes.get()?.hosts.get(host).copied()
     }
 
     /// The real hostnames the proxy answers for.
-    pub fn hostnames(&self) -> impl Iterator<Item = &'static str> + '_ {
-        self.hosts.keys().copied()
+    pub fn hostnames(&self) -> Vec<&'static str> {
+        self.routes.get().map(|r| r.hosts.keys().copied().collect()).unwrap_or_default()
     }
 
     /// `CONNECT host:port`: the destination, or why it is refused.
     pub fn connect_destination(&self, authority: &str) -> Result<Destination, String> {
         let (host, port) = split_authority(authority).ok_or_else(|| format!("'{authority}' is not host:port"))?;
-        if let Some(&kind) = self.hosts.get(host.as_str()) {
+        if let Some(kind) = self.host(&host) {
             if port != TLS_PORT {
                 return Err(format!("{host} is emulated on port {TLS_PORT} only, not {port}"));
             }
@@ -108,7 +111,7 @@ impl Proxy {
     /// An absolute-form plain-http request for `authority`: the destination, or why it is refused.
     pub fn plain_destination(&self, authority: &str) -> Result<Destination, String> {
         let (host, port) = split_authority(authority).unwrap_or_else(|| (authority.to_ascii_lowercase(), 80));
-        if let Some(&kind) = self.hosts.get(host.as_str()) {
+        if let Some(kind) = self.host(&host) {
             return Ok(Destination::RealHost { host, kind });
         }
         match self.own_listener(&host, port) {
@@ -121,7 +124,7 @@ impl Proxy {
     fn unknown(&self, host: &str) -> String {
         format!(
             "{host} is not a host this mock emulates, and the mock never connects anywhere else; emulated hosts: {}",
-            self.hostnames().collect::<Vec<_>>().join(", ")
+            self.hostnames().join(", ")
         )
     }
 
@@ -130,7 +133,7 @@ impl Proxy {
             "localhost" => None,
             other => Some(other.parse().ok()?),
         };
-        self.own.get()?.iter().find(|l| {
+        self.routes.get()?.own.iter().find(|l| {
             l.addr.port() == port
                 && ip.is_none_or(|ip| ip == l.addr.ip() || (ip.is_loopback() && (l.addr.ip().is_loopback() || l.addr.ip().is_unspecified())))
         }).cloned()

@@ -36,11 +36,17 @@ pub struct ServiceRoute {
     pub listener: ListenerKind,
     /// e.g. `https://127.0.0.1:8443/kalibrate/login` or `https://login.microsoftonline.com`.
     pub base_url: String,
-    /// The path prefix that was stripped (`/kalibrate/login`), empty when routed by host.
+    /// The path prefix that was stripped (`/kalibrate/login`, `/__run/r1/kalibrate/login`),
+    /// empty when routed by host outside a run.
     pub prefix: String,
     /// The real hostname the request named, when it was routed by its Host header.
     pub real_host: Option<String>,
 }
+
+/// Request extension: the run path prefix (`/__run/{id}`) that was stripped before routing, so
+/// that URLs the mock hands out (discovery documents, redirects) keep it.
+#[derive(Clone, Debug)]
+pub struct RunPrefix(pub String);
 
 /// Request extension put by a dedicated listener: the `(provider, service)` it serves at its root.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -76,6 +82,11 @@ impl Dispatcher {
                 )
             })
             .collect()
+    }
+
+    /// Every real hostname, with the listeners its service is served on.
+    pub fn real_hosts(&self) -> Vec<(&'static str, &'static [ListenerKind])> {
+        self.mounted.iter().flat_map(|m| m.service.hosts.iter().map(|h| (*h, m.service.listeners))).collect()
     }
 
     /// The `(provider, service)` names of a service key such as `knoema.api`, if it exists.
@@ -155,12 +166,13 @@ impl Dispatcher {
             None => self.mounted.iter().find(|m| m.service.hosts.contains(&hostname.as_str())),
         };
         let own = dedicated.and_then(|Dedicated((p, s))| self.mounted.iter().find(|m| m.provider == p && m.service.name == s));
+        let run_prefix = req.extensions().get::<RunPrefix>().map(|p| p.0.clone()).unwrap_or_default();
         let (mounted, inner_path, prefix) = if let Some(m) = own {
-            (m, path.clone(), String::new())
+            (m, path.clone(), run_prefix)
         } else if let Some(m) = by_host {
-            (m, path.clone(), String::new())
+            (m, path.clone(), run_prefix)
         } else if let Some((m, rest)) = self.by_prefix(&path) {
-            (m, rest.to_owned(), path[..path.len() - rest.len()].to_owned())
+            (m, rest.to_owned(), format!("{run_prefix}{}", &path[..path.len() - rest.len()]))
         } else {
             return self.not_found(listener, &path);
         };

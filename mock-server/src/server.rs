@@ -13,11 +13,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::admin::{self, AdminState};
 use crate::config::FixturesSource;
 use crate::providers::{self, Provider};
 use crate::proxy::{OwnListener, Proxy};
 use crate::routing::{Dedicated, Dispatcher};
+use crate::runs::{Runs, World};
 use crate::serve::{self, ListenerKind};
 use crate::state::Core;
 use crate::tls::{CertAuthority, TlsSetup};
@@ -41,6 +41,8 @@ pub struct Options {
     pub dedicated_on_free_ports: bool,
     /// The MQTT gate's public listeners (TCP, TLS, WebSocket) and bounds; port 0 picks a free port.
     pub mqtt: crate::mqtt::MqttOptions,
+    /// How many runs (namespaces, `runs.rs`) may live at once; more evict the longest unused.
+    pub max_runs: usize,
 }
 
 /// Where a service's dedicated listener is: `off`, `ADDR` or `http://ADDR` (plain HTTP),
@@ -96,6 +98,7 @@ impl Options {
             listen: BTreeMap::new(),
             dedicated_on_free_ports: true,
             mqtt: crate::mqtt::MqttOptions::ephemeral(),
+            max_runs: crate::runs::DEFAULT_LIMIT,
         }
     }
 }
@@ -114,12 +117,21 @@ pub struct Endpoints {
     /// The MQTT listeners: `{"tcp": "mqtt://..", "tls": "mqtts://..", "ws": "ws://../mqtt"}`.
     #[serde(default)]
     pub mqtt: Option<crate::mqtt::MqttEndpoints>,
+    /// The proxy URL for unchanged clients (`HTTPS_PROXY`, `HTTP_PROXY`): the HTTP listener;
+    /// in a run, with credentials that name the run.
+    #[serde(default)]
+    pub proxy: String,
+    /// The run these endpoints belong to; absent for the server's default namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
 }
 
 pub struct Running {
+    /// The default namespace's state.
     pub core: Arc<Core>,
     pub endpoints: Endpoints,
     pub providers: Vec<Arc<dyn Provider>>,
+    pub runs: Arc<Runs>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     temp_dir: Option<PathBuf>,
@@ -159,20 +171,14 @@ pub async fn start(options: Options) -> Result<Running> {
     let tls = TlsSetup::new(ca, ca_path.clone(), &names, certs_dir.as_deref())?;
 
     let core = Arc::new(Core::new(fixtures, options.fixtures.clone(), tls, certs_dir));
-    let providers = providers::build(&core)?;
-    let endpoints_cell = Arc::new(OnceLock::new());
-    let admin = admin::router(AdminState {
-        core: core.clone(),
-        providers: providers.clone(),
-        endpoints: endpoints_cell.clone(),
-        started: std::time::Instant::now(),
-    });
-    let services: Vec<_> = providers.iter().flat_map(|p| p.clone().services().into_iter().map(move |s| (p.name(), s))).collect();
+    let started = std::time::Instant::now();
     let (shutdown, signal) = watch::channel(false);
-    let real_hosts = services.iter().flat_map(|(_, s)| s.hosts.iter().map(|h| (*h, s.listeners)));
-    let proxy = Arc::new(Proxy::new(real_hosts, &core.tls, signal.clone()));
-    let dispatcher = Arc::new(Dispatcher::new(core.clone(), services, admin, proxy.clone()));
-
+    let proxy = Arc::new(Proxy::new(&core.tls, signal.clone()));
+    let endpoints_cell = Arc::new(OnceLock::new());
+    let default = World::build(core.clone(), proxy.clone(), endpoints_cell.clone(), started)?;
+    let providers = default.providers.clone();
+    let dispatcher = default.dispatcher.clone();
+    let runs = Arc::new(Runs::new(default, proxy.clone(), options.max_runs, started));
     let dedicated = dedicated_listeners(&options, &providers, &dispatcher)?;
     let http = bind(options.http, "HTTP").await?;
     let https = bind(options.https, "HTTPS").await?;
@@ -207,12 +213,14 @@ pub async fn start(options: Options) -> Result<Running> {
         .collect();
     let endpoints = Endpoints {
         admin: format!("{http_url}/__admin"),
-        http: http_url,
+        http: http_url.clone(),
         https: https_url,
         mtls: mtls_url,
         ca: ca_path.display().to_string(),
         services,
         mqtt: mqtt.as_ref().map(|m| m.endpoints.clone()),
+        proxy: http_url.clone(),
+        run: None,
     };
     let _ = endpoints_cell.set(endpoints.clone());
     let mut own_listeners = vec![
@@ -225,19 +233,19 @@ pub async fn start(options: Options) -> Result<Running> {
         let kind = if *tls { ListenerKind::Https } else { ListenerKind::Http };
         own_listeners.push(OwnListener { addr: listener.local_addr()?, kind, dedicated: Some(target) });
     }
-    proxy.set_own_listeners(own_listeners);
+    proxy.set_routes(dispatcher.real_hosts(), own_listeners);
 
     let handler = {
-        let dispatcher = dispatcher.clone();
-        serve::handler(move |req| dispatcher.clone().handle(req))
+        let runs = runs.clone();
+        serve::handler(move |req| runs.clone().handle(req))
     };
     let mut tasks = Vec::new();
     for (key, listener, tls, _) in own {
-        let dispatcher = dispatcher.clone();
+        let runs = runs.clone();
         let target = Dedicated(dispatcher.service_key(&key).expect("checked when the listeners were planned"));
         let handler = serve::handler(move |mut req| {
             req.extensions_mut().insert(target);
-            dispatcher.clone().handle(req)
+            runs.clone().handle(req)
         });
         let (kind, config) = if tls {
             (ListenerKind::Https, Some(core.tls.server_config.clone()))
@@ -254,7 +262,7 @@ pub async fn start(options: Options) -> Result<Running> {
     if let Some(mqtt) = mqtt {
         tasks.extend(mqtt.tasks);
     }
-    Ok(Running { core, endpoints, providers, shutdown, tasks, temp_dir })
+    Ok(Running { core, endpoints, providers, runs, shutdown, tasks, temp_dir })
 }
 
 /// The dedicated listeners to bind: each provider's declared ones, moved, turned off or added

@@ -8,6 +8,8 @@ use serde_json::Value;
 
 const DOC: &str = include_str!("../src/admin_openapi.json");
 const ADMIN_RS: &str = include_str!("../src/admin.rs");
+/// `/__admin/runs` is served in front of the namespaces, by runs.rs.
+const RUNS_RS: &str = include_str!("../src/runs.rs");
 const JOURNAL_RS: &str = include_str!("../src/journal.rs");
 const FAULTS_RS: &str = include_str!("../src/faults.rs");
 const CLOCK_RS: &str = include_str!("../src/clock.rs");
@@ -36,10 +38,16 @@ fn openapi_path(axum_path: &str) -> String {
         .join("/")
 }
 
-/// `(path, methods)` of every `.route("...", ...)` in admin.rs's source.
+/// `(path, methods)` of every `.route("...", ...)` in admin.rs's and runs.rs's source.
 fn admin_routes() -> Vec<(String, BTreeSet<String>)> {
+    let mut routes = routes_in(ADMIN_RS);
+    routes.extend(routes_in(RUNS_RS));
+    routes
+}
+
+fn routes_in(source: &str) -> Vec<(String, BTreeSet<String>)> {
     let mut routes = Vec::new();
-    let mut rest = ADMIN_RS;
+    let mut rest = source;
     while let Some(at) = rest.find(".route(\"") {
         rest = &rest[at + ".route(\"".len()..];
         let end = rest.find('"').expect("closing quote of a route path");
@@ -269,15 +277,18 @@ fn error_schema_matches_the_error_helper() {
     assert_eq!(property_names(error), ["error", "message"].iter().map(|s| s.to_string()).collect());
     // Every error code admin.rs uses is in the enum.
     let codes: BTreeSet<String> = error["properties"]["error"]["enum"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
-    let mut rest = ADMIN_RS;
     let mut used = BTreeSet::new();
-    while let Some(at) = rest.find("error(StatusCode::") {
-        rest = &rest[at..];
-        let quote = rest.find('"').unwrap();
-        let code = &rest[quote + 1..];
-        used.insert(code[..code.find('"').unwrap()].to_owned());
-        rest = &rest[1..];
+    for source in [ADMIN_RS, RUNS_RS] {
+        let mut rest = source;
+        while let Some(at) = rest.find("error(StatusCode::") {
+            rest = &rest[at..];
+            let quote = rest.find('"').unwrap();
+            let code = &rest[quote + 1..];
+            used.insert(code[..code.find('"').unwrap()].to_owned());
+            rest = &rest[1..];
+        }
     }
+    assert!(RUNS_RS.contains(r#""error": "unknown_run""#), "runs.rs no longer answers unknown_run: update the Error schema");
     assert!(used.len() >= 4, "parser found {used:?}");
     for code in &used {
         assert!(codes.contains(code), "admin.rs answers error '{code}', which the Error schema does not list");

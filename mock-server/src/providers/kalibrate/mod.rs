@@ -40,7 +40,7 @@ pub struct Kalibrate {
 
 impl Kalibrate {
     pub fn new(core: Arc<Core>) -> anyhow::Result<Self> {
-        let signer = JwtSigner::load_or_create(core.certs_dir.as_deref(), "kalibrate")?;
+        let signer = core.signer("kalibrate")?;
         Ok(Kalibrate { core, signer, store: store::Store::default() })
     }
 }

@@ -44,7 +44,7 @@ pub struct OpenEnergy {
 
 impl OpenEnergy {
     pub fn new(core: Arc<Core>) -> anyhow::Result<Self> {
-        let signer = JwtSigner::load_or_create(core.certs_dir.as_deref(), "openenergy")?;
+        let signer = core.signer("openenergy")?;
         Ok(OpenEnergy { core, signer, tokens: store::TokenStore::default() })
     }
 }

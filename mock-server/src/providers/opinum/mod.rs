@@ -41,7 +41,7 @@ pub struct Opinum {
 
 impl Opinum {
     pub fn new(core: Arc<Core>) -> anyhow::Result<Self> {
-        let signer = JwtSigner::load_or_create(core.certs_dir.as_deref(), "opinum")?;
+        let signer = core.signer("opinum")?;
         let opinum = Opinum { core, signer, refresh: auth::RefreshTokens::default(), hub: hub::Hub::default() };
         opinum.hub.load(&opinum.core.fixtures().opinum);
         Ok(opinum)
