@@ -123,8 +123,16 @@ fn main() -> ExitCode {
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
             runtime.block_on(async move {
+                // MQTT connections are judged in the server's default namespace (runs do not
+                // have MQTT listeners of their own yet), so suites that use MQTT run there.
+                let uses_mqtt = chosen.iter().any(|s| s.provider == "iotopen" && s.action == "mqtt");
                 let target = match &server {
-                    Some(url) => Target::attach(url).await,
+                    Some(url) => {
+                        if uses_mqtt {
+                            eprintln!("conformance: MQTT scenarios are selected: running in the server's default namespace, not a run of its own (do not run other suites in parallel on it)");
+                        }
+                        Target::attach(url, !uses_mqtt).await
+                    }
                     None => Target::embedded().await,
                 };
                 let target = match target {
@@ -134,7 +142,8 @@ fn main() -> ExitCode {
                         return ExitCode::from(2);
                     }
                 };
-                eprintln!("conformance: {} scenario(s) of '{suite}' against `{client}` (server {})", chosen.len(), target.admin_url());
+                let namespace = target.run().map_or(String::new(), |id| format!(", run {id}"));
+                eprintln!("conformance: {} scenario(s) of '{suite}' against `{client}` (server {}{namespace})", chosen.len(), target.admin_url());
                 let options = RunOptions { client, expected };
                 let result = run_suite(&target, &chosen, &options, report::console_progress).await;
                 for (path, text) in [(junit, report::junit(&result)), (json, report::json(&result))] {
@@ -144,6 +153,9 @@ fn main() -> ExitCode {
                             return ExitCode::from(2);
                         }
                     }
+                }
+                if let Err(e) = target.close().await {
+                    eprintln!("conformance: warning: {e:#}");
                 }
                 println!("{}", report::console_summary(&result));
                 if result.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE }

@@ -1,6 +1,11 @@
 //! The server under the runner: an embedded `mock-server` (started here on free ports) or one
 //! already running (`--server http://127.0.0.1:8080/__admin`). Both are driven the same way,
 //! through the admin API, so a scenario behaves identically against either.
+//!
+//! On a running server the runner works in a run of its own (`POST /__admin/runs`, deleted at
+//! the end), so that runs in parallel on one server never see each other's events, faults,
+//! clock or tokens. An admin URL that already names a run (`.../__run/{id}/__admin`) is used
+//! as it is.
 
 use anyhow::{bail, Context, Result};
 use mock_server::{FaultRule, MockServer};
@@ -15,6 +20,10 @@ pub struct Target {
     pub endpoints: Value,
     /// The endpoints document as a file, for clients (`CONFORMANCE_ENDPOINTS`); removed on drop.
     pub endpoints_file: std::path::PathBuf,
+    /// The run this target created on a shared server, deleted by [`Target::close`].
+    owned_run: Option<String>,
+    /// The server's own admin URL, when `admin` is a run's.
+    server_admin: String,
     _embedded: Option<MockServer>,
 }
 
@@ -28,17 +37,36 @@ impl Target {
     pub async fn embedded() -> Result<Target> {
         let server = MockServer::builder().start().await.context("starting the embedded mock server")?;
         let admin = server.endpoints().admin.clone();
-        Self::connect(admin, Some(server)).await
+        Self::connect(admin, Some(server), None).await
     }
 
-    pub async fn attach(admin_url: &str) -> Result<Target> {
-        Self::connect(admin_url.trim_end_matches('/').to_owned(), None).await
+    /// A running server. With `isolate`, in a run created for this target (unless `admin_url`
+    /// names a run already); without, in the server's default namespace.
+    pub async fn attach(admin_url: &str, isolate: bool) -> Result<Target> {
+        let admin = admin_url.trim_end_matches('/').to_owned();
+        if !isolate || admin.contains("/__run/") {
+            return Self::connect(admin, None, None).await;
+        }
+        let http = admin_client()?;
+        let id = format!("conformance-{}-{:08x}", std::process::id(), rand_suffix());
+        let url = format!("{admin}/runs");
+        let response = http.post(&url).json(&json!({"id": id})).send().await.with_context(|| format!("POST {url}: is a mock-server running there?"))?;
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            bail!("POST {url} answered {status}: {}", body.get("message").and_then(Value::as_str).unwrap_or(&body.to_string()));
+        }
+        let run_admin = body["endpoints"]["admin"].as_str().context("the new run has no admin URL")?.to_owned();
+        let mut target = Self::connect(run_admin, None, Some(admin)).await?;
+        target.owned_run = Some(id);
+        Ok(target)
     }
 
-    async fn connect(admin: String, embedded: Option<MockServer>) -> Result<Target> {
-        let http = reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(30)).build()?;
-        let endpoints_file = std::env::temp_dir().join(format!("conformance-endpoints-{}-{}.json", std::process::id(), embedded.is_some()));
-        let mut target = Target { admin, http, endpoints: Value::Null, endpoints_file, _embedded: embedded };
+    async fn connect(admin: String, embedded: Option<MockServer>, server_admin: Option<String>) -> Result<Target> {
+        let http = admin_client()?;
+        let endpoints_file = std::env::temp_dir().join(format!("conformance-endpoints-{}-{:08x}.json", std::process::id(), rand_suffix()));
+        let server_admin = server_admin.unwrap_or_else(|| admin.clone());
+        let mut target = Target { admin, http, endpoints: Value::Null, endpoints_file, owned_run: None, server_admin, _embedded: embedded };
         target.endpoints = target
             .call(reqwest::Method::GET, "endpoints", None)
             .await
@@ -50,6 +78,23 @@ impl Target {
 
     pub fn admin_url(&self) -> &str {
         &self.admin
+    }
+
+    /// The run this target works in, when it created one.
+    pub fn run(&self) -> Option<&str> {
+        self.owned_run.as_deref()
+    }
+
+    /// Deletes the run this target created, if any.
+    pub async fn close(self) -> Result<()> {
+        if let Some(id) = &self.owned_run {
+            let url = format!("{}/runs/{id}", self.server_admin);
+            let status = self.http.delete(&url).send().await.with_context(|| format!("DELETE {url}"))?.status();
+            if !status.is_success() {
+                bail!("DELETE {url} answered {status}");
+            }
+        }
+        Ok(())
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<RequestBody>) -> Result<Value> {
@@ -121,6 +166,17 @@ impl Target {
         let events = body["events"].take();
         Ok(events.as_array().cloned().unwrap_or_default().into_iter().map(EventView).collect())
     }
+}
+
+fn admin_client() -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(30)).build()?)
+}
+
+fn rand_suffix() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
+    h.finish() as u32
 }
 
 /// JSON `null` has no TOML form: an absent key means the same to the fixtures' `Option`s.

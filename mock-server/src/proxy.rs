@@ -97,27 +97,27 @@ impl Proxy {
     }
 
     /// `CONNECT host:port`: the destination, or why it is refused.
-    pub fn connect_destination(&self, authority: &str) -> Result<Destination, String> {
-        let (host, port) = split_authority(authority).ok_or_else(|| format!("'{authority}' is not host:port"))?;
+    pub fn connect_destination(&self, authority: &str) -> Result<Destination, Refusal> {
+        let (host, port) = split_authority(authority).ok_or_else(|| Refusal::Malformed(format!("'{authority}' is not host:port")))?;
         if let Some(kind) = self.host(&host) {
             if port != TLS_PORT {
-                return Err(format!("{host} is emulated on port {TLS_PORT} only, not {port}"));
+                return Err(Refusal::NotEmulated(format!("{host} is emulated on port {TLS_PORT} only, not {port}")));
             }
             return Ok(Destination::RealHost { host, kind });
         }
-        self.own_listener(&host, port).map(Destination::Own).ok_or_else(|| self.unknown(&host))
+        self.own_listener(&host, port).map(Destination::Own).ok_or_else(|| Refusal::NotEmulated(self.unknown(&host)))
     }
 
     /// An absolute-form plain-http request for `authority`: the destination, or why it is refused.
-    pub fn plain_destination(&self, authority: &str) -> Result<Destination, String> {
+    pub fn plain_destination(&self, authority: &str) -> Result<Destination, Refusal> {
         let (host, port) = split_authority(authority).unwrap_or_else(|| (authority.to_ascii_lowercase(), 80));
         if let Some(kind) = self.host(&host) {
             return Ok(Destination::RealHost { host, kind });
         }
         match self.own_listener(&host, port) {
             Some(own) if own.kind == ListenerKind::Http => Ok(Destination::Own(own)),
-            Some(_) => Err(format!("{authority} is a TLS listener: send https:// URLs through CONNECT")),
-            None => Err(self.unknown(&host)),
+            Some(_) => Err(Refusal::NotEmulated(format!("{authority} is a TLS listener: send https:// URLs through CONNECT"))),
+            None => Err(Refusal::NotEmulated(self.unknown(&host))),
         }
     }
 
@@ -194,16 +194,37 @@ impl ProxyRequest {
     }
 }
 
-/// The proxy's refusal: `403`, with the reason and what to do instead.
-pub fn refusal(reason: &str) -> Response<Body> {
-    json_response(
-        StatusCode::FORBIDDEN,
-        json!({
-            "error": "proxy_refused",
-            "message": reason,
-            "hint": "set NO_PROXY for hosts the mock should not see, or point the client at the mock's service URL",
-        }),
-    )
+/// Why the proxy does not serve a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// The target is not `host:port` (`400`).
+    Malformed(String),
+    /// A destination this mock does not emulate (`403`): it never connects anywhere else.
+    NotEmulated(String),
+}
+
+impl Refusal {
+    pub fn reason(&self) -> &str {
+        match self {
+            Refusal::Malformed(r) | Refusal::NotEmulated(r) => r,
+        }
+    }
+
+    /// The answer, with the reason and what to do instead.
+    pub fn response(&self) -> Response<Body> {
+        let (status, error) = match self {
+            Refusal::Malformed(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            Refusal::NotEmulated(_) => (StatusCode::FORBIDDEN, "proxy_refused"),
+        };
+        json_response(
+            status,
+            json!({
+                "error": error,
+                "message": self.reason(),
+                "hint": "set NO_PROXY for hosts the mock should not see, or point the client at the mock's service URL",
+            }),
+        )
+    }
 }
 
 /// `host:port` (IPv6 in brackets) → lower-case host and port.

@@ -22,7 +22,7 @@ use tower::ServiceExt;
 use crate::faults::FiredFault;
 use crate::journal::{EventKind, Exchange};
 use crate::providers::Service;
-use crate::proxy::{self, Destination, OwnListener, Proxy, ProxyRequest};
+use crate::proxy::{Destination, OwnListener, Proxy, ProxyRequest};
 use crate::serve::{ConnInfo, DropConnection, ListenerKind};
 use crate::state::Core;
 use crate::wire::redacted_query;
@@ -105,27 +105,30 @@ impl Dispatcher {
             (ListenerKind::Http, false) => ProxyRequest::of(&req),
             _ => None,
         };
-        if let Some(ProxyRequest::AbsoluteForm(authority)) = &proxied {
-            if let Ok(destination) = self.proxy.plain_destination(authority) {
-                // Served as if sent to the destination itself: the Host header and path decide.
-                let req = origin_form(req, authority, &destination);
-                return Box::pin(self.handle(req)).await;
-            }
-        }
+        let refused = match &proxied {
+            Some(ProxyRequest::AbsoluteForm(authority)) => match self.proxy.plain_destination(authority) {
+                Ok(destination) => {
+                    // Served as if sent to the destination itself: the Host header and path decide.
+                    let req = origin_form(req, authority, &destination);
+                    return Box::pin(self.handle(req)).await;
+                }
+                Err(refusal) => {
+                    tracing::warn!("proxy request for http://{authority} refused: {}", refusal.reason());
+                    Some(refusal)
+                }
+            },
+            _ => None,
+        };
         if proxied.is_none() && !dedicated && by_host_or_prefix_is_admin(listener, req.uri().path()) && !self.is_service_host(&req) {
             return self.admin.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
         }
         let mut summary = Exchange::of(&req, listener);
         summary.secret_in = secrets_in(&req, &self.core.fixtures().secrets());
         let mut record = PendingExchange { core: &self.core, started: Instant::now(), summary, owner: None, done: false };
-        let response = match proxied {
-            Some(ProxyRequest::Connect(authority)) => self.clone().connect(req, &authority, &mut record),
-            Some(ProxyRequest::AbsoluteForm(authority)) => {
-                let reason = self.proxy.plain_destination(&authority).err().unwrap_or_default();
-                tracing::warn!("proxy request for http://{authority} refused: {reason}");
-                proxy::refusal(&reason)
-            }
-            None => self.route(req, listener, &mut record).await,
+        let response = match (proxied, refused) {
+            (_, Some(refusal)) => refusal.response(),
+            (Some(ProxyRequest::Connect(authority)), None) => self.clone().connect(req, &authority, &mut record),
+            _ => self.route(req, listener, &mut record).await,
         };
         record.finish(&response);
         response
@@ -135,9 +138,9 @@ impl Dispatcher {
     fn connect(self: Arc<Self>, req: Request<Body>, authority: &str, record: &mut PendingExchange<'_>) -> Response<Body> {
         let destination = match self.proxy.connect_destination(authority) {
             Ok(d) => d,
-            Err(reason) => {
-                tracing::warn!("CONNECT {authority} refused: {reason}");
-                return proxy::refusal(&reason);
+            Err(refusal) => {
+                tracing::warn!("CONNECT {authority} refused: {}", refusal.reason());
+                return refusal.response();
             }
         };
         if let Destination::RealHost { host, .. } = &destination {
