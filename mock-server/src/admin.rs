@@ -187,11 +187,7 @@ async fn replace_fixtures(State(s): State<AdminState>, body: Body) -> Response {
     };
     match crate::config::parse("<PUT /__admin/fixtures>", text) {
         Ok(fixtures) => {
-            s.core.replace_fixtures(fixtures);
-            // Runtime state (stored data, tokens) restarts from the new fixtures.
-            for p in &s.providers {
-                p.reset();
-            }
+            replace_fixtures_of(&s.core, &s.providers, fixtures);
             Json(json!({"status": "replaced", "until": "the next POST /__admin/reset"})).into_response()
         }
         Err(e) => error(StatusCode::BAD_REQUEST, "bad_fixtures", e.to_string()),
@@ -199,17 +195,32 @@ async fn replace_fixtures(State(s): State<AdminState>, body: Body) -> Response {
 }
 
 async fn reset(State(s): State<AdminState>) -> Response {
-    if let Err(e) = s.core.reload_fixtures() {
+    if let Err(e) = reset_namespace(&s.core, &s.providers) {
         return error(StatusCode::BAD_REQUEST, "bad_fixtures", format!("fixtures not reloaded, nothing was reset:\n{e}"));
     }
-    for p in &s.providers {
+    Json(json!({"status": "reset", "fixtures": s.core.source.name()})).into_response()
+}
+
+/// Serves `fixtures` until the next reset; runtime state (stored data, tokens) restarts from them.
+pub fn replace_fixtures_of(core: &Core, providers: &[Arc<dyn Provider>], fixtures: crate::config::Fixtures) {
+    core.replace_fixtures(fixtures);
+    for p in providers {
         p.reset();
     }
-    s.core.journal.clear();
-    s.core.sms.clear();
-    s.core.faults.clear();
-    s.core.clock.reset();
-    Json(json!({"status": "reset", "fixtures": s.core.source.name()})).into_response()
+}
+
+/// `POST /__admin/reset`: fixtures reloaded from their source, then tokens, stored data,
+/// events, SMS, faults and clock cleared. Nothing changes when the fixtures do not load.
+pub fn reset_namespace(core: &Core, providers: &[Arc<dyn Provider>]) -> Result<(), crate::config::ConfigError> {
+    core.reload_fixtures()?;
+    for p in providers {
+        p.reset();
+    }
+    core.journal.clear();
+    core.sms.clear();
+    core.faults.clear();
+    core.clock.reset();
+    Ok(())
 }
 
 /// `POST /__admin/certificates`, the directory's CSR upload: signs a certificate signing request

@@ -102,7 +102,92 @@ pub enum FaultError {
     ZeroTimes,
 }
 
+/// Building rules in code, as they read: `FaultRule::on("kalibrate", "login")
+/// .route("/*/oauth2/v2.0/token").times(1).status(503).header("Retry-After", "2")`.
 impl FaultRule {
+    /// A rule for every request to `provider`'s `service` (`"kalibrate", "login"`); it needs
+    /// an action (`status`, `delay_ms`, ...) before it is valid.
+    pub fn on(provider: &str, service: &str) -> FaultRule {
+        FaultRule {
+            id: String::new(),
+            provider: Some(provider.to_owned()),
+            service: Some(service.to_owned()),
+            method: None,
+            route: None,
+            after: 0,
+            times: None,
+            action: FaultAction::default(),
+            matched: 0,
+            fired: 0,
+        }
+    }
+
+    /// Names the rule (an id is assigned when it has none).
+    pub fn id(mut self, id: &str) -> Self {
+        self.id = id.to_owned();
+        self
+    }
+
+    pub fn method(mut self, method: &str) -> Self {
+        self.method = Some(method.to_ascii_uppercase());
+        self
+    }
+
+    /// The path below the service root: `*` one segment, a final `/**` any rest.
+    pub fn route(mut self, route: &str) -> Self {
+        self.route = Some(route.to_owned());
+        self
+    }
+
+    /// Lets `n` matching requests through first.
+    pub fn after(mut self, n: u64) -> Self {
+        self.after = n;
+        self
+    }
+
+    /// Fires `n` times, then stays inert.
+    pub fn times(mut self, n: u64) -> Self {
+        self.times = Some(n);
+        self
+    }
+
+    /// Answers with `status` instead of the provider.
+    pub fn status(mut self, status: u16) -> Self {
+        self.action.status = Some(status);
+        self
+    }
+
+    /// The body sent with `status`: a JSON string is sent as text, anything else as JSON.
+    pub fn body(mut self, body: serde_json::Value) -> Self {
+        self.action.body = Some(body);
+        self
+    }
+
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.action.headers.insert(name.to_owned(), value.to_owned());
+        self
+    }
+
+    pub fn delay_ms(mut self, ms: u64) -> Self {
+        self.action.delay_ms = Some(ms);
+        self
+    }
+
+    pub fn drop_connection(mut self) -> Self {
+        self.action.drop_connection = true;
+        self
+    }
+
+    pub fn truncate_body(mut self) -> Self {
+        self.action.truncate_body = true;
+        self
+    }
+
+    pub fn advance_clock_seconds(mut self, seconds: i64) -> Self {
+        self.action.advance_clock_seconds = Some(seconds);
+        self
+    }
+
     pub fn validate(&self) -> Result<(), FaultError> {
         let a = &self.action;
         if let Some(s) = a.status {

@@ -232,6 +232,27 @@ pub struct EventFilter {
 }
 
 impl EventFilter {
+    /// Events of `kind`: exact (`token.issued`), or a prefix ending in `.` or `*`.
+    pub fn kind(kind: &str) -> EventFilter {
+        EventFilter { kind: Some(kind.to_owned()), ..EventFilter::default() }
+    }
+
+    pub fn provider(mut self, provider: &str) -> Self {
+        self.provider = Some(provider.to_owned());
+        self
+    }
+
+    pub fn service(mut self, service: &str) -> Self {
+        self.service = Some(service.to_owned());
+        self
+    }
+
+    /// Only events after sequence number `seq`.
+    pub fn since(mut self, seq: u64) -> Self {
+        self.since = Some(seq);
+        self
+    }
+
     fn matches(&self, e: &Event) -> bool {
         self.since.map_or(true, |s| e.seq > s)
             && self.provider.as_deref().map_or(true, |p| p == e.provider)

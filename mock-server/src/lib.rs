@@ -1,20 +1,41 @@
 //! `mock_server`: one process that emulates Opinum, IoT Open, Knoema, Open Energy and Kalibrate
 //! faithfully enough that their real client libraries work against it.
 //!
-//! In Rust tests, start one on free ports with the embedded fixtures:
+//! In a client project's `cargo test`, start one on free loopback ports with the embedded
+//! fixtures, point the client under test at it, and assert on what it did:
 //!
-//! ```no_run
-//! # async fn demo() -> anyhow::Result<()> {
-//! use mock_server::MockServer;
+//! ```
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! use mock_server::{EventFilter, FaultRule, MockServer};
 //!
 //! let server = MockServer::start().await;
-//! let token_url = format!("{}/{}/oauth2/v2.0/token",
-//!     server.url("kalibrate.login"), "efa98c7b-2114-46e8-be99-954a4f1a2d9c");
-//! // ... point the client under test at `token_url`, trusting `server.ca_pem()` ...
-//! let issued = server.events().into_iter().filter(|e| e.kind.name() == "token.issued").count();
-//! # Ok(()) }
+//! // The client under test, trusting the dev CA; here, Kalibrate's own token request.
+//! let http = reqwest::Client::builder()
+//!     .add_root_certificate(reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).unwrap())
+//!     .build()
+//!     .unwrap();
+//! let token_url = format!("{}/efa98c7b-2114-46e8-be99-954a4f1a2d9c/oauth2/v2.0/token", server.url("kalibrate.login"));
+//! let form = [
+//!     ("client_id", "0525b217-cbb9-4d4a-b8a1-7551c30098cf"),
+//!     ("client_secret", "sandpit-read-secret"),
+//!     ("scope", "api://dev.data.thekalibratecloud.com/c770a337-3c7e-4bbe-a8cb-2fbc9601b94f/.default"),
+//!     ("grant_type", "client_credentials"),
+//! ];
+//!
+//! // One 503 with Retry-After, then the real answer: does the client retry?
+//! server.faults().add(FaultRule::on("kalibrate", "login").route("/*/oauth2/v2.0/token").times(1).status(503).header("Retry-After", "0")).unwrap();
+//! assert_eq!(http.post(&token_url).form(&form).send().await.unwrap().status(), 503);
+//! assert_eq!(http.post(&token_url).form(&form).send().await.unwrap().status(), 200);
+//!
+//! let issued = server.events().assert_count("token.issued", 1);
+//! assert_eq!(issued[0].provider, "kalibrate");
+//! server.events().assert_any(&EventFilter::kind("fault.applied"));
+//! # }
 //! ```
 //!
+//! [`MockServer`] derefs to its default [`Namespace`]: URLs, [`Events`], faults, clock and
+//! fixtures. [`MockServer::run`] gives a test a namespace of its own on a shared server, and
+//! [`Namespace::proxy_url`] is the `HTTPS_PROXY` for clients that keep the providers' real URLs.
 //! The server stops when the `MockServer` is dropped.
 
 pub mod admin;
@@ -25,6 +46,7 @@ pub mod faults;
 mod files;
 pub mod journal;
 pub mod mqtt;
+pub mod namespace;
 pub mod outbox;
 pub mod providers;
 pub mod proxy;
@@ -39,17 +61,19 @@ pub mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 pub use clock::Clock;
 pub use config::{ConfigError, Fixtures, FixturesSource};
 pub use faults::{FaultAction, FaultRule, Faults};
 pub use journal::{Event, EventFilter, EventKind};
+pub use namespace::{Events, Namespace, Run};
 pub use server::{Endpoints, Options};
 
-/// A running mock server, for tests. Dropping it shuts it down.
+/// A running mock server, for tests. It derefs to its default [`Namespace`] (URLs, events,
+/// faults, clock, fixtures); [`MockServer::run`] makes more. Dropping it shuts it down.
 pub struct MockServer {
     running: server::Running,
+    default: Namespace,
 }
 
 impl MockServer {
@@ -66,68 +90,37 @@ impl MockServer {
         Builder { options: Options::ephemeral() }
     }
 
-    pub fn endpoints(&self) -> &Endpoints {
-        &self.running.endpoints
-    }
-
-    /// The base URL of a service, e.g. `url("kalibrate.login")`.
+    /// A run of its own on this server: isolated events, faults, clock, fixtures and tokens,
+    /// reached through URLs with its path prefix (`/__run/{id}`) or its proxy URL. Deleted
+    /// when the returned handle is dropped.
     ///
-    /// # Panics
-    /// If no such service exists; the message lists those that do.
-    pub fn url(&self, service: &str) -> String {
-        self.running.endpoints.services.get(service).cloned().unwrap_or_else(|| {
-            let known: Vec<&String> = self.running.endpoints.services.keys().collect();
-            panic!("no service '{service}'; services are {known:?}")
-        })
-    }
-
-    /// The dev CA certificate (PEM) that signs the server certificates.
-    pub fn ca_pem(&self) -> &str {
-        &self.running.core.tls.ca.cert_pem
-    }
-
-    /// Path of the dev CA certificate file, for `REQUESTS_CA_BUNDLE` and the like.
-    pub fn ca_path(&self) -> PathBuf {
-        PathBuf::from(&self.running.endpoints.ca)
-    }
-
-    /// Every event in the journal.
-    pub fn events(&self) -> Vec<Event> {
-        self.running.core.journal.events(&EventFilter::default())
-    }
-
-    pub fn events_matching(&self, filter: &EventFilter) -> Vec<Event> {
-        self.running.core.journal.events(filter)
-    }
-
-    /// A client certificate signed by this server's CA, to present on the mTLS listener.
-    pub fn issue_client_certificate(&self, common_name: &str) -> tls::ClientCertificate {
-        self.running.core.tls.ca.issue_client_cert(common_name).expect("client certificate")
-    }
-
-    /// Signs a certificate signing request (PEM or DER) into an end-entity client certificate,
-    /// valid for `validity_seconds` from now on the virtual clock: what `POST
-    /// /__admin/certificates` does.
-    pub fn sign_csr(&self, csr: &[u8], validity_seconds: i64) -> Result<tls::IssuedCertificate, tls::CsrError> {
-        let validity = tls::Validity::starting(self.running.core.clock.now(), validity_seconds);
-        self.running.core.tls.ca.sign_csr(csr, validity)
-    }
-
-    pub fn clock(&self) -> &Clock {
-        &self.running.core.clock
-    }
-
-    pub fn faults(&self) -> &Faults {
-        &self.running.core.faults
-    }
-
-    pub fn fixtures(&self) -> Arc<Fixtures> {
-        self.running.core.fixtures()
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let server = mock_server::MockServer::start().await;
+    /// let run = server.run("job-1").unwrap();
+    /// assert!(run.url("kalibrate.login").ends_with("/__run/job-1/kalibrate/login"));
+    /// assert!(run.proxy_url().starts_with("http://job-1:run@127.0.0.1:"));
+    /// run.clock().advance(chrono::Duration::hours(2)).unwrap();
+    /// assert!(server.clock().reading().offset_seconds.abs() < 1.0, "the default namespace has its own clock");
+    /// # }
+    /// ```
+    pub fn run(&self, id: &str) -> Result<Run, runs::RunError> {
+        let world = self.running.runs.create(id)?;
+        let endpoints = world.endpoints.get().cloned().unwrap_or_else(|| runs::run_endpoints(&self.running.endpoints, id));
+        Ok(Run::new(Namespace::new(world, endpoints), self.running.runs.clone(), id.to_owned()))
     }
 
     /// Stops the server and waits until its listeners are closed.
     pub async fn shutdown(self) {
         self.running.shutdown().await
+    }
+}
+
+impl std::ops::Deref for MockServer {
+    type Target = Namespace;
+
+    fn deref(&self) -> &Namespace {
+        &self.default
     }
 }
 
@@ -200,7 +193,15 @@ impl Builder {
         self
     }
 
+    /// How many runs may live at once (default 64); one more evicts the longest unused.
+    pub fn max_runs(mut self, limit: usize) -> Self {
+        self.options.max_runs = limit;
+        self
+    }
+
     pub async fn start(self) -> anyhow::Result<MockServer> {
-        Ok(MockServer { running: server::start(self.options).await? })
+        let running = server::start(self.options).await?;
+        let default = Namespace::new(running.runs.default.clone(), running.endpoints.clone());
+        Ok(MockServer { running, default })
     }
 }

@@ -64,6 +64,16 @@ impl World {
         let dispatcher = Arc::new(Dispatcher::new(core.clone(), services, admin, proxy));
         Ok(World { core, providers, dispatcher, endpoints })
     }
+
+    /// What `POST /__admin/reset` does in this namespace.
+    pub fn reset(&self) -> Result<(), crate::config::ConfigError> {
+        admin::reset_namespace(&self.core, &self.providers)
+    }
+
+    /// What `PUT /__admin/fixtures` does in this namespace.
+    pub fn replace_fixtures(&self, fixtures: crate::config::Fixtures) {
+        admin::replace_fixtures_of(&self.core, &self.providers, fixtures)
+    }
 }
 
 struct Entry {
@@ -74,7 +84,7 @@ struct Entry {
 
 /// The default namespace and the named runs; the front door of every HTTP listener.
 pub struct Runs {
-    pub default: World,
+    pub default: Arc<World>,
     named: Mutex<BTreeMap<String, Entry>>,
     limit: usize,
     proxy: Arc<Proxy>,
@@ -82,7 +92,7 @@ pub struct Runs {
 }
 
 impl Runs {
-    pub fn new(default: World, proxy: Arc<Proxy>, limit: usize, started: Instant) -> Runs {
+    pub fn new(default: Arc<World>, proxy: Arc<Proxy>, limit: usize, started: Instant) -> Runs {
         Runs { default, named: Mutex::default(), limit: limit.max(1), proxy, started }
     }
 

@@ -175,7 +175,7 @@ pub async fn start(options: Options) -> Result<Running> {
     let (shutdown, signal) = watch::channel(false);
     let proxy = Arc::new(Proxy::new(&core.tls, signal.clone()));
     let endpoints_cell = Arc::new(OnceLock::new());
-    let default = World::build(core.clone(), proxy.clone(), endpoints_cell.clone(), started)?;
+    let default = Arc::new(World::build(core.clone(), proxy.clone(), endpoints_cell.clone(), started)?);
     let providers = default.providers.clone();
     let dispatcher = default.dispatcher.clone();
     let runs = Arc::new(Runs::new(default, proxy.clone(), options.max_runs, started));

@@ -116,7 +116,7 @@ async fn events_filter_by_provider_service_kind_and_since() {
         parse_time(&e["at"]);
     }
     // The library handle sees the same journal (compared as text-parsed JSON, like the admin answer).
-    let library: Value = serde_json::from_str(&serde_json::to_string(&server.events()).unwrap()).unwrap();
+    let library: Value = serde_json::from_str(&serde_json::to_string(&server.events().all()).unwrap()).unwrap();
     assert_eq!(library, Value::Array(all.clone()));
 
     assert_eq!(admin_events(&http, &server, "provider=kalibrate").await.len(), 6);
@@ -195,7 +195,7 @@ async fn delete_events_empties_the_journal_and_keeps_counting() {
     let (_, after) = get_json(&http, admin(&server, "/events")).await;
     assert_eq!(after["events"], json!([]));
     assert_eq!(after["next_seq"], next, "sequence numbers are never reused");
-    assert!(server.events().is_empty());
+    assert!(server.events().all().is_empty());
 
     sandpit_token(&http, &server, READER).await;
     let events = admin_events(&http, &server, "").await;
@@ -586,7 +586,7 @@ async fn reset_clears_events_faults_clock_and_imported_data() {
     assert_eq!(status, StatusCode::CREATED);
     let (_, c) = post_json(&http, admin(&server, "/clock"), json!({"advance_seconds": -600, "freeze": true})).await;
     assert_eq!(c["frozen"], true);
-    assert!(!server.events().is_empty());
+    assert!(!server.events().all().is_empty());
 
     let (status, body) = post_json(&http, admin(&server, "/reset"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -99,7 +99,7 @@ async fn garbage_bytes_close_only_their_connection() {
         assert!(c.closed_within(WAIT).await);
         healthy.check().await;
     }
-    let disconnected = server.events().into_iter().filter(|e| e.kind.name() == "mqtt.disconnected").count();
+    let disconnected = server.events().all().into_iter().filter(|e| e.kind.name() == "mqtt.disconnected").count();
     assert!(disconnected >= blobs.len() * 3, "every bad connection is journaled ({disconnected})");
 }
 
@@ -170,7 +170,7 @@ async fn never_finished_tls_or_websocket_handshakes_and_silent_sockets_time_out(
     assert!(started.elapsed() < HANDSHAKE + Duration::from_secs(3));
     healthy.check().await;
     let reasons: Vec<String> = server
-        .events()
+        .events().all()
         .into_iter()
         .filter_map(|e| match e.kind {
             mock_server::EventKind::MqttDisconnected { reason, .. } => Some(reason),

@@ -132,7 +132,7 @@ async fn bad_filters_are_400_text_and_unknown_datasets_200_string() {
     assert_eq!((status, v["Message"].as_str()), (StatusCode::NOT_FOUND, Some("No HTTP resource was found that matches the request URI '/api/9.9/nothing'.")));
     let r = client(&server).get(format!("{}/api/2.0/data", api(&server))).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
-    assert!(server.events().iter().all(|e| !matches!(&e.kind, mock_server::EventKind::Exchange(x) if x.status >= 500)));
+    assert!(server.events().all().iter().all(|e| !matches!(&e.kind, mock_server::EventKind::Exchange(x) if x.status >= 500)));
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ fn client(server: &MockServer, identity: Option<reqwest::Identity>) -> reqwest::
 
 fn exchanges(server: &MockServer) -> Vec<serde_json::Value> {
     let filter = EventFilter { kind: Some("http.exchange".into()), ..Default::default() };
-    server.events_matching(&filter).iter().map(|e| serde_json::to_value(e).unwrap()).collect()
+    server.events().matching(&filter).iter().map(|e| serde_json::to_value(e).unwrap()).collect()
 }
 
 #[tokio::test]

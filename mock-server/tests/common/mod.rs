@@ -110,12 +110,7 @@ pub async fn admin_events(http: &Client, server: &MockServer, query: &str) -> Ve
 
 /// The events of the library handle with this kind, as JSON.
 pub fn events_of_kind(server: &MockServer, kind: &str) -> Vec<Value> {
-    server
-        .events()
-        .into_iter()
-        .filter(|e| e.kind.name() == kind)
-        .map(|e| serde_json::to_value(e).unwrap())
-        .collect()
+    server.events().of_kind(kind).iter().map(|e| serde_json::to_value(e).unwrap()).collect()
 }
 
 /// Checks a body is Azure AD's error shape for `code`, with every field consistent.

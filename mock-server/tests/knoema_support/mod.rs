@@ -66,7 +66,7 @@ pub async fn json(r: reqwest::Response) -> (StatusCode, Value) {
 /// Knoema's events of one kind, as JSON.
 pub fn events(server: &MockServer, kind: &str) -> Vec<Value> {
     server
-        .events()
+        .events().all()
         .into_iter()
         .filter(|e| e.provider == "knoema" && e.kind.name() == kind)
         .map(|e| serde_json::to_value(e).unwrap())

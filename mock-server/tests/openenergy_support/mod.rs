@@ -179,7 +179,7 @@ pub async fn introspect(http: &Client, server: &MockServer, caller: &str, token:
 
 /// The journal's events of one kind, as JSON.
 pub fn events_of_kind(server: &MockServer, kind: &str) -> Vec<Value> {
-    server.events().into_iter().filter(|e| e.kind.name() == kind).map(|e| serde_json::to_value(e).unwrap()).collect()
+    server.events().all().into_iter().filter(|e| e.kind.name() == kind).map(|e| serde_json::to_value(e).unwrap()).collect()
 }
 
 /// Default fixtures with `from` replaced by `to` (which must be there).
