@@ -10,10 +10,14 @@
 //!    with resumed TLS sessions, vs. a bare handler behind the same mTLS accept loop.
 //! 7. IoT Open: MQTT QoS 0 and QoS 1 messages/s through the gate vs. mosquitto (when the Debian
 //!    package is installed), and history queries over one million points.
+//! 8. Proxy mode and runs: `GET /api/status` over HTTPS through a CONNECT tunnel (the real host
+//!    name) and under a run's path prefix, vs. the same request sent straight to the HTTPS
+//!    listener; creating and deleting a run vs. `POST /__admin/reset`.
 //!
 //! Run: `cargo bench -p mock-server --bench throughput`. Tune with the environment variables
 //! `BENCH_SECONDS` (measured seconds per target, default 5), `BENCH_WARMUP` (default 1),
-//! `BENCH_CONNECTIONS` (default 16) and `BENCH_STARTS` (binary starts, default 15).
+//! `BENCH_CONNECTIONS` (default 16), `BENCH_STARTS` (binary starts, default 15) and `BENCH_ONLY`
+//! (comma-separated sections: startup, http, mtls, mqtt, proxy; all by default).
 //! Everything talks to 127.0.0.1 only.
 
 use std::collections::HashMap;
@@ -43,29 +47,36 @@ const POINTS_PER_PUSH: usize = 100;
 fn main() -> ExitCode {
     let cfg = Config::from_env();
     eprintln!("{}", cfg.describe());
-    let startup = match server_binary() {
-        Ok(bin) => Some(startup_bench(&bin, cfg.starts)),
-        Err(message) => {
+    let startup = match (cfg.runs("startup"), server_binary()) {
+        (false, _) => None,
+        (true, Ok(bin)) => Some(startup_bench(&bin, cfg.starts)),
+        (true, Err(message)) => {
             eprintln!("{message}");
             None
         }
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-    let loads = match runtime.block_on(load_bench(&cfg)) {
-        Ok(loads) => loads,
+    let loads = match cfg.runs("http").then(|| runtime.block_on(load_bench(&cfg))).transpose() {
+        Ok(loads) => loads.unwrap_or_default(),
         Err(message) => {
             eprintln!("error: {message}");
             return ExitCode::FAILURE;
         }
     };
     print_report(&cfg, startup.as_ref(), &loads);
-    if let Err(message) = runtime.block_on(openenergy_mtls_bench(&cfg)) {
-        eprintln!("error: {message}");
-        return ExitCode::FAILURE;
-    }
-    if let Err(message) = runtime.block_on(iotopen_mqtt_bench()) {
-        eprintln!("error: {message}");
-        return ExitCode::FAILURE;
+    let sections: [(&str, &dyn Fn() -> Result<(), String>); 3] = [
+        ("mtls", &|| runtime.block_on(openenergy_mtls_bench(&cfg))),
+        ("mqtt", &|| runtime.block_on(iotopen_mqtt_bench())),
+        ("proxy", &|| runtime.block_on(proxy_and_runs_bench(&cfg))),
+    ];
+    for (name, section) in sections {
+        if !cfg.runs(name) {
+            continue;
+        }
+        if let Err(message) = section() {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
     }
     ExitCode::SUCCESS
 }
@@ -79,9 +90,15 @@ struct Config {
     measure: Duration,
     connections: usize,
     starts: usize,
+    /// `BENCH_ONLY=proxy,mtls`: the sections to run (startup, http, mtls, mqtt, proxy); all by default.
+    only: Option<Vec<String>>,
 }
 
 impl Config {
+    fn runs(&self, section: &str) -> bool {
+        self.only.as_ref().is_none_or(|only| only.iter().any(|s| s == section))
+    }
+
     fn from_env() -> Self {
         let secs = |name: &str, default: f64| Duration::from_secs_f64(env_number(name, default).max(0.0));
         Config {
@@ -89,6 +106,7 @@ impl Config {
             measure: secs("BENCH_SECONDS", 5.0).max(Duration::from_millis(100)),
             connections: (env_number("BENCH_CONNECTIONS", 16.0) as usize).max(1),
             starts: (env_number("BENCH_STARTS", 15.0) as usize).max(2),
+            only: std::env::var("BENCH_ONLY").ok().map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()),
         }
     }
 
@@ -369,13 +387,7 @@ fn client(connections: usize) -> reqwest::Client {
 }
 
 async fn fetch_body(target: &Target) -> Result<Vec<u8>, String> {
-    let response = (target.build)(&client(1)).send().await.map_err(|e| e.to_string())?;
-    let status = response.status();
-    let body = response.bytes().await.map_err(|e| e.to_string())?;
-    if status != StatusCode::OK {
-        return Err(format!("{}: {status}: {}", target.name, String::from_utf8_lossy(&body)));
-    }
-    Ok(body.to_vec())
+    fetch_body_with(target, &client(1)).await
 }
 
 /// The floor: axum parses the same form and answers a fixed body, with no mock logic at all.
@@ -1094,4 +1106,94 @@ impl Drop for Mosquitto {
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self._dir);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 8. Proxy mode and runs
+//
+// The same `GET /api/status` with the same token, three ways, each over HTTPS with keep-alive
+// connections: straight to the HTTPS listener (the baseline), through the HTTP listener as a
+// proxy to `https://dev.data.thekalibratecloud.com` (one CONNECT per connection, then TLS and
+// HTTP inside the tunnel), and to a run's prefixed URL (one more lookup per request). Then the
+// cost of a namespace: creating and deleting a run, next to resetting the default namespace.
+
+async fn proxy_and_runs_bench(cfg: &Config) -> Result<(), String> {
+    let server = mock_server::MockServer::start().await;
+    let run = server.run("bench").map_err(|e| e.to_string())?;
+    let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).map_err(|e| e.to_string())?;
+    let tls_client = |proxy: Option<&str>| -> Result<reqwest::Client, String> {
+        let mut b = reqwest::Client::builder()
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(ca.clone())
+            .no_proxy()
+            .pool_max_idle_per_host(cfg.connections)
+            .timeout(Duration::from_secs(10));
+        if let Some(url) = proxy {
+            b = b.proxy(reqwest::Proxy::all(url).map_err(|e| e.to_string())?);
+        }
+        b.build().map_err(|e| e.to_string())
+    };
+    let token_in = |login: String| async move {
+        let target = Target::token("token", format!("{login}/{TENANT}/oauth2/v2.0/token"));
+        let body = fetch_body_with(&target, &tls_client(None)?).await?;
+        serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["access_token"].as_str().map(str::to_owned))
+            .ok_or_else(|| "no access_token".to_owned())
+    };
+    let token = token_in(server.url("kalibrate.login")).await?;
+    let run_token = token_in(run.url("kalibrate.login")).await?;
+    let direct = Target::status("direct  https GET status", format!("{}/api/status", server.url("kalibrate.data")), token.clone());
+    let proxied = Target::status("proxied https GET status (real host)", "https://dev.data.thekalibratecloud.com/api/status".to_owned(), token);
+    let in_run = Target::status("run     https GET status (/__run/ prefix)", format!("{}/api/status", run.url("kalibrate.data")), run_token);
+    let mut loads = Vec::new();
+    for (target, proxy) in [(&direct, None), (&proxied, Some(server.proxy_url())), (&in_run, None)] {
+        let load = closed_loop_with(target, cfg, tls_client(proxy)?).await?;
+        eprintln!("{}: {:.0} req/s, p50 {:.2} ms, p99 {:.2} ms", load.name, load.rate(), ms(load.p50), ms(load.p99));
+        loads.push(load);
+    }
+    drop(run);
+
+    let admin = client(1);
+    let (mut creates, mut resets) = (Vec::new(), Vec::new());
+    for i in 0..50 {
+        let started = Instant::now();
+        let created = admin.post(format!("{}/runs", server.admin_url())).json(&serde_json::json!({"id": format!("r{i}")})).send().await.map_err(|e| e.to_string())?;
+        if created.status() != StatusCode::CREATED {
+            return Err(format!("POST runs: {}", created.status()));
+        }
+        admin.delete(format!("{}/runs/r{i}", server.admin_url())).send().await.map_err(|e| e.to_string())?;
+        creates.push(started.elapsed());
+        let started = Instant::now();
+        let reset = admin.post(format!("{}/reset", server.admin_url())).send().await.map_err(|e| e.to_string())?;
+        if reset.status() != StatusCode::OK {
+            return Err(format!("POST reset: {}", reset.status()));
+        }
+        resets.push(started.elapsed());
+    }
+    server.shutdown().await;
+
+    println!();
+    println!("{:<44} {:>9} {:>9} {:>9} {:>9}", "proxy mode and runs (HTTPS keep-alive)", "req/s", "p50 ms", "p99 ms", "requests");
+    for l in &loads {
+        println!("  {:<42} {:>9.0} {:>9.2} {:>9.2} {:>9}", l.name, l.rate(), ms(l.p50), ms(l.p99), l.requests);
+    }
+    println!("  {:<42} {:>8.2}x", "ratio proxied / direct", loads[1].rate() / loads[0].rate());
+    println!("  {:<42} {:>8.2}x", "ratio run prefix / direct", loads[2].rate() / loads[0].rate());
+    let (create, reset) = (median(&creates), median(&resets));
+    println!("  {:<42} {:>8.2} ms median of {}", "create + delete a run (admin API)", ms(create), creates.len());
+    println!("  {:<42} {:>8.2} ms median of {}", "POST /__admin/reset (baseline)", ms(reset), resets.len());
+    println!("  {:<42} {:>8.2}x", "ratio run create+delete / reset", create.as_secs_f64() / reset.as_secs_f64());
+    Ok(())
+}
+
+async fn fetch_body_with(target: &Target, client: &reqwest::Client) -> Result<Vec<u8>, String> {
+    let response = (target.build)(client).send().await.map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response.bytes().await.map_err(|e| e.to_string())?;
+    if status != StatusCode::OK {
+        return Err(format!("{}: {status}: {}", target.name, String::from_utf8_lossy(&body)));
+    }
+    Ok(body.to_vec())
 }

@@ -223,7 +223,10 @@ fn take_run(req: &mut Request<Body>) -> Result<Option<String>, String> {
             (path, Some(q)) => format!("{path}?{q}"),
             (path, None) => path.to_owned(),
         };
-        *req.uri_mut() = inner.parse::<Uri>().map_err(|e| format!("path after {RUN_PATH}{id}: {e}"))?;
+        // Scheme and authority stay: an HTTP/2 request has no Host header but its authority.
+        let mut parts = req.uri().clone().into_parts();
+        parts.path_and_query = Some(inner.parse().map_err(|e| format!("path after {RUN_PATH}{id}: {e}"))?);
+        *req.uri_mut() = Uri::from_parts(parts).map_err(|e| format!("path after {RUN_PATH}{id}: {e}"))?;
         req.extensions_mut().insert(RunPrefix(format!("{RUN_PATH}{id}")));
         return Ok(Some(id));
     }
@@ -364,6 +367,9 @@ mod tests {
         let mut bare = request("/__run/job-42", &[]);
         assert_eq!(take_run(&mut bare).unwrap().as_deref(), Some("job-42"));
         assert_eq!(bare.uri().path(), "/");
+        let mut http2 = request("https://127.0.0.1:8443/__run/job-42/kalibrate/login", &[]);
+        take_run(&mut http2).unwrap();
+        assert_eq!(http2.uri().to_string(), "https://127.0.0.1:8443/kalibrate/login", "the authority stays");
     }
 
     #[test]

@@ -340,6 +340,8 @@ impl Running {
         if let Some(m) = &e.mqtt {
             out.push_str(&format!("  mqtt   {}  {}  {}\n", m.tcp, m.tls, m.ws));
         }
+        out.push_str(&format!("  proxy  {} (HTTPS_PROXY/HTTP_PROXY for clients that keep the real URLs)\n", e.proxy));
+        out.push_str(&format!("  runs   POST {}/runs (isolated namespaces for parallel jobs, at most {})\n", e.admin, self.runs.limit()));
         out.push_str("services (the base URL to configure instead of the real one):\n");
         for (key, url) in &e.services {
             out.push_str(&format!("  {key:<22} {url}\n"));

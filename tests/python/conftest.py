@@ -7,8 +7,10 @@ verify TLS against it exactly as they would against the real hosts. Every test s
 `POST /__admin/reset`: fixtures reloaded, tokens, events, faults and clock cleared.
 """
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -86,11 +88,10 @@ def _wait_for_endpoints(path: Path, process: subprocess.Popen, log_path: Path) -
     raise RuntimeError(f"mock-server not ready after 30 s:\n{log_path.read_text()}")
 
 
-@pytest.fixture(scope="session")
-def mock(tmp_path_factory) -> Mock:
-    if not BIN.exists():
-        pytest.exit(f"{BIN} not found: run `cargo build -p mock-server` (scripts/test.sh does)", 2)
-    work = tmp_path_factory.mktemp("mock-server")
+@contextlib.contextmanager
+def serving(work: Path, *extra_args: str):
+    """The real binary on free ports with its certs, endpoints file and log in `work`; stopped
+    (SIGTERM, then SIGKILL after 10 s) when the block ends."""
     endpoints_file = work / "endpoints.json"
     log_path = work / "server.log"
     with open(log_path, "wb") as log:
@@ -98,13 +99,11 @@ def mock(tmp_path_factory) -> Mock:
             [str(BIN), "serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--mtls", "127.0.0.1:0",
              "--listen", "knoema.api=127.0.0.1:0",
              "--mqtt", "127.0.0.1:0", "--mqtts", "127.0.0.1:0", "--mqtt-ws", "127.0.0.1:0",
-             "--certs-dir", str(work / "certs"), "--endpoints-file", str(endpoints_file), "--log", "debug"],
+             "--certs-dir", str(work / "certs"), "--endpoints-file", str(endpoints_file), *extra_args],
             stdout=log, stderr=subprocess.STDOUT,
         )
     try:
-        server = Mock(_wait_for_endpoints(endpoints_file, process, log_path), process, log_path)
-        os.environ["REQUESTS_CA_BUNDLE"] = server.ca
-        yield server
+        yield Mock(_wait_for_endpoints(endpoints_file, process, log_path), process, log_path)
     finally:
         process.terminate()
         try:
@@ -112,6 +111,48 @@ def mock(tmp_path_factory) -> Mock:
         except subprocess.TimeoutExpired:
             process.kill()
             raise
+
+
+@pytest.fixture(scope="session")
+def mock(tmp_path_factory) -> Mock:
+    if not BIN.exists():
+        pytest.exit(f"{BIN} not found: run `cargo build -p mock-server` (scripts/test.sh does)", 2)
+    with serving(tmp_path_factory.mktemp("mock-server"), "--log", "debug") as server:
+        os.environ["REQUESTS_CA_BUNDLE"] = server.ca
+        yield server
+
+
+PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def clear_proxy_env(monkeypatch, mock: Mock) -> None:
+    """No proxy set, `mock`'s CA trusted; monkeypatch restores both after the test. Lower-case
+    variants win over upper-case ones in urllib and requests: clear them all."""
+    for name in PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", mock.ca)
+
+
+def raw_exchange(address, request: bytes, timeout=5.0):
+    """One request over a bare socket and one response: `(status, headers, body)` with a
+    Content-Length body. A hang fails the test (socket timeout)."""
+    with socket.create_connection(address, timeout=timeout) as s:
+        s.settimeout(timeout)
+        s.sendall(request)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = s.recv(65536)
+            assert chunk, f"connection closed before a response: {data!r}"
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+        while len(body) < int(headers.get("content-length", "0")):
+            chunk = s.recv(65536)
+            assert chunk, "connection closed inside the body"
+            body += chunk
+    return int(lines[0].split()[1]), headers, body
 
 
 @pytest.fixture(autouse=True)

@@ -40,7 +40,8 @@ def test_no_arguments_serves_the_embedded_fixtures_and_stops_on_signals(tmp_path
     })
     try:
         endpoints = wait_for(endpoints_file, process)
-        assert set(endpoints) >= {"http", "https", "mtls", "admin", "ca", "services"}
+        assert set(endpoints) >= {"http", "https", "mtls", "admin", "ca", "services", "proxy"}
+        assert endpoints["proxy"] == endpoints["http"] and "run" not in endpoints
         assert endpoints["ca"] == str(tmp_path / "certs" / "ca.pem")
         assert endpoints["services"]["kalibrate.login"] == endpoints["https"] + "/kalibrate/login"
         assert endpoints["services"]["kalibrate.data"] == endpoints["https"] + "/kalibrate/data"
@@ -62,6 +63,7 @@ def test_no_arguments_serves_the_embedded_fixtures_and_stops_on_signals(tmp_path
     for url in [endpoints["http"], endpoints["https"], endpoints["mtls"], endpoints["admin"], *endpoints["services"].values()]:
         assert url in out, out
     assert "0525b217-cbb9-4d4a-b8a1-7551c30098cf" in out and "sandpit-read-secret" in out
+    assert f"proxy  {endpoints['proxy']} (HTTPS_PROXY" in out and f"runs   POST {endpoints['admin']}/runs" in out
     assert "shutting down" in err.lower() or "stopped" in err.lower(), err
 
 

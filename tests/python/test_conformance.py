@@ -3,6 +3,7 @@ the checks it violates (conformance/clients/kalibrate/expected-verdicts.toml); t
 faulty clients fail every check there is."""
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -11,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 
 from conftest import ROOT
 
@@ -104,9 +106,33 @@ def test_attaches_to_a_running_server(mock, tmp_path):
     done = run(["run", "--suite", "kalibrate/security", "--client", REFERENCE["requests"], "--server", mock.admin,
                 "--json", str(tmp_path / "r.json")])
     assert done.returncode == 0, done.stderr
-    assert json.loads((tmp_path / "r.json").read_text())["server"] == mock.admin
-    # The last scenario (a wrong secret) left its rejection in the attached server's journal.
-    assert [e["code"] for e in mock.events(kind="token.rejected")] == [7000215]
+    # It worked in a run of its own, named on stderr, and deleted it at the end.
+    server = json.loads((tmp_path / "r.json").read_text())["server"]
+    match = re.fullmatch(re.escape(mock.endpoints["http"]) + r"/__run/(conformance-\d+-[0-9a-f]{8})/__admin", server)
+    assert match, server
+    assert f", run {match.group(1)})" in done.stderr
+    assert requests.get(f"{mock.admin}/runs/{match.group(1)}", timeout=10).status_code == 404
+    assert requests.get(f"{mock.admin}/runs", timeout=10).json()["runs"] == []
+    # The last scenario (a wrong secret) was rejected in that run, not in the default namespace.
+    assert mock.events(kind="token.rejected") == []
+    assert mock.events() == []
+
+
+def test_attaches_to_a_run_it_is_given(mock, tmp_path):
+    created = requests.post(f"{mock.admin}/runs", json={"id": "given-run"}, timeout=10)
+    assert created.status_code == 201, created.text
+    try:
+        run_admin = created.json()["endpoints"]["admin"]
+        done = run(["run", "--suite", "kalibrate/security", "--client", REFERENCE["requests"], "--server", run_admin,
+                    "--json", str(tmp_path / "r.json")])
+        assert done.returncode == 0, done.stderr
+        assert json.loads((tmp_path / "r.json").read_text())["server"] == run_admin
+        # Used as it is and left in place: the last scenario's rejection is in its journal.
+        rejected = requests.get(f"{run_admin}/events", params={"kind": "token.rejected"}, timeout=10).json()["events"]
+        assert [e["code"] for e in rejected] == [7000215]
+        assert mock.events(kind="token.rejected") == []
+    finally:
+        requests.delete(f"{mock.admin}/runs/given-run", timeout=10)
 
 
 def test_bad_scenario_files_are_explained(tmp_path):

@@ -22,9 +22,8 @@ import requests
 from oauthlib.oauth2 import LegacyApplicationClient
 from requests_oauthlib import OAuth2Session
 
-from conftest import READ_CLIENT, SANDPIT_AUDIENCE, SANDPIT_SCOPE, SANDPIT_TENANT
-
-PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+import conftest
+from conftest import READ_CLIENT, SANDPIT_AUDIENCE, SANDPIT_SCOPE, SANDPIT_TENANT, clear_proxy_env
 LOGIN = "https://login.microsoftonline.com"
 KALIBRATE_TOKEN_URL = f"{LOGIN}/{SANDPIT_TENANT}/oauth2/v2.0/token"
 KALIBRATE_STATUS_URL = "https://dev.data.thekalibratecloud.com/api/status"
@@ -35,16 +34,12 @@ OPEN_ENERGY_ISSUER = "https://matls-auth.directory.energydata.org.uk/"
 
 
 def use_proxy(monkeypatch, mock, https=True, http=True):
-    """The environment a user sets for proxy mode; monkeypatch restores it after the test.
-    Lower-case variants win over upper-case ones in urllib and requests: clear them all."""
-    for name in PROXY_VARIABLES:
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
+    """The environment a user sets for proxy mode; monkeypatch restores it after the test."""
+    clear_proxy_env(monkeypatch, mock)
     if https:
         monkeypatch.setenv("HTTPS_PROXY", mock.endpoints["http"])
     if http:
         monkeypatch.setenv("HTTP_PROXY", mock.endpoints["http"])
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", mock.ca)
 
 
 def claims(token):
@@ -73,26 +68,8 @@ def proxy_address(mock):
 
 
 def raw_exchange(mock, request: bytes, timeout=5.0):
-    """Sends one request to the proxy listener over a bare socket and reads one response
-    (status line, headers and a Content-Length body). A hang fails the test: socket timeout."""
-    with socket.create_connection(proxy_address(mock), timeout=timeout) as s:
-        s.settimeout(timeout)
-        s.sendall(request)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(65536)
-            assert chunk, f"connection closed before a response: {data!r}"
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split()[1])
-        headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
-        length = int(headers.get("content-length", "0"))
-        while len(body) < length:
-            chunk = s.recv(65536)
-            assert chunk, "connection closed inside the body"
-            body += chunk
-    return status, headers, body
+    """One request to the proxy listener over a bare socket, one response."""
+    return conftest.raw_exchange(proxy_address(mock), request, timeout)
 
 
 # 1. MSAL with default arguments and the real authority.
