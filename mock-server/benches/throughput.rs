@@ -759,6 +759,9 @@ fn print_report(cfg: &Config, startup: Option<&Startup>, loads: &[Load]) {
         }
         None => println!("start-up: skipped (build it first: cargo build --release -p mock-server)"),
     }
+    if loads.is_empty() {
+        return;
+    }
     println!();
     println!("{:<36} {:>9} {:>9} {:>9} {:>9}", "HTTP/1.1 keep-alive, in-process", "req/s", "p50 ms", "p99 ms", "requests");
     for l in loads {
