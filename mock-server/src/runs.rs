@@ -255,10 +255,13 @@ fn proxy_user(headers: &HeaderMap) -> Option<String> {
     (!user.is_empty()).then_some(user)
 }
 
+/// `/__admin/runs` on the HTTP listener, sent to the mock itself (not through it as a proxy to
+/// another host, which the proxy refuses).
 fn is_runs_admin(req: &Request<Body>) -> bool {
     let path = req.uri().path();
     let on_http = req.extensions().get::<crate::serve::ConnInfo>().is_none_or(|c| c.listener == crate::serve::ListenerKind::Http);
-    on_http && (path == "/__admin/runs" || path.starts_with("/__admin/runs/"))
+    let to_us = req.uri().host().is_none_or(|h| h == "localhost" || h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()));
+    on_http && to_us && (path == "/__admin/runs" || path.starts_with("/__admin/runs/"))
 }
 
 fn unknown_run(id: &str) -> Response<Body> {

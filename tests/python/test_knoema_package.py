@@ -17,7 +17,8 @@ import requests
 
 knoema = pytest.importorskip("knoema")
 
-DEMO_APP = ("demo-app", "demo-app-secret")
+import knoema_support  # noqa: E402 (after the importorskip above)
+from knoema_support import DEMO_APP  # noqa: E402
 UNKNOWN = "Requested dataset doesn't exist or you don't have access to it."
 
 
@@ -26,11 +27,8 @@ def host(mock, monkeypatch):
     """KNOEMA_HOST set as a user would; the package's ApiConfig singleton re-reads it."""
     url = mock.service("knoema.api")
     monkeypatch.setenv("KNOEMA_HOST", url)
-    if hasattr(knoema.ApiConfig, "instance"):
-        del knoema.ApiConfig.instance
-    yield url
-    if hasattr(knoema.ApiConfig, "instance"):
-        del knoema.ApiConfig.instance
+    with knoema_support.fresh_config():
+        yield url
 
 
 def sign_in(app_id, secret):

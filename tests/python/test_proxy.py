@@ -23,6 +23,7 @@ from oauthlib.oauth2 import LegacyApplicationClient
 from requests_oauthlib import OAuth2Session
 
 import conftest
+import knoema_support
 from conftest import READ_CLIENT, SANDPIT_AUDIENCE, SANDPIT_SCOPE, SANDPIT_TENANT, clear_proxy_env
 LOGIN = "https://login.microsoftonline.com"
 KALIBRATE_TOKEN_URL = f"{LOGIN}/{SANDPIT_TENANT}/oauth2/v2.0/token"
@@ -200,31 +201,17 @@ def test_the_opinum_seed_flow_with_the_real_hosts(mock, monkeypatch):
 
 @pytest.fixture
 def default_knoema_host(monkeypatch):
-    """The package's ApiConfig singleton made afresh without KNOEMA_HOST (other tests in this
-    process set it), and dropped again afterwards so the next test makes its own."""
-    knoema = pytest.importorskip("knoema")
+    """The package's ApiConfig made afresh without KNOEMA_HOST (other tests in this process set
+    it), and dropped again afterwards so the next test makes its own."""
     monkeypatch.delenv("KNOEMA_HOST", raising=False)
-    if hasattr(knoema.ApiConfig, "instance"):
-        del knoema.ApiConfig.instance
-    config = knoema.ApiConfig()
-    assert config.host == "knoema.com"
-    yield knoema
-    if hasattr(knoema.ApiConfig, "instance"):
-        del knoema.ApiConfig.instance
+    with knoema_support.fresh_config() as knoema:
+        assert knoema.ApiConfig().host == "knoema.com"
+        yield knoema
 
 
 def test_the_knoema_package_with_its_default_host(mock, monkeypatch, default_knoema_host):
-    knoema = default_knoema_host
     use_proxy(monkeypatch, mock)
-    frame = knoema.get("IMFWEO2024Oct", country="Albania;US", subject="NGDPD")
-    gdp = "Gross domestic product, current prices (U.S. dollars)"
-    assert frame[("Albania", gdp, "A")].round(2).tolist() == [15.16, 15.40, 15.16, 18.26, 19.02, 23.00]
-
-    # Signed requests too: a private dataset the app may read.
-    config = knoema.ApiConfig()
-    config.app_id, config.app_secret = "demo-app", "demo-app-secret"
-    sales = knoema.get("DEMOSALES", region="North")
-    assert sales[("North", "Q")].tolist() == [120.5, 131.0, 128.4, 140.2, 133.9, 145.1]
+    knoema_support.read_demo_datasets()
 
     seen = [e for e in exchanges(mock) if e["provider"] == "knoema"]
     assert seen, exchanges(mock)

@@ -26,6 +26,7 @@ import requests
 from oauthlib.oauth2 import LegacyApplicationClient
 from requests_oauthlib import OAuth2Session
 
+import knoema_support
 from conftest import READ_CLIENT, ROOT, SANDPIT_SCOPE, SANDPIT_TENANT, Mock, clear_proxy_env, raw_exchange, serving
 
 RUNNER = ROOT / "target" / "debug" / "conformance"
@@ -480,14 +481,10 @@ def test_msal_with_default_arguments_through_the_runs_proxy_credentials(mock, ne
 
 
 @pytest.fixture
-def knoema_package(monkeypatch):
-    """The knoema package's ApiConfig singleton dropped before and after, so KNOEMA_HOST is re-read."""
-    knoema = pytest.importorskip("knoema")
-    if hasattr(knoema.ApiConfig, "instance"):
-        del knoema.ApiConfig.instance
-    yield knoema
-    if hasattr(knoema.ApiConfig, "instance"):
-        del knoema.ApiConfig.instance
+def knoema_package():
+    """The knoema package with its ApiConfig made afresh, so KNOEMA_HOST is read again."""
+    with knoema_support.fresh_config() as knoema:
+        yield knoema
 
 
 def test_the_knoema_package_through_the_runs_dedicated_url(mock, new_run, monkeypatch, knoema_package):
@@ -500,13 +497,7 @@ def test_the_knoema_package_through_the_runs_dedicated_url(mock, new_run, monkey
     monkeypatch.setenv("KNOEMA_HOST", host)
     assert knoema.ApiConfig().host == host
 
-    frame = knoema.get("IMFWEO2024Oct", country="Albania;US", subject="NGDPD")
-    gdp = "Gross domestic product, current prices (U.S. dollars)"
-    assert frame[("Albania", gdp, "A")].round(2).tolist() == [15.16, 15.40, 15.16, 18.26, 19.02, 23.00]
-    config = knoema.ApiConfig()
-    config.app_id, config.app_secret = "demo-app", "demo-app-secret"
-    sales = knoema.get("DEMOSALES", region="North")
-    assert sales[("North", "Q")].tolist() == [120.5, 131.0, 128.4, 140.2, 133.9, 145.1]
+    knoema_support.read_demo_datasets()
 
     seen = a.events(provider="knoema", kind="http.exchange")
     assert seen and all(e["status"] == 200 for e in seen)
