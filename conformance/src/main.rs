@@ -125,7 +125,7 @@ fn main() -> ExitCode {
             runtime.block_on(async move {
                 // MQTT connections are judged in the server's default namespace (runs do not
                 // have MQTT listeners of their own yet), so suites that use MQTT run there.
-                let uses_mqtt = chosen.iter().any(|s| s.provider == "iotopen" && s.action == "mqtt");
+                let uses_mqtt = chosen.iter().any(|s| conformance::providers::find(&s.provider).is_some_and(|p| p.uses_mqtt(&s.action)));
                 let target = match &server {
                     Some(url) => {
                         if uses_mqtt {

@@ -711,3 +711,36 @@ def test_the_same_runs_in_one_shared_namespace_interfere(mock, tmp_path, barrier
     finally:
         requests.delete(f"{mock.admin}/runs/{shared}", timeout=10)
     assert mock.events() == []
+
+
+REFERENCE_DISPATCHER = CLIENTS / "reference.py"
+
+
+def test_every_http_suite_certifies_in_a_run_of_its_own_in_parallel(mock, tmp_path):
+    """Every provider's suites that do not use MQTT, at once on one server, each runner in a run
+    of its own: each certifies its reference client, and the default namespace sees nothing."""
+    suites = ["kalibrate", "opinum", "openenergy", "knoema", "iotopen/basic-login-sms"]
+    reports = {suite: tmp_path / f"{suite.replace('/', '-')}.json" for suite in suites}
+    started = {suite: conformance(mock.admin, suite, REFERENCE_DISPATCHER, reports[suite]) for suite in suites}
+    done = {suite: finish(p) for suite, p in started.items()}
+    runs = set()
+    for suite, outcome in done.items():
+        assert outcome["exit"] == 0, f"{suite}:\n{outcome['stderr']}"
+        assert statuses(json.loads(reports[suite].read_text())) <= {"PASSED", "SKIPPED"}, suite
+        [(_, run_id)] = RUN_ADMIN_LINE.findall(outcome["stderr"])
+        runs.add(run_id)
+    assert len(runs) == len(suites)
+    assert mock.events() == [], "nothing of the runs reached the default namespace"
+    assert run_ids(mock) == []
+
+
+def test_suites_with_mqtt_stay_in_the_default_namespace(mock, tmp_path):
+    """MQTT is not namespaced: a suite whose clients publish over MQTT runs in the server's
+    default namespace, says so, and certifies there."""
+    report = tmp_path / "history.json"
+    outcome = finish(conformance(mock.admin, "iotopen/basic-history-paging", REFERENCE_DISPATCHER, report))
+    assert outcome["exit"] == 0, outcome["stderr"]
+    assert "MQTT scenarios are selected: running in the server's default namespace" in outcome["stderr"]
+    assert RUN_ADMIN_LINE.findall(outcome["stderr"]) == []
+    assert json.loads(report.read_text())["server"] == mock.admin
+    assert mock.events(kind="mqtt.published"), "its MQTT traffic is in the default namespace's journal"

@@ -15,6 +15,7 @@ use crate::events::EventView;
 pub const PROFILE: Profile = Profile {
     name: "kalibrate",
     actions: &["status"],
+    mqtt_actions: &[],
     api_service: "data",
     is_token_request,
     client_env,

@@ -2,7 +2,7 @@
 //! implicit flows) through the consent page.
 //!
 //! Environment (README, "Conformance"): `KNOEMA_HOST` (the service's own listener, what the
-//! `knoema` package takes), `KNOEMA_BASE_URL` (the HTTPS base for OAuth: oauthlib insists on
+//! `knoema` package takes; in a run `127.0.0.1:PORT/__run/{id}`, without a scheme), `KNOEMA_BASE_URL` (the HTTPS base for OAuth: oauthlib insists on
 //! https), `KNOEMA_APP_ID`, `KNOEMA_APP_SECRET` and `KNOEMA_REDIRECT_URI` (the first app that
 //! registers a redirect URI, and that URI), `KNOEMA_DATASET` (a private dataset: only a signed
 //! app or a token holder sees it), `KNOEMA_CONSENT` (`auto-approve` or `auto-deny`: the
@@ -18,6 +18,7 @@ use crate::events::EventView;
 pub const PROFILE: Profile = Profile {
     name: "knoema",
     actions: &["signed", "oauth-code", "oauth-implicit"],
+    mqtt_actions: &[],
     api_service: "api",
     is_token_request,
     client_env,
@@ -29,7 +30,13 @@ fn is_token_request(e: &EventView) -> bool {
 
 fn client_env(endpoints: &Value, fixtures: &Value) -> Result<BTreeMap<String, String>, String> {
     let host = endpoints["services"]["knoema.api"].as_str().ok_or("the server has no service knoema.api")?;
-    let https = endpoints["https"].as_str().ok_or("the endpoints have no https listener")?;
+    // The package keeps only the host of a URL with a scheme: a run's path prefix needs the
+    // bare `127.0.0.1:PORT/__run/{id}` form (plain http, its default).
+    let host = match endpoints["run"].is_string() {
+        true => host.strip_prefix("http://").unwrap_or(host),
+        false => host,
+    };
+    let https = super::listener_root(endpoints, "https")?;
     let apps = fixtures["knoema"]["apps"].as_array().cloned().unwrap_or_default();
     let app = apps
         .iter()
@@ -45,7 +52,7 @@ fn client_env(endpoints: &Value, fixtures: &Value) -> Result<BTreeMap<String, St
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     Ok(BTreeMap::from([
         ("KNOEMA_HOST".into(), host.to_owned()),
-        ("KNOEMA_BASE_URL".into(), format!("{}/knoema/api", https.trim_end_matches('/'))),
+        ("KNOEMA_BASE_URL".into(), format!("{https}/knoema/api")),
         ("KNOEMA_APP_ID".into(), text(&app["app_id"])),
         ("KNOEMA_APP_SECRET".into(), text(&app["app_secret"])),
         ("KNOEMA_REDIRECT_URI".into(), text(&app["redirect_uris"][0])),

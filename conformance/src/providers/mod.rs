@@ -17,6 +17,9 @@ pub struct Profile {
     pub name: &'static str,
     /// Values of `CONFORMANCE_ACTION` its clients must implement.
     pub actions: &'static [&'static str],
+    /// The actions whose clients use MQTT. MQTT is not namespaced by runs, so scenarios with
+    /// these run in the server's default namespace.
+    pub mqtt_actions: &'static [&'static str],
     /// The service (journal `service` field) that is the provider's API; several separated by
     /// spaces when bearer tokens rightly go to more than one (Opinum: `"api push"`).
     pub api_service: &'static str,
@@ -26,10 +29,24 @@ pub struct Profile {
 }
 
 impl Profile {
+    pub fn uses_mqtt(&self, action: &str) -> bool {
+        self.mqtt_actions.contains(&action)
+    }
+
     /// Whether `service` is one of the provider's API services.
     pub fn is_api(&self, service: &str) -> bool {
         self.api_service.split_whitespace().any(|s| s == service)
     }
+}
+
+/// The root URL of `listener` (`"https"`, `"mtls"`) as the endpoints' namespace sees it: with
+/// the run's path prefix when they are a run's.
+pub fn listener_root(endpoints: &Value, listener: &str) -> Result<String, String> {
+    let root = endpoints[listener].as_str().ok_or(format!("the endpoints have no {listener} listener"))?.trim_end_matches('/');
+    Ok(match endpoints["run"].as_str() {
+        Some(run) => format!("{root}/__run/{run}"),
+        None => root.to_owned(),
+    })
 }
 
 pub fn all() -> &'static [Profile] {

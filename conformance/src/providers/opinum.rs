@@ -16,6 +16,7 @@ use crate::events::EventView;
 pub const PROFILE: Profile = Profile {
     name: "opinum",
     actions: &["push"],
+    mqtt_actions: &[],
     api_service: "api push",
     is_token_request,
     client_env,
