@@ -64,7 +64,8 @@ fn main() -> ExitCode {
         }
     };
     print_report(&cfg, startup.as_ref(), &loads);
-    let sections: [(&str, &dyn Fn() -> Result<(), String>); 3] = [
+    type Section<'a> = &'a dyn Fn() -> Result<(), String>;
+    let sections: [(&str, Section); 3] = [
         ("mtls", &|| runtime.block_on(openenergy_mtls_bench(&cfg))),
         ("mqtt", &|| runtime.block_on(iotopen_mqtt_bench())),
         ("proxy", &|| runtime.block_on(proxy_and_runs_bench(&cfg))),
