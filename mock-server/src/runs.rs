@@ -308,6 +308,7 @@ struct NewRun {
 async fn create_run(State(runs): State<Arc<Runs>>, body: Body) -> Response<Body> {
     let bytes = match crate::wire::read_body(body, 64 << 10).await {
         Ok(b) => b,
+        Err(e @ crate::wire::BodyError::TooLarge(_)) => return admin_error(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", e.to_string()),
         Err(e) => return admin_error(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
     };
     let request: NewRun = if bytes.iter().all(u8::is_ascii_whitespace) {

@@ -173,3 +173,26 @@ async fn wait_for_reports_the_journal_when_nothing_comes() {
     assert_eq!(issued.kind.name(), "token.issued");
     assert!(server.events().listing().contains("token.issued kalibrate.login"), "{}", server.events().listing());
 }
+
+#[tokio::test]
+async fn bad_run_requests_get_admin_errors() {
+    let server = MockServer::start().await;
+    let http = client(&server, None);
+    let runs = format!("{}/runs", server.admin_url());
+    let answer = |r: reqwest::Response| async move { (r.status(), r.json::<Value>().await.unwrap_or(Value::Null)) };
+    let (status, body) = answer(http.post(&runs).body("{not json").send().await.unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")), "{body}");
+    let (status, body) = answer(http.post(&runs).json(&serde_json::json!({"id": 42})).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let (status, body) = answer(http.post(&runs).json(&serde_json::json!({"id": "x", "extra": 1})).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "unknown fields are refused: {body}");
+    let (status, body) = answer(http.post(&runs).body(vec![b' '; 70 << 10]).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let (status, body) = answer(http.put(&runs).send().await.unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")), "{body}");
+    let (status, body) = answer(http.get(format!("{}/__run/{}/x", server.endpoints().http, "é")).send().await.unwrap()).await;
+    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_run")), "{body}");
+    assert!(server.run("bad id").is_err());
+    let listed: Value = http.get(&runs).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["runs"], serde_json::json!([]), "nothing was created");
+}
