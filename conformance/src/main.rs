@@ -123,16 +123,8 @@ fn main() -> ExitCode {
             };
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
             runtime.block_on(async move {
-                // MQTT connections are judged in the server's default namespace (runs do not
-                // have MQTT listeners of their own yet), so suites that use MQTT run there.
-                let uses_mqtt = chosen.iter().any(|s| conformance::providers::find(&s.provider).is_some_and(|p| p.uses_mqtt(&s.action)));
                 let target = match &server {
-                    Some(url) => {
-                        if uses_mqtt {
-                            eprintln!("conformance: MQTT scenarios are selected: running in the server's default namespace, not a run of its own (do not run other suites in parallel on it)");
-                        }
-                        Target::attach(url, !uses_mqtt).await
-                    }
+                    Some(url) => Target::attach(url).await,
                     None => Target::embedded().await,
                 };
                 let target = match target {

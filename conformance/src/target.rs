@@ -40,11 +40,11 @@ impl Target {
         Self::connect(admin, Some(server), None).await
     }
 
-    /// A running server. With `isolate`, in a run created for this target (unless `admin_url`
-    /// names a run already); without, in the server's default namespace.
-    pub async fn attach(admin_url: &str, isolate: bool) -> Result<Target> {
+    /// A running server, in a run created for this target (unless `admin_url` names a run
+    /// already).
+    pub async fn attach(admin_url: &str) -> Result<Target> {
         let admin = admin_url.trim_end_matches('/').to_owned();
-        if !isolate || admin.contains("/__run/") {
+        if admin.contains("/__run/") {
             return Self::connect(admin, None, None).await;
         }
         let http = admin_client()?;

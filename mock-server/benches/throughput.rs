@@ -1123,7 +1123,7 @@ impl Drop for Mosquitto {
 
 async fn proxy_and_runs_bench(cfg: &Config) -> Result<(), String> {
     let server = mock_server::MockServer::start().await;
-    let run = server.run("bench").map_err(|e| e.to_string())?;
+    let run = server.run("bench").await.map_err(|e| e.to_string())?;
     let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).map_err(|e| e.to_string())?;
     let tls_client = |proxy: Option<&str>| -> Result<reqwest::Client, String> {
         let mut b = reqwest::Client::builder()

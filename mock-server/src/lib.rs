@@ -97,15 +97,15 @@ impl MockServer {
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
     /// let server = mock_server::MockServer::start().await;
-    /// let run = server.run("job-1").unwrap();
+    /// let run = server.run("job-1").await.unwrap();
     /// assert!(run.url("kalibrate.login").ends_with("/__run/job-1/kalibrate/login"));
     /// assert!(run.proxy_url().starts_with("http://job-1:run@127.0.0.1:"));
     /// run.clock().advance(chrono::Duration::hours(2)).unwrap();
     /// assert!(server.clock().reading().offset_seconds.abs() < 1.0, "the default namespace has its own clock");
     /// # }
     /// ```
-    pub fn run(&self, id: &str) -> Result<Run, runs::RunError> {
-        let world = self.running.runs.create(id)?;
+    pub async fn run(&self, id: &str) -> Result<Run, runs::RunError> {
+        let world = self.running.runs.create(id).await?;
         let endpoints = world.endpoints.get().cloned().unwrap_or_else(|| runs::run_endpoints(&self.running.endpoints, id));
         Ok(Run::new(Namespace::new(world, endpoints), self.running.runs.clone(), id.to_owned()))
     }

@@ -10,6 +10,9 @@
 //! - the proxy credentials' user name (`HTTPS_PROXY=http://{id}:any@127.0.0.1:8080`), for
 //!   unchanged clients in proxy mode: a tunnel stays in the run its `CONNECT` named.
 //!
+//! MQTT clients name a run by where they connect: every run has MQTT listeners of its own (its
+//! endpoints' `mqtt`), in front of the one engine, under the run's prefix there (`mqtt::space`).
+//!
 //! Everything else belongs to the default namespace, which is what a server without runs is.
 //! Runs are created and deleted through `/__admin/runs` (never implicitly, so that a typo is an
 //! error and not a silent new world); at most [`Runs::limit`] live at once, and creating one
@@ -17,6 +20,8 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
+
+use tokio::sync::watch;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -80,6 +85,14 @@ struct Entry {
     world: Arc<World>,
     created: DateTime<Utc>,
     last_used: Instant,
+    /// Stops the run's MQTT listeners (and with them its MQTT connections).
+    stop: Arc<watch::Sender<bool>>,
+}
+
+impl Drop for Entry {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
 }
 
 /// The default namespace and the named runs; the front door of every HTTP listener.
@@ -89,30 +102,53 @@ pub struct Runs {
     limit: usize,
     proxy: Arc<Proxy>,
     started: Instant,
+    /// Where runs get their MQTT listeners, once the server's MQTT is up.
+    mqtt: OnceLock<crate::mqtt::MqttHub>,
+    /// The server's shutdown signal: runs' MQTT listeners stop with it.
+    shutdown: watch::Receiver<bool>,
 }
 
 impl Runs {
-    pub fn new(default: Arc<World>, proxy: Arc<Proxy>, limit: usize, started: Instant) -> Runs {
-        Runs { default, named: Mutex::default(), limit: limit.max(1), proxy, started }
+    pub fn new(default: Arc<World>, proxy: Arc<Proxy>, limit: usize, started: Instant, shutdown: watch::Receiver<bool>) -> Runs {
+        Runs { default, named: Mutex::default(), limit: limit.max(1), proxy, started, mqtt: OnceLock::new(), shutdown }
+    }
+
+    /// Gives runs MQTT listeners of their own from now on.
+    pub fn set_mqtt(&self, hub: crate::mqtt::MqttHub) {
+        let _ = self.mqtt.set(hub);
     }
 
     pub fn limit(&self) -> usize {
         self.limit
     }
 
-    /// Creates run `id` (a fresh world). Evicts the run unused for longest when full.
-    pub fn create(&self, id: &str) -> Result<Arc<World>, RunError> {
+    /// Creates run `id` (a fresh world, with MQTT listeners of its own). Evicts the run unused
+    /// for longest when full.
+    pub async fn create(&self, id: &str) -> Result<Arc<World>, RunError> {
         check_id(id)?;
         if self.named.lock().unwrap().contains_key(id) {
             return Err(RunError::Exists(id.to_owned()));
         }
         // Built outside the lock: a new world parses fixtures and mounts every provider.
         let core = Arc::new(self.default.core.for_run(id).map_err(|e| RunError::Fixtures(e.to_string()))?);
-        let endpoints = Arc::new(OnceLock::new());
-        if let Some(server) = self.default.endpoints.get() {
-            let _ = endpoints.set(run_endpoints(server, id));
+        let stop = Arc::new(watch::channel(false).0);
+        let mut endpoints = self.default.endpoints.get().map(|server| run_endpoints(server, id));
+        let endpoints_cell = Arc::new(OnceLock::new());
+        let world = Arc::new(World::build(core.clone(), self.proxy.clone(), endpoints_cell.clone(), self.started).map_err(|e| RunError::Fixtures(e.to_string()))?);
+        if let (Some(hub), Some(authority)) = (self.mqtt.get(), providers::mqtt_authority(&world.providers)) {
+            let (mqtt, _tasks) = hub
+                .open(core, authority, crate::mqtt::space::Space::run(id), stop.subscribe())
+                .await
+                .map_err(|e| RunError::Listeners(format!("{e:#}")))?;
+            if let Some(endpoints) = endpoints.as_mut() {
+                endpoints.mqtt = Some(mqtt);
+            }
+            tokio::spawn(stop_with_server(stop.clone(), self.shutdown.clone()));
         }
-        let world = Arc::new(World::build(core, self.proxy.clone(), endpoints, self.started).map_err(|e| RunError::Fixtures(e.to_string()))?);
+        if let Some(endpoints) = endpoints {
+            let _ = endpoints_cell.set(endpoints);
+        }
+        let entry = Entry { world: world.clone(), created: Utc::now(), last_used: Instant::now(), stop };
         let mut named = self.named.lock().unwrap();
         if named.contains_key(id) {
             return Err(RunError::Exists(id.to_owned()));
@@ -122,7 +158,7 @@ impl Runs {
             named.remove(&idle);
             tracing::warn!(run = %idle, "run evicted: {} runs is the limit and it was unused for longest", self.limit);
         }
-        named.insert(id.to_owned(), Entry { world: world.clone(), created: Utc::now(), last_used: Instant::now() });
+        named.insert(id.to_owned(), entry);
         tracing::info!(run = %id, "run created");
         Ok(world)
     }
@@ -199,6 +235,18 @@ pub enum RunError {
     Exists(String),
     #[error("the server's fixtures no longer load: {0}")]
     Fixtures(String),
+    #[error("the run's MQTT listeners could not be bound: {0}")]
+    Listeners(String),
+}
+
+/// Tells a run's listeners to stop when the server stops; ends by itself once they are gone.
+async fn stop_with_server(stop: Arc<watch::Sender<bool>>, mut server: watch::Receiver<bool>) {
+    tokio::select! {
+        _ = crate::mqtt::stopped(&mut server) => {
+            let _ = stop.send(true);
+        }
+        _ = stop.closed() => {}
+    }
 }
 
 fn check_id(id: &str) -> Result<(), RunError> {
@@ -320,7 +368,7 @@ async fn create_run(State(runs): State<Arc<Runs>>, body: Body) -> Response<Body>
         }
     };
     let id = request.id.unwrap_or_else(|| format!("run-{:08x}", rand::random::<u32>()));
-    match runs.create(&id) {
+    match runs.create(&id).await {
         Ok(_) => {
             let mut r = (StatusCode::CREATED, Json(runs.describe(&id))).into_response();
             if let Ok(location) = HeaderValue::try_from(format!("/__admin/runs/{id}")) {
@@ -331,6 +379,7 @@ async fn create_run(State(runs): State<Arc<Runs>>, body: Body) -> Response<Body>
         Err(e @ RunError::Exists(_)) => admin_error(StatusCode::CONFLICT, "run_exists", e.to_string()),
         Err(e @ RunError::BadId(_)) => admin_error(StatusCode::BAD_REQUEST, "bad_run", e.to_string()),
         Err(e @ RunError::Fixtures(_)) => admin_error(StatusCode::INTERNAL_SERVER_ERROR, "bad_fixtures", e.to_string()),
+        Err(e @ RunError::Listeners(_)) => admin_error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", e.to_string()),
     }
 }
 

@@ -178,7 +178,7 @@ pub async fn start(options: Options) -> Result<Running> {
     let default = Arc::new(World::build(core.clone(), proxy.clone(), endpoints_cell.clone(), started)?);
     let providers = default.providers.clone();
     let dispatcher = default.dispatcher.clone();
-    let runs = Arc::new(Runs::new(default, proxy.clone(), options.max_runs, started));
+    let runs = Arc::new(Runs::new(default, proxy.clone(), options.max_runs, started, signal.clone()));
     let dedicated = dedicated_listeners(&options, &providers, &dispatcher)?;
     let http = bind(options.http, "HTTP").await?;
     let https = bind(options.https, "HTTPS").await?;
@@ -260,6 +260,7 @@ pub async fn start(options: Options) -> Result<Running> {
         tokio::spawn(serve::serve(mtls, ListenerKind::Mtls, Some(core.tls.mtls_config.clone()), handler, signal)),
     ]);
     if let Some(mqtt) = mqtt {
+        runs.set_mqtt(mqtt.hub);
         tasks.extend(mqtt.tasks);
     }
     Ok(Running { core, endpoints, providers, runs, shutdown, tasks, temp_dir })

@@ -41,7 +41,7 @@ async fn status_at(http: &Client, data_base: &str, token: &str) -> StatusCode {
 #[tokio::test]
 async fn runs_isolate_events_tokens_faults_and_clocks() {
     let server = MockServer::start().await;
-    let (a, b) = (server.run("job-a").unwrap(), server.run("job-b").unwrap());
+    let (a, b) = (server.run("job-a").await.unwrap(), server.run("job-b").await.unwrap());
     let http = client(&server, None);
 
     let (status, body) = token_at(&http, &a.url("kalibrate.login")).await;
@@ -79,7 +79,7 @@ async fn runs_isolate_events_tokens_faults_and_clocks() {
 #[tokio::test]
 async fn the_admin_api_of_a_run_is_under_its_prefix() {
     let server = MockServer::start().await;
-    let run = server.run("admin-view").unwrap();
+    let run = server.run("admin-view").await.unwrap();
     let http = client(&server, None);
     token_at(&http, &run.url("kalibrate.login")).await;
     let events: Value = http.get(format!("{}/events?kind=token.issued", run.admin_url())).send().await.unwrap().json().await.unwrap();
@@ -93,24 +93,24 @@ async fn the_admin_api_of_a_run_is_under_its_prefix() {
 async fn a_dropped_run_is_gone() {
     let server = MockServer::start().await;
     let url = {
-        let run = server.run("short-lived").unwrap();
+        let run = server.run("short-lived").await.unwrap();
         run.url("kalibrate.login")
     };
     let http = client(&server, None);
     let (status, body) = token_at(&http, &url).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "unknown_run", "{body}");
-    assert!(server.run("short-lived").is_ok(), "the id is free again");
+    assert!(server.run("short-lived").await.is_ok(), "the id is free again");
 }
 
 #[tokio::test]
 async fn the_run_unused_for_longest_is_evicted_at_the_limit() {
     let server = MockServer::builder().max_runs(2).start().await.unwrap();
     let http = client(&server, None);
-    let r1 = server.run("r1").unwrap();
-    let r2 = server.run("r2").unwrap();
+    let r1 = server.run("r1").await.unwrap();
+    let r2 = server.run("r2").await.unwrap();
     assert_eq!(token_at(&http, &r1.url("kalibrate.login")).await.0, StatusCode::OK, "r1 is used last");
-    let r3 = server.run("r3").unwrap();
+    let r3 = server.run("r3").await.unwrap();
     assert_eq!(token_at(&http, &r2.url("kalibrate.login")).await.0, StatusCode::NOT_FOUND, "r2 was evicted");
     assert_eq!(token_at(&http, &r1.url("kalibrate.login")).await.0, StatusCode::OK);
     assert_eq!(token_at(&http, &r3.url("kalibrate.login")).await.0, StatusCode::OK);
@@ -119,7 +119,7 @@ async fn the_run_unused_for_longest_is_evicted_at_the_limit() {
 #[tokio::test]
 async fn unchanged_urls_work_through_the_proxy_and_land_in_the_run_it_names() {
     let server = MockServer::start().await;
-    let run = server.run("proxied").unwrap();
+    let run = server.run("proxied").await.unwrap();
     let http = client(&run, Some(run.proxy_url()));
     let (status, body) = token_at(&http, "https://login.microsoftonline.com").await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -192,7 +192,7 @@ async fn bad_run_requests_get_admin_errors() {
     assert_eq!((status, body["error"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")), "{body}");
     let (status, body) = answer(http.get(format!("{}/__run/{}/x", server.endpoints().http, "é")).send().await.unwrap()).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_run")), "{body}");
-    assert!(server.run("bad id").is_err());
+    assert!(server.run("bad id").await.is_err());
     let listed: Value = http.get(&runs).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed["runs"], serde_json::json!([]), "nothing was created");
 }

@@ -7,6 +7,7 @@ A test module subclasses `ProviderSuite` as `Test<Provider>Suite`, names the pro
 reference client script and the secrets that must never appear, and adds its own tests."""
 
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -28,11 +29,17 @@ def failed(report):
             if c["status"] == "FAILED"}
 
 
+#: A JWT (header and payload, base64url JSON): "eyJ" alone also turns up by chance inside
+#: random base64url values such as certificate thumbprints.
+JWT = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}")
+
+
 class ProviderSuite:
     PROVIDER = ""
     #: name → script in conformance/clients/<provider>/
     REFERENCE = {}
-    SECRETS = ("eyJ",)
+    #: Fixture secrets that must never show in the output (tokens are looked for as JWT too).
+    SECRETS = ()
 
     @classmethod
     def clients(cls):
@@ -87,6 +94,7 @@ class ProviderSuite:
             text = json.dumps(v["report"]) + v["stderr"] + v["stdout"]
             for secret in self.SECRETS:
                 assert secret not in text, (name, secret)
+            assert not JWT.search(text), (name, JWT.search(text).group(0)[:20] + "...")
 
 
 def parametrize(metafunc):

@@ -9,7 +9,7 @@ from conformance_suite import ProviderSuite
 class TestOpinumSuite(ProviderSuite):
     PROVIDER = "opinum"
     REFERENCE = {"requests-oauthlib": "requests_oauthlib_client.py"}
-    SECRETS = ("opinum-demo-secret", "pusher-password", "eyJ")
+    SECRETS = ("opinum-demo-secret", "pusher-password")
 
     def test_lost_data_is_reported_with_the_points(self, verdicts):
         report = verdicts["blind-push"]["report"]

@@ -716,11 +716,11 @@ def test_the_same_runs_in_one_shared_namespace_interfere(mock, tmp_path, barrier
 REFERENCE_DISPATCHER = CLIENTS / "reference.py"
 
 
-def test_every_http_suite_certifies_in_a_run_of_its_own_in_parallel(mock, tmp_path):
-    """Every provider's suites that do not use MQTT, at once on one server, each runner in a run
+def test_every_suite_certifies_in_a_run_of_its_own_in_parallel(mock, tmp_path):
+    """Every provider's suites at once on one server, MQTT ones included, each runner in a run
     of its own: each certifies its reference client, and the default namespace sees nothing."""
-    suites = ["kalibrate", "opinum", "openenergy", "knoema", "iotopen/basic-login-sms"]
-    reports = {suite: tmp_path / f"{suite.replace('/', '-')}.json" for suite in suites}
+    suites = ["kalibrate", "opinum", "openenergy", "knoema", "iotopen"]
+    reports = {suite: tmp_path / f"{suite}.json" for suite in suites}
     started = {suite: conformance(mock.admin, suite, REFERENCE_DISPATCHER, reports[suite]) for suite in suites}
     done = {suite: finish(p) for suite, p in started.items()}
     runs = set()
@@ -734,13 +734,43 @@ def test_every_http_suite_certifies_in_a_run_of_its_own_in_parallel(mock, tmp_pa
     assert run_ids(mock) == []
 
 
-def test_suites_with_mqtt_stay_in_the_default_namespace(mock, tmp_path):
-    """MQTT is not namespaced: a suite whose clients publish over MQTT runs in the server's
-    default namespace, says so, and certifies there."""
-    report = tmp_path / "history.json"
-    outcome = finish(conformance(mock.admin, "iotopen/basic-history-paging", REFERENCE_DISPATCHER, report))
-    assert outcome["exit"] == 0, outcome["stderr"]
-    assert "MQTT scenarios are selected: running in the server's default namespace" in outcome["stderr"]
-    assert RUN_ADMIN_LINE.findall(outcome["stderr"]) == []
-    assert json.loads(report.read_text())["server"] == mock.admin
-    assert mock.events(kind="mqtt.published"), "its MQTT traffic is in the default namespace's journal"
+def test_mqtt_clients_of_two_runs_never_meet(mock, new_run):
+    """paho-mqtt in two runs and in the default namespace, the same client id and topic in each:
+    a message published in run A reaches A's subscriber only, and the events stay in A."""
+    import paho.mqtt.client as paho
+
+    a, b = new_run("mqtt-a"), new_run("mqtt-b")
+    namespaces = {"default": mock, "a": a, "b": b}
+    received = {name: [] for name in namespaces}
+    clients = {}
+    for name, target in namespaces.items():
+        host, port = urlsplit(target.endpoints["mqtt"]["tcp"]).hostname, urlsplit(target.endpoints["mqtt"]["tcp"]).port
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="same-client")
+        client.username_pw_set("anyone", "f7650807dffc43c98710bdd942d78b68")
+        subscribed = []
+        client.on_subscribe = lambda c, userdata, mid, codes, props, s=subscribed: s.append(codes)
+        client.on_message = lambda c, userdata, msg, n=name: received[n].append((msg.topic, msg.payload))
+        client.connect(host, port)
+        client.loop_start()
+        client.subscribe("1001/#", qos=1)
+        deadline = time.monotonic() + 5
+        while not subscribed and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert subscribed, f"{name}: no SUBACK"
+        clients[name] = client
+    try:
+        info = clients["a"].publish("1001/obj/zwave/12/temperature", b'{"timestamp": 1700000000, "value": 21.5}', qos=1)
+        info.wait_for_publish(5)
+        deadline = time.monotonic() + 5
+        while not received["a"] and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        assert received["a"] == [("1001/obj/zwave/12/temperature", b'{"timestamp": 1700000000, "value": 21.5}')]
+        assert received["default"] == [] and received["b"] == []
+    finally:
+        for client in clients.values():
+            client.loop_stop()
+            client.disconnect()
+    assert len(a.events(kind="mqtt.published")) == 1
+    assert b.events(kind="mqtt.published") == [] and mock.events(kind="mqtt.published") == []
+    assert [e["client_id"] for e in a.events(kind="mqtt.connected")] == ["same-client"]

@@ -18,7 +18,6 @@ use crate::events::EventView;
 pub const PROFILE: Profile = Profile {
     name: "iotopen",
     actions: &["mqtt", "history", "login-2fa"],
-    mqtt_actions: &["mqtt", "history"],
     api_service: "api",
     is_token_request,
     client_env,

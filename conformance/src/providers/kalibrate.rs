@@ -15,7 +15,6 @@ use crate::events::EventView;
 pub const PROFILE: Profile = Profile {
     name: "kalibrate",
     actions: &["status"],
-    mqtt_actions: &[],
     api_service: "data",
     is_token_request,
     client_env,

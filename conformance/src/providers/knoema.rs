@@ -18,7 +18,6 @@ use crate::events::EventView;
 pub const PROFILE: Profile = Profile {
     name: "knoema",
     actions: &["signed", "oauth-code", "oauth-implicit"],
-    mqtt_actions: &[],
     api_service: "api",
     is_token_request,
     client_env,

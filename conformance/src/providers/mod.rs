@@ -17,9 +17,6 @@ pub struct Profile {
     pub name: &'static str,
     /// Values of `CONFORMANCE_ACTION` its clients must implement.
     pub actions: &'static [&'static str],
-    /// The actions whose clients use MQTT. MQTT is not namespaced by runs, so scenarios with
-    /// these run in the server's default namespace.
-    pub mqtt_actions: &'static [&'static str],
     /// The service (journal `service` field) that is the provider's API; several separated by
     /// spaces when bearer tokens rightly go to more than one (Opinum: `"api push"`).
     pub api_service: &'static str,
@@ -29,9 +26,6 @@ pub struct Profile {
 }
 
 impl Profile {
-    pub fn uses_mqtt(&self, action: &str) -> bool {
-        self.mqtt_actions.contains(&action)
-    }
 
     /// Whether `service` is one of the provider's API services.
     pub fn is_api(&self, service: &str) -> bool {

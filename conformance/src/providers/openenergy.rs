@@ -18,7 +18,6 @@ use crate::events::EventView;
 pub const PROFILE: Profile = Profile {
     name: "openenergy",
     actions: &["read"],
-    mqtt_actions: &[],
     api_service: "data directory",
     is_token_request,
     client_env,

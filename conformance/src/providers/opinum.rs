@@ -16,7 +16,6 @@ use crate::events::EventView;
 pub const PROFILE: Profile = Profile {
     name: "opinum",
     actions: &["push"],
-    mqtt_actions: &[],
     api_service: "api push",
     is_token_request,
     client_env,

@@ -20,7 +20,7 @@ use rumqttd::protocol::v4::V4;
 use rumqttd::protocol::v5::V5;
 pub use rumqttd::protocol::{
     ConnAck, ConnectReturnCode, Disconnect, DisconnectReasonCode, Error as CodecError, Filter, Packet, PubAck,
-    PubAckReason, PubComp, PubCompReason, PubRec, PubRecReason, SubAck, Subscribe, SubscribeReasonCode,
+    PubAckReason, PubComp, PubCompReason, PubRec, PubRecReason, Publish, SubAck, Subscribe, SubscribeReasonCode,
 };
 use rumqttd::protocol::Protocol;
 
@@ -31,6 +31,7 @@ pub const PUBLISH: u8 = 3;
 pub const PUBREL: u8 = 6;
 pub const SUBSCRIBE: u8 = 8;
 pub const SUBACK: u8 = 9;
+pub const UNSUBSCRIBE: u8 = 10;
 pub const DISCONNECT: u8 = 14;
 pub const AUTH: u8 = 15;
 
@@ -114,7 +115,7 @@ pub fn connect_protocol(frame: &[u8], header_len: usize) -> Option<ConnectProtoc
 /// decoded; asking for another is an error, as is a panic inside the codec.
 pub fn decode(version: Version, frame: &[u8]) -> Result<Packet, CodecError> {
     match packet_type(frame) {
-        CONNECT | PUBLISH | SUBSCRIBE | SUBACK => {}
+        CONNECT | PUBLISH | SUBSCRIBE | SUBACK | UNSUBSCRIBE => {}
         other => return Err(CodecError::InvalidPacketType(other)),
     }
     let mut buf = BytesMut::from(frame);

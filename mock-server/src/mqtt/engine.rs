@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::codec::{self, Version};
+use super::space::Space;
 
 /// Keep-alive the gate asks of the engine for connections whose client asked for none (0):
 /// rumqttd refuses 0, and 65535 s is as close to "none" as MQTT goes.
@@ -39,6 +40,19 @@ pub struct Engine {
     pub v5: SocketAddr,
     pub publisher: Publisher,
     pub tasks: Vec<JoinHandle<()>>,
+}
+
+/// Where the engine's two servers listen, for gates to connect to.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineAddrs {
+    pub v311: SocketAddr,
+    pub v5: SocketAddr,
+}
+
+impl Engine {
+    pub fn addrs(&self) -> EngineAddrs {
+        EngineAddrs { v311: self.v311, v5: self.v5 }
+    }
 }
 
 impl Engine {
@@ -149,6 +163,8 @@ where
 #[derive(Clone)]
 pub struct Publisher {
     queue: mpsc::Sender<(String, Bytes)>,
+    /// The namespace whose topics these are.
+    space: Space,
 }
 
 impl Publisher {
@@ -184,12 +200,17 @@ impl Publisher {
                 }
             }
         });
-        (Publisher { queue }, task)
+        (Publisher { queue, space: Space::default_namespace() }, task)
+    }
+
+    /// The same connection, publishing in `space` (a run's topics).
+    pub fn within(&self, space: Space) -> Publisher {
+        Publisher { queue: self.queue.clone(), space }
     }
 
     /// Queues `payload` for `topic`.
     pub fn publish(&self, topic: impl Into<String>, payload: impl Into<Bytes>) {
-        let topic = topic.into();
+        let topic = self.space.inward(&topic.into());
         if let Err(e) = self.queue.try_send((topic.clone(), payload.into())) {
             tracing::warn!(%topic, "server-side MQTT publish dropped: {e}");
         }

@@ -70,13 +70,9 @@ impl Bound {
         })
     }
 
-    pub fn spawn(self, gate: Arc<Gate>, tls: Arc<ServerConfig>, options: &MqttOptions, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
-        let limits = Limits {
-            open: Arc::new(Semaphore::new(options.max_connections.max(1))),
-            pending: Arc::new(Semaphore::new(options.max_pending.max(1))),
-            handshake: options.handshake_timeout,
-            max_packet: options.max_packet_bytes,
-        };
+    /// Accept loops for the three listeners. `limits` may be shared with other namespaces'
+    /// listeners: they all count against the one engine.
+    pub fn spawn(self, gate: Arc<Gate>, tls: Arc<ServerConfig>, limits: Limits, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
         let acceptor = TlsAcceptor::from(tls);
         [(self.tcp, Kind::Tcp), (self.tls, Kind::Tls), (self.ws, Kind::Ws)]
             .into_iter()
@@ -94,12 +90,24 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
     })
 }
 
+/// The bounds of [`MqttOptions`], as semaphores every listener of the server draws from.
 #[derive(Clone)]
-struct Limits {
+pub struct Limits {
     open: Arc<Semaphore>,
     pending: Arc<Semaphore>,
     handshake: Duration,
     max_packet: usize,
+}
+
+impl Limits {
+    pub fn new(options: &MqttOptions) -> Limits {
+        Limits {
+            open: Arc::new(Semaphore::new(options.max_connections.max(1))),
+            pending: Arc::new(Semaphore::new(options.max_pending.max(1))),
+            handshake: options.handshake_timeout,
+            max_packet: options.max_packet_bytes,
+        }
+    }
 }
 
 async fn accept_loop(listener: TcpListener, kind: Kind, gate: Arc<Gate>, limits: Limits, acceptor: TlsAcceptor, mut shutdown: watch::Receiver<bool>) {

@@ -18,12 +18,18 @@
 //! The files: [`codec`] (framing and rumqttd's codec), [`transport`] (TCP, TLS or WebSocket as
 //! one byte stream), [`listeners`] (accept loops and handshakes), [`relay`] (one connection:
 //! CONNECT, then both directions), [`engine`] (the embedded rumqttd and the server-side
-//! publisher), [`topics`] (topic and filter helpers for authorities).
+//! publisher), [`topics`] (topic and filter helpers for authorities), [`space`] (a run's names
+//! in the shared engine).
+//!
+//! Every namespace of the server (the default one, and each run) has listeners of its own,
+//! with a gate that asks that namespace's authority and journals into its journal; all relay
+//! into the one engine, a run's under its own prefix ([`MqttHub::open`]).
 
 pub mod codec;
 mod engine;
 mod listeners;
 mod relay;
+pub mod space;
 pub mod topics;
 mod transport;
 
@@ -148,10 +154,36 @@ pub struct MqttEndpoints {
 pub struct MqttRunning {
     pub endpoints: MqttEndpoints,
     pub tasks: Vec<JoinHandle<()>>,
+    /// For more namespaces in front of the same engine.
+    pub hub: MqttHub,
+}
+
+/// What a namespace needs to get MQTT listeners of its own in front of the server's engine.
+#[derive(Clone)]
+pub struct MqttHub {
+    engine: engine::EngineAddrs,
+    publisher: Publisher,
+    tls: Arc<rustls::ServerConfig>,
+    limits: listeners::Limits,
+    /// The server's options, with every port 0.
+    options: MqttOptions,
+}
+
+impl MqttHub {
+    /// Binds TCP, TLS and WebSocket listeners on free ports (on the server's MQTT addresses)
+    /// for a namespace whose `authority` judges its clients, under `space` in the engine. They
+    /// stop when `shutdown` turns true or its sender is gone.
+    pub async fn open(&self, core: Arc<Core>, authority: Arc<dyn Authority>, space: space::Space, shutdown: watch::Receiver<bool>) -> Result<(MqttEndpoints, Vec<JoinHandle<()>>)> {
+        let bound = listeners::Bound::bind(&self.options).await?;
+        let endpoints = bound.endpoints()?;
+        authority.attach(self.publisher.within(space.clone()));
+        let gate = Arc::new(relay::Gate::new(core, authority, space, &self.engine, &self.options));
+        Ok((endpoints, bound.spawn(gate, self.tls.clone(), self.limits.clone(), shutdown)))
+    }
 }
 
 /// Resolves once the server is told to stop (or is gone).
-pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     loop {
         if *shutdown.borrow_and_update() {
             return;
@@ -176,8 +208,15 @@ pub async fn start(
     let mut tls = (*core.tls.server_config).clone();
     // Our HTTPS listener offers h2/http1.1; MQTT clients offer "mqtt" or nothing.
     tls.alpn_protocols = Vec::new();
-    let gate = Arc::new(relay::Gate::new(core, authority, &engine, options));
-    let mut tasks = bound.spawn(gate, Arc::new(tls), options, shutdown);
+    let tls = Arc::new(tls);
+    let limits = listeners::Limits::new(options);
+    let gate = Arc::new(relay::Gate::new(core, authority, space::Space::default_namespace(), &engine.addrs(), options));
+    let mut tasks = bound.spawn(gate, tls.clone(), limits.clone(), shutdown);
+    let mut free = options.clone();
+    for addr in [&mut free.tcp, &mut free.tls, &mut free.ws] {
+        addr.set_port(0);
+    }
+    let hub = MqttHub { engine: engine.addrs(), publisher: engine.publisher.clone(), tls, limits, options: free };
     tasks.extend(engine.tasks);
-    Ok(MqttRunning { endpoints, tasks })
+    Ok(MqttRunning { endpoints, tasks, hub })
 }

@@ -15,6 +15,11 @@
 //!    with PUBCOMP). Everything else is relayed untouched, as raw bytes. Engine to client:
 //!    relayed untouched but for those merged SUBACKs.
 //!
+//! In a run's namespace ([`Space`]), what the engine routes by is renamed on the way: client
+//! id, will topic, PUBLISH topics and SUBSCRIBE/UNSUBSCRIBE filters get the run's prefix going
+//! in, and PUBLISH topics lose it coming out (then those packets are re-encoded, not relayed
+//! as raw bytes). The default namespace relays as described above.
+//!
 //! A malformed or oversized packet ends that connection only (on 5 with a DISCONNECT saying
 //! why: 0x81 malformed, 0x95 packet too large, 0x82 protocol error).
 
@@ -31,9 +36,10 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::codec::{self, ConnectProtocol, ConnectReturnCode, DisconnectReasonCode, FrameError, Packet, SubscribeReasonCode, Version};
-use super::engine::{Engine, NO_KEEP_ALIVE};
+use super::engine::{EngineAddrs, NO_KEEP_ALIVE};
 use super::listeners::{Held, Kind};
 use super::transport::{Reader, Transport, Writer};
+use super::space::Space;
 use super::{topics, Authority, Credentials, MqttOptions, Refusal, Session};
 use crate::journal::EventKind;
 use crate::state::Core;
@@ -52,6 +58,7 @@ const MAX_ALIASES: usize = 4096;
 pub struct Gate {
     core: Arc<Core>,
     authority: Arc<dyn Authority>,
+    space: Space,
     v311: SocketAddr,
     v5: SocketAddr,
     max_packet: usize,
@@ -100,8 +107,8 @@ enum ReadFail {
 }
 
 impl Gate {
-    pub fn new(core: Arc<Core>, authority: Arc<dyn Authority>, engine: &Engine, options: &MqttOptions) -> Gate {
-        Gate { core, authority, v311: engine.v311, v5: engine.v5, max_packet: options.max_packet_bytes }
+    pub fn new(core: Arc<Core>, authority: Arc<dyn Authority>, space: Space, engine: &EngineAddrs, options: &MqttOptions) -> Gate {
+        Gate { core, authority, space, v311: engine.v311, v5: engine.v5, max_packet: options.max_packet_bytes }
     }
 
     fn record(&self, kind: EventKind) {
@@ -221,6 +228,11 @@ impl Gate {
         let engine_addr = if version == Version::V5 { self.v5 } else { self.v311 };
         if connect.keep_alive == 0 {
             connect.keep_alive = NO_KEEP_ALIVE;
+        }
+        connect.client_id = self.space.client_id(&connect.client_id);
+        let mut will = will;
+        if let Some(will) = will.as_mut() {
+            will.topic = Bytes::from(self.space.inward(&String::from_utf8_lossy(&will.topic)));
         }
         let forwarded = codec::encode(version, Packet::Connect(connect, properties, will, will_properties, None));
         let mut engine_buf = BytesMut::with_capacity(4096);
@@ -360,13 +372,19 @@ impl Gate {
                         self.record(EventKind::MqttPublished {
                             client_id: conn.client_id.clone(),
                             principal: conn.principal.clone(),
-                            topic,
+                            topic: topic.clone(),
                             qos,
                             bytes: publish.payload.len(),
                             stored: received.stored,
                             invalid: received.invalid,
                         });
-                        out.unsplit(frame);
+                        if self.space.is_default() {
+                            out.unsplit(frame);
+                        } else {
+                            let mut publish = publish;
+                            publish.topic = Bytes::from(self.space.inward(&topic_of(&publish)));
+                            out.extend_from_slice(&reencode(version, Packet::Publish(publish, properties), "PUBLISH")?);
+                        }
                     }
                     Err(reason) => {
                         self.record(EventKind::MqttDenied {
@@ -430,15 +448,25 @@ impl Gate {
                 if allowed.is_empty() {
                     let codes = codes.into_iter().flatten().collect();
                     self.to_client(conn, codec::suback(version, subscribe.pkid, codes)).await?;
-                } else if codes.iter().all(Option::is_none) {
+                } else if codes.iter().all(Option::is_none) && self.space.is_default() {
                     out.unsplit(frame);
                 } else {
-                    conn.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(subscribe.pkid, codes);
+                    if codes.iter().any(Option::is_some) {
+                        conn.pending.lock().unwrap_or_else(|e| e.into_inner()).insert(subscribe.pkid, codes);
+                    }
+                    for filter in &mut allowed {
+                        filter.path = self.space.inward(&filter.path);
+                    }
                     subscribe.filters = allowed;
-                    let rewritten = codec::encode(version, Packet::Subscribe(subscribe, properties))
-                        .map_err(|e| End::telling(format!("SUBSCRIBE could not be re-encoded: {e}"), DisconnectReasonCode::MalformedPacket))?;
-                    out.extend_from_slice(&rewritten);
+                    out.extend_from_slice(&reencode(version, Packet::Subscribe(subscribe, properties), "SUBSCRIBE")?);
                 }
+            }
+            codec::UNSUBSCRIBE if !self.space.is_default() => {
+                let Ok(Packet::Unsubscribe(mut unsubscribe, properties)) = codec::decode(version, &frame) else {
+                    return Err(End::telling("malformed UNSUBSCRIBE", DisconnectReasonCode::MalformedPacket));
+                };
+                unsubscribe.filters = unsubscribe.filters.iter().map(|f| self.space.inward(f)).collect();
+                out.extend_from_slice(&reencode(version, Packet::Unsubscribe(unsubscribe, properties), "UNSUBSCRIBE")?);
             }
             codec::CONNECT => return Err(End::telling("a second CONNECT", DisconnectReasonCode::ProtocolError)),
             codec::AUTH => return Err(End::telling("AUTH (enhanced authentication) is not supported", DisconnectReasonCode::ProtocolError)),
@@ -484,6 +512,12 @@ impl Gate {
                 match codec::frame(&buf, MQTT_MAX_PACKET) {
                     Ok(Some(f)) => {
                         let frame = buf.split_to(f.len);
+                        if codec::packet_type(&frame) == codec::PUBLISH && !self.space.is_default() {
+                            if let Some(bytes) = self.delivered(conn.version, &frame) {
+                                out.extend_from_slice(&bytes);
+                            }
+                            continue;
+                        }
                         if codec::packet_type(&frame) == codec::SUBACK {
                             let template = codec::leading_pkid(&frame, f.header_len)
                                 .and_then(|pkid| conn.pending.lock().unwrap_or_else(|e| e.into_inner()).remove(&pkid));
@@ -513,6 +547,33 @@ impl Gate {
             }
         }
     }
+}
+
+impl Gate {
+    /// An engine PUBLISH for a run's client, its topic without the run's prefix; `None` (not
+    /// delivered) when it is not of the run's space or does not decode.
+    fn delivered(&self, version: Version, frame: &[u8]) -> Option<Bytes> {
+        let Ok(Packet::Publish(mut publish, properties)) = codec::decode(version, frame) else {
+            tracing::debug!("an engine PUBLISH did not decode; not delivered");
+            return None;
+        };
+        let topic = topic_of(&publish);
+        let Some(outward) = self.space.outward(&topic) else {
+            tracing::debug!(%topic, "an engine PUBLISH outside the run's space; not delivered");
+            return None;
+        };
+        publish.topic = Bytes::from(outward.to_owned());
+        codec::encode(version, Packet::Publish(publish, properties)).ok()
+    }
+}
+
+fn topic_of(publish: &codec::Publish) -> String {
+    String::from_utf8_lossy(&publish.topic).into_owned()
+}
+
+/// A packet the gate rewrote, encoded again.
+fn reencode(version: Version, packet: Packet, what: &str) -> Result<Bytes, End> {
+    codec::encode(version, packet).map_err(|e| End::telling(format!("{what} could not be re-encoded: {e}"), DisconnectReasonCode::MalformedPacket))
 }
 
 /// The engine's SUBACK for the allowed filters, with the gate's codes put back at the places of
