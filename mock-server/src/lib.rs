@@ -91,8 +91,9 @@ impl MockServer {
     }
 
     /// A run of its own on this server: isolated events, faults, clock, fixtures and tokens,
-    /// reached through URLs with its path prefix (`/__run/{id}`) or its proxy URL. Deleted
-    /// when the returned handle is dropped.
+    /// reached through URLs with its path prefix (`/__run/{id}`), its proxy URL, and MQTT
+    /// listeners of its own (`run.endpoints().mqtt`). Deleted when the returned handle is
+    /// dropped.
     ///
     /// ```
     /// # #[tokio::main(flavor = "current_thread")] async fn main() {
