@@ -277,6 +277,8 @@ struct Inner {
     next_seq: u64,
     dropped: u64,
     events: VecDeque<Event>,
+    /// When the last event was recorded (real time): how long a namespace has been idle.
+    last_recorded: Option<std::time::Instant>,
 }
 
 impl Journal {
@@ -287,6 +289,7 @@ impl Journal {
                 next_seq: 1,
                 dropped: 0,
                 events: VecDeque::new(),
+                last_recorded: None,
             }),
         }
     }
@@ -296,6 +299,7 @@ impl Journal {
         let mut inner = self.inner.lock().unwrap();
         let seq = inner.next_seq;
         inner.next_seq += 1;
+        inner.last_recorded = Some(std::time::Instant::now());
         if inner.events.len() >= inner.capacity {
             inner.events.pop_front();
             inner.dropped += 1;
@@ -313,6 +317,11 @@ impl Journal {
     pub fn events(&self, filter: &EventFilter) -> Vec<Event> {
         let inner = self.inner.lock().unwrap();
         inner.events.iter().filter(|e| filter.matches(e)).cloned().collect()
+    }
+
+    /// When the last event was recorded, if ever (clearing the journal does not change it).
+    pub fn last_recorded(&self) -> Option<std::time::Instant> {
+        self.inner.lock().unwrap().last_recorded
     }
 
     /// The sequence number the next event will get.

@@ -89,6 +89,14 @@ struct Entry {
     stop: Arc<watch::Sender<bool>>,
 }
 
+impl Entry {
+    /// The last time anything happened in the run: a request named it, or it recorded an
+    /// event (MQTT traffic names no run in a request, but is journaled).
+    fn last_active(&self) -> Instant {
+        self.world.core.journal.last_recorded().map_or(self.last_used, |at| at.max(self.last_used))
+    }
+}
+
 impl Drop for Entry {
     fn drop(&mut self) {
         let _ = self.stop.send(true);
@@ -154,7 +162,7 @@ impl Runs {
             return Err(RunError::Exists(id.to_owned()));
         }
         while named.len() >= self.limit {
-            let Some(idle) = named.iter().min_by_key(|(_, e)| e.last_used).map(|(k, _)| k.clone()) else { break };
+            let Some(idle) = named.iter().min_by_key(|(_, e)| e.last_active()).map(|(k, _)| k.clone()) else { break };
             named.remove(&idle);
             tracing::warn!(run = %idle, "run evicted: {} runs is the limit and it was unused for longest", self.limit);
         }
@@ -190,7 +198,7 @@ impl Runs {
         Some(json!({
             "id": id,
             "created": entry.created,
-            "idle_seconds": entry.last_used.elapsed().as_secs_f64(),
+            "idle_seconds": entry.last_active().elapsed().as_secs_f64(),
             "events": entry.world.core.journal.len(),
             "endpoints": entry.world.endpoints.get(),
         }))

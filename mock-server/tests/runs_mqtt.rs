@@ -93,3 +93,19 @@ async fn a_deleted_runs_listeners_close() {
     assert!(refused, "the listener at {addr} still accepts after the run was dropped");
 }
 
+
+#[tokio::test]
+async fn mqtt_traffic_keeps_a_run_from_being_evicted() {
+    let server = MockServer::builder().max_runs(2).start().await.unwrap();
+    let busy = server.run("busy-over-mqtt").await.unwrap();
+    let idle = server.run("idle").await.unwrap();
+    // Only MQTT names the busy run now: no HTTP request carries its prefix.
+    let mut client = connected(&tcp(&busy), server.ca_pem(), Version::V311, "c", ANNA).await;
+    assert_eq!(client.publish(TOPIC, b"{\"value\": 1}", 1).await.unwrap(), Some(0));
+    let _third = server.run("third").await.unwrap();
+    let http = reqwest::Client::builder().no_proxy().build().unwrap();
+    let alive = |ns: &Namespace| format!("{}/clock", ns.admin_url());
+    assert_eq!(http.get(alive(&busy)).send().await.unwrap().status(), 200, "the run in use over MQTT stays");
+    assert_eq!(http.get(alive(&idle)).send().await.unwrap().status(), 404, "the idle one was evicted");
+    client.disconnect().await;
+}
