@@ -90,7 +90,7 @@ struct ServeArgs {
     #[arg(long, env = "MOCK_SERVER_ENDPOINTS_FILE")]
     endpoints_file: Option<PathBuf>,
     /// How many runs (isolated namespaces, created with POST /__admin/runs) may live at once;
-    /// creating one more evicts the run unused for longest.
+    /// creating one more evicts the run idle longest.
     #[arg(long, default_value_t = mock_server::runs::DEFAULT_LIMIT, env = "MOCK_SERVER_MAX_RUNS", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..=1024), usize::from))]
     max_runs: usize,
     /// Log filter (tracing syntax), e.g. `info`, `warn`, `mock_server=debug`.

@@ -16,7 +16,7 @@
 //! Everything else belongs to the default namespace, which is what a server without runs is.
 //! Runs are created and deleted through `/__admin/runs` (never implicitly, so that a typo is an
 //! error and not a silent new world); at most [`Runs::limit`] live at once, and creating one
-//! more evicts the one unused for longest.
+//! more evicts the one idle longest (no request named it, no event journaled).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -164,7 +164,7 @@ impl Runs {
         while named.len() >= self.limit {
             let Some(idle) = named.iter().min_by_key(|(_, e)| e.last_active()).map(|(k, _)| k.clone()) else { break };
             named.remove(&idle);
-            tracing::warn!(run = %idle, "run evicted: {} runs is the limit and it was unused for longest", self.limit);
+            tracing::warn!(run = %idle, "run evicted: {} runs is the limit and it was idle longest", self.limit);
         }
         named.insert(id.to_owned(), entry);
         tracing::info!(run = %id, "run created");
