@@ -48,7 +48,7 @@ impl Target {
             return Self::connect(admin, None, None).await;
         }
         let http = admin_client()?;
-        let id = format!("conformance-{}-{:08x}", std::process::id(), rand_suffix());
+        let id = format!("conformance-{}-{:08x}", std::process::id(), rand::random::<u32>());
         let url = format!("{admin}/runs");
         let response = http.post(&url).json(&json!({"id": id})).send().await.with_context(|| format!("POST {url}: is a mock-server running there?"))?;
         let status = response.status();
@@ -64,7 +64,7 @@ impl Target {
 
     async fn connect(admin: String, embedded: Option<MockServer>, server_admin: Option<String>) -> Result<Target> {
         let http = admin_client()?;
-        let endpoints_file = std::env::temp_dir().join(format!("conformance-endpoints-{}-{:08x}.json", std::process::id(), rand_suffix()));
+        let endpoints_file = std::env::temp_dir().join(format!("conformance-endpoints-{}-{:08x}.json", std::process::id(), rand::random::<u32>()));
         let server_admin = server_admin.unwrap_or_else(|| admin.clone());
         let mut target = Target { admin, http, endpoints: Value::Null, endpoints_file, owned_run: None, server_admin, _embedded: embedded };
         target.endpoints = target
@@ -170,13 +170,6 @@ impl Target {
 
 fn admin_client() -> Result<reqwest::Client> {
     Ok(reqwest::Client::builder().no_proxy().timeout(std::time::Duration::from_secs(30)).build()?)
-}
-
-fn rand_suffix() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos());
-    h.finish() as u32
 }
 
 /// JSON `null` has no TOML form: an absent key means the same to the fixtures' `Option`s.

@@ -90,6 +90,16 @@ struct Entry {
 }
 
 impl Entry {
+    fn describe(&self, id: &str) -> Value {
+        json!({
+            "id": id,
+            "created": self.created,
+            "idle_seconds": self.last_active().elapsed().as_secs_f64(),
+            "events": self.world.core.journal.len(),
+            "endpoints": self.world.endpoints.get(),
+        })
+    }
+
     /// The last time anything happened in the run: a request named it, or it recorded an
     /// event (MQTT traffic names no run in a request, but is journaled).
     fn last_active(&self) -> Instant {
@@ -187,21 +197,12 @@ impl Runs {
         removed
     }
 
-    /// The ids of the live runs.
-    pub fn ids(&self) -> Vec<String> {
-        self.named.lock().unwrap().keys().cloned().collect()
+    fn describe(&self, id: &str) -> Option<Value> {
+        self.named.lock().unwrap().get(id).map(|entry| entry.describe(id))
     }
 
-    fn describe(&self, id: &str) -> Option<Value> {
-        let named = self.named.lock().unwrap();
-        let entry = named.get(id)?;
-        Some(json!({
-            "id": id,
-            "created": entry.created,
-            "idle_seconds": entry.last_active().elapsed().as_secs_f64(),
-            "events": entry.world.core.journal.len(),
-            "endpoints": entry.world.endpoints.get(),
-        }))
+    fn describe_all(&self) -> Vec<Value> {
+        self.named.lock().unwrap().iter().map(|(id, entry)| entry.describe(id)).collect()
     }
 
     /// Serves a request of any HTTP listener: finds its namespace, then its dispatcher.
@@ -350,8 +351,7 @@ fn admin_error(status: StatusCode, code: &str, message: impl Into<String>) -> Re
 }
 
 async fn list_runs(State(runs): State<Arc<Runs>>) -> Response<Body> {
-    let described: Vec<Value> = runs.ids().iter().filter_map(|id| runs.describe(id)).collect();
-    Json(json!({"runs": described, "limit": runs.limit})).into_response()
+    Json(json!({"runs": runs.describe_all(), "limit": runs.limit})).into_response()
 }
 
 #[derive(Deserialize, Default)]
