@@ -81,7 +81,13 @@ pub fn self_signed(subject: &str) -> Result<(KeyPair, String)> {
 }
 
 /// Writes the pair into `dir` as `client.pem` and `client.key` (the key readable by the owner only).
-pub fn write(dir: &Path, cert_pem: &str, key: &KeyPair, thumbprint: String, serial: String) -> Result<ClientCertificate> {
+pub fn write(
+    dir: &Path,
+    cert_pem: &str,
+    key: &KeyPair,
+    thumbprint: String,
+    serial: String,
+) -> Result<ClientCertificate> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let cert_file = dir.join("client.pem");
     let key_file = dir.join("client.key");

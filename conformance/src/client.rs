@@ -26,7 +26,12 @@ pub struct ClientExit {
 /// Environment variables removed so the client talks only to the mock.
 const PROXY_VARS: &[&str] = &["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"];
 
-pub async fn run(command: &str, env: &BTreeMap<String, String>, limit: Duration, redact: &[String]) -> std::io::Result<ClientExit> {
+pub async fn run(
+    command: &str,
+    env: &BTreeMap<String, String>,
+    limit: Duration,
+    redact: &[String],
+) -> std::io::Result<ClientExit> {
     let started = Instant::now();
     let mut cmd = Command::new("sh");
     cmd.arg("-c").arg(command).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);

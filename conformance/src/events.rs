@@ -60,9 +60,17 @@ impl EventView {
         self.str("retry_after").and_then(|v| v.trim().parse().ok())
     }
     pub fn secret_in(&self) -> Vec<&str> {
-        self.0.get("secret_in").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+        self.0
+            .get("secret_in")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default()
     }
     pub fn query_keys(&self) -> Vec<&str> {
-        self.0.get("query").and_then(Value::as_object).map(|o| o.keys().map(String::as_str).collect()).unwrap_or_default()
+        self.0
+            .get("query")
+            .and_then(Value::as_object)
+            .map(|o| o.keys().map(String::as_str).collect())
+            .unwrap_or_default()
     }
 }

@@ -34,7 +34,12 @@ impl ExpectedFailures {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: name.clone(),
-            problems: vec![mock_server::config::Problem { line: None, key: String::new(), message: format!("cannot read: {e}"), hint: "check the path given to --expected-failures".into() }],
+            problems: vec![mock_server::config::Problem {
+                line: None,
+                key: String::new(),
+                message: format!("cannot read: {e}"),
+                hint: "check the path given to --expected-failures".into(),
+            }],
         })?;
         toml::from_str(&text).map_err(|e| ConfigError { file: name, problems: vec![toml_problem(&text, &e)] })
     }

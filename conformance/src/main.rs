@@ -11,7 +11,11 @@ use conformance::target::Target;
 use conformance::{checks, report};
 
 #[derive(Parser)]
-#[command(name = "conformance", version, about = "Certify a client implementation against mock-server's scenario suites.")]
+#[command(
+    name = "conformance",
+    version,
+    about = "Certify a client implementation against mock-server's scenario suites."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -135,7 +139,11 @@ fn main() -> ExitCode {
                     }
                 };
                 let namespace = target.run().map_or(String::new(), |id| format!(", run {id}"));
-                eprintln!("conformance: {} scenario(s) of '{suite}' against `{client}` (server {}{namespace})", chosen.len(), target.admin_url());
+                eprintln!(
+                    "conformance: {} scenario(s) of '{suite}' against `{client}` (server {}{namespace})",
+                    chosen.len(),
+                    target.admin_url()
+                );
                 let options = RunOptions { client, expected };
                 let result = run_suite(&target, &chosen, &options, report::console_progress).await;
                 for (path, text) in [(junit, report::junit(&result)), (json, report::json(&result))] {
@@ -150,7 +158,11 @@ fn main() -> ExitCode {
                     eprintln!("conformance: warning: {e:#}");
                 }
                 println!("{}", report::console_summary(&result));
-                if result.passed() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+                if result.passed() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                }
             })
         }
     }

@@ -72,10 +72,15 @@ pub fn junit(result: &SuiteResult) -> String {
     }
     let cases = |list: &[&ScenarioResult]| list.iter().map(|s| s.checks.len().max(1)).sum::<usize>();
     let failures = |list: &[&ScenarioResult]| {
-        list.iter().map(|s| if s.error.is_some() { 1 } else { s.checks.iter().filter(|c| c.status == Status::Failed).count() }).sum::<usize>()
+        list.iter()
+            .map(|s| if s.error.is_some() { 1 } else { s.checks.iter().filter(|c| c.status == Status::Failed).count() })
+            .sum::<usize>()
     };
     let skipped = |list: &[&ScenarioResult]| {
-        list.iter().flat_map(|s| &s.checks).filter(|c| matches!(c.status, Status::Skipped | Status::ExpectedFailure)).count()
+        list.iter()
+            .flat_map(|s| &s.checks)
+            .filter(|c| matches!(c.status, Status::Skipped | Status::ExpectedFailure))
+            .count()
     };
     let all: Vec<&ScenarioResult> = result.scenarios.iter().collect();
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
@@ -101,13 +106,23 @@ pub fn junit(result: &SuiteResult) -> String {
         for s in list {
             let classname = s.id.replace('/', ".");
             if let Some(e) = &s.error {
-                let _ = writeln!(x, "    <testcase classname=\"{}\" name=\"setup\" time=\"{:.3}\">", esc(&classname), s.duration_ms as f64 / 1000.0);
+                let _ = writeln!(
+                    x,
+                    "    <testcase classname=\"{}\" name=\"setup\" time=\"{:.3}\">",
+                    esc(&classname),
+                    s.duration_ms as f64 / 1000.0
+                );
                 let _ = writeln!(x, "      <failure message=\"{}\" type=\"ERROR\"/>\n    </testcase>", esc(e));
                 continue;
             }
             let per_check = s.duration_ms as f64 / 1000.0 / s.checks.len().max(1) as f64;
             for c in &s.checks {
-                let _ = writeln!(x, "    <testcase classname=\"{}\" name=\"{}\" time=\"{per_check:.3}\">", esc(&classname), esc(&c.name));
+                let _ = writeln!(
+                    x,
+                    "    <testcase classname=\"{}\" name=\"{}\" time=\"{per_check:.3}\">",
+                    esc(&classname),
+                    esc(&c.name)
+                );
                 let evidence = serde_json::to_string_pretty(&c.evidence).unwrap_or_default();
                 match c.status {
                     Status::Failed => {
@@ -125,7 +140,12 @@ pub fn junit(result: &SuiteResult) -> String {
                         let _ = writeln!(x, "      <skipped message=\"{}: {}\"/>", c.status.label(), esc(&c.message));
                     }
                     Status::Warning => {
-                        let _ = writeln!(x, "      <system-out>WARNING: {}\nclause: {}</system-out>", esc(&c.message), esc(&c.clause));
+                        let _ = writeln!(
+                            x,
+                            "      <system-out>WARNING: {}\nclause: {}</system-out>",
+                            esc(&c.message),
+                            esc(&c.clause)
+                        );
                     }
                     Status::Passed => {}
                 }

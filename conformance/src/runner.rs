@@ -9,8 +9,8 @@ use anyhow::Context as _;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::checks::{self, Outcome, Run, Severity};
 use crate::certificate;
+use crate::checks::{self, Outcome, Run, Severity};
 use crate::client::{self, ClientExit};
 use crate::expected::ExpectedFailures;
 use crate::providers;
@@ -144,8 +144,16 @@ async fn run_one(target: &Target, scenario: &Scenario, options: &RunOptions) -> 
 }
 
 /// Arms the server, runs the client, returns its exit and the journal.
-async fn execute(target: &Target, scenario: &Scenario, options: &RunOptions) -> anyhow::Result<(ClientExit, Vec<crate::events::EventView>)> {
-    let dir = std::env::temp_dir().join(format!("conformance-{}-{}", std::process::id(), RUN.fetch_add(1, Ordering::Relaxed)));
+async fn execute(
+    target: &Target,
+    scenario: &Scenario,
+    options: &RunOptions,
+) -> anyhow::Result<(ClientExit, Vec<crate::events::EventView>)> {
+    let dir = std::env::temp_dir().join(format!(
+        "conformance-{}-{}",
+        std::process::id(),
+        RUN.fetch_add(1, Ordering::Relaxed)
+    ));
     let result = execute_in(target, scenario, options, &dir).await;
     let _ = std::fs::remove_dir_all(&dir);
     result
@@ -191,7 +199,8 @@ async fn execute_in(
         env.insert(format!("CONFORMANCE_{}", k.to_ascii_uppercase()), v.clone());
     }
     env.extend(scenario.setup.env.clone());
-    let secrets: Vec<String> = env.iter().filter(|(k, _)| k.contains("SECRET") || k.contains("PASSWORD")).map(|(_, v)| v.clone()).collect();
+    let secrets: Vec<String> =
+        env.iter().filter(|(k, _)| k.contains("SECRET") || k.contains("PASSWORD")).map(|(_, v)| v.clone()).collect();
     let limit = Duration::from_secs_f64(scenario.timeout_seconds);
     let exit = client::run(&options.client, &env, limit, &secrets)
         .await
@@ -213,7 +222,8 @@ async fn client_certificate(
     match setup.issuer {
         certificate::Issuer::DevCa => {
             let (key, csr) = certificate::key_and_csr(subject)?;
-            let (pem, thumbprint, serial) = target.sign_csr(&csr, setup.validity_seconds).await.context("signing the client certificate")?;
+            let (pem, thumbprint, serial) =
+                target.sign_csr(&csr, setup.validity_seconds).await.context("signing the client certificate")?;
             certificate::write(dir, &pem, &key, thumbprint, serial)
         }
         certificate::Issuer::SelfSigned => {
@@ -229,11 +239,14 @@ fn judge(run: &Run, use_: &crate::scenario::CheckUse, expected: &ExpectedFailure
     let listed = expected.find(&run.scenario.id, check.name());
     let (status, message) = match (verdict.outcome, check.severity(), listed) {
         (Outcome::Pass, _, None) => (Status::Passed, verdict.message),
-        (Outcome::Pass, _, Some(_)) => {
-            (Status::Warning, format!("{} (listed as an expected failure but passed: remove it from the file)", verdict.message))
-        }
+        (Outcome::Pass, _, Some(_)) => (
+            Status::Warning,
+            format!("{} (listed as an expected failure but passed: remove it from the file)", verdict.message),
+        ),
         (Outcome::NotApplicable, _, _) => (Status::Skipped, verdict.message),
-        (Outcome::Violated, _, Some(e)) => (Status::ExpectedFailure, format!("{} (expected: {})", verdict.message, e.reason)),
+        (Outcome::Violated, _, Some(e)) => {
+            (Status::ExpectedFailure, format!("{} (expected: {})", verdict.message, e.reason))
+        }
         (Outcome::Violated, Severity::Warning, None) => (Status::Warning, verdict.message),
         (Outcome::Violated, Severity::Failure, None) => (Status::Failed, verdict.message),
     };

@@ -182,40 +182,75 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ConfigError> {
             toml::Value::String(s) => s.clone(),
             toml::Value::Integer(_) | toml::Value::Float(_) | toml::Value::Boolean(_) => value.to_string(),
             _ => {
-                problems.push(problem(&format!("action.{key}"), Some(key), "must be a string, number or boolean".into(), "e.g. calls = 3".into()));
+                problems.push(problem(
+                    &format!("action.{key}"),
+                    Some(key),
+                    "must be a string, number or boolean".into(),
+                    "e.g. calls = 3".into(),
+                ));
                 continue;
             }
         };
         action_params.insert(key.clone(), text_value);
     }
     if !(0.1..=600.0).contains(&raw.timeout_seconds) {
-        problems.push(problem("timeout_seconds", Some("timeout_seconds"), format!("{} is out of range", raw.timeout_seconds), "use 0.1 to 600 seconds".into()));
+        problems.push(problem(
+            "timeout_seconds",
+            Some("timeout_seconds"),
+            format!("{} is out of range", raw.timeout_seconds),
+            "use 0.1 to 600 seconds".into(),
+        ));
     }
     for (i, rule) in raw.setup.faults.iter().enumerate() {
         if let Err(e) = rule.validate() {
-            problems.push(problem(&format!("setup.faults[{i}]"), Some("[[setup.faults]]"), e.to_string(), "see the fault rules in the README".into()));
+            problems.push(problem(
+                &format!("setup.faults[{i}]"),
+                Some("[[setup.faults]]"),
+                e.to_string(),
+                "see the fault rules in the README".into(),
+            ));
         }
     }
     if let Some(fixtures) = &raw.setup.fixtures {
         if let Err(e) = mock_server::config::parse("setup.fixtures", fixtures) {
-            problems.push(problem("setup.fixtures", Some("fixtures"), format!("the fixtures are not valid:\n{e}"), "check them with `mock-server check-config`".into()));
+            problems.push(problem(
+                "setup.fixtures",
+                Some("fixtures"),
+                format!("the fixtures are not valid:\n{e}"),
+                "check them with `mock-server check-config`".into(),
+            ));
         }
     }
 
     if let Some(patch) = &raw.setup.fixtures_patch {
         if let Err(e) = patch_table(patch, "THUMBPRINT", "SERIAL") {
-            problems.push(problem("setup.fixtures_patch", Some("fixtures_patch"), format!("not a TOML table: {e}"), "write the keys to change, e.g. [opinum] token_lifetime_seconds = 2".into()));
+            problems.push(problem(
+                "setup.fixtures_patch",
+                Some("fixtures_patch"),
+                format!("not a TOML table: {e}"),
+                "write the keys to change, e.g. [opinum] token_lifetime_seconds = 2".into(),
+            ));
         }
     }
     if let Some(s) = raw.setup.client_certificate.validity_seconds.filter(|s| !(1..=315_360_000).contains(s)) {
-        problems.push(problem("setup.client_certificate.validity_seconds", Some("validity_seconds"), format!("{s} is out of range"), "use 1 second to 10 years".into()));
+        problems.push(problem(
+            "setup.client_certificate.validity_seconds",
+            Some("validity_seconds"),
+            format!("{s} is out of range"),
+            "use 1 second to 10 years".into(),
+        ));
     }
 
     let mut uses = Vec::new();
     for (i, table) in raw.checks.into_iter().enumerate() {
         let key = format!("checks[{i}]");
         let Some(check_name) = table.get("name").and_then(toml::Value::as_str).map(str::to_owned) else {
-            problems.push(problem(&key, Some("[[checks]]"), "a check needs a name".into(), "add name = \"<check>\"; `conformance checks` lists them".into()));
+            problems.push(problem(
+                &key,
+                Some("[[checks]]"),
+                "a check needs a name".into(),
+                "add name = \"<check>\"; `conformance checks` lists them".into(),
+            ));
             continue;
         };
         let Some(check) = checks::find(&check_name) else {
@@ -237,7 +272,12 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ConfigError> {
         }
     }
     if uses.is_empty() && problems.is_empty() {
-        problems.push(problem("checks", None, "a scenario needs at least one check".into(), "add [[checks]] name = \"common.client-outcome\"".into()));
+        problems.push(problem(
+            "checks",
+            None,
+            "a scenario needs at least one check".into(),
+            "add [[checks]] name = \"common.client-outcome\"".into(),
+        ));
     }
     if !problems.is_empty() {
         return Err(fail(problems));
@@ -277,7 +317,12 @@ pub fn load_scenarios(dir: Option<&Path>) -> Result<Vec<Scenario>, Vec<ConfigErr
             if files.is_empty() {
                 errors.push(ConfigError {
                     file: dir.display().to_string(),
-                    problems: vec![Problem { line: None, key: String::new(), message: "no scenario files (*.toml) here".into(), hint: "point --scenarios at a folder such as fixtures/scenarios".into() }],
+                    problems: vec![Problem {
+                        line: None,
+                        key: String::new(),
+                        message: "no scenario files (*.toml) here".into(),
+                        hint: "point --scenarios at a folder such as fixtures/scenarios".into(),
+                    }],
                 });
             }
             for f in files {
@@ -285,7 +330,12 @@ pub fn load_scenarios(dir: Option<&Path>) -> Result<Vec<Scenario>, Vec<ConfigErr
                     Ok(text) => sources.push((f, text)),
                     Err(e) => errors.push(ConfigError {
                         file: f.display().to_string(),
-                        problems: vec![Problem { line: None, key: String::new(), message: format!("cannot read: {e}"), hint: String::new() }],
+                        problems: vec![Problem {
+                            line: None,
+                            key: String::new(),
+                            message: format!("cannot read: {e}"),
+                            hint: String::new(),
+                        }],
                     }),
                 }
             }
@@ -345,7 +395,8 @@ name = "common.client-outcome"
 
     #[test]
     fn embedded_scenarios_all_load() {
-        let scenarios = load_scenarios(None).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+        let scenarios = load_scenarios(None)
+            .unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
         assert!(scenarios.len() >= 8, "{}", scenarios.len());
     }
 

@@ -50,11 +50,19 @@ impl Target {
         let http = admin_client()?;
         let id = format!("conformance-{}-{:08x}", std::process::id(), rand::random::<u32>());
         let url = format!("{admin}/runs");
-        let response = http.post(&url).json(&json!({"id": id})).send().await.with_context(|| format!("POST {url}: is a mock-server running there?"))?;
+        let response = http
+            .post(&url)
+            .json(&json!({"id": id}))
+            .send()
+            .await
+            .with_context(|| format!("POST {url}: is a mock-server running there?"))?;
         let status = response.status();
         let body: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            bail!("POST {url} answered {status}: {}", body.get("message").and_then(Value::as_str).unwrap_or(&body.to_string()));
+            bail!(
+                "POST {url} answered {status}: {}",
+                body.get("message").and_then(Value::as_str).unwrap_or(&body.to_string())
+            );
         }
         let run_admin = body["endpoints"]["admin"].as_str().context("the new run has no admin URL")?.to_owned();
         let mut target = Self::connect(run_admin, None, Some(admin)).await?;
@@ -64,9 +72,21 @@ impl Target {
 
     async fn connect(admin: String, embedded: Option<MockServer>, server_admin: Option<String>) -> Result<Target> {
         let http = admin_client()?;
-        let endpoints_file = std::env::temp_dir().join(format!("conformance-endpoints-{}-{:08x}.json", std::process::id(), rand::random::<u32>()));
+        let endpoints_file = std::env::temp_dir().join(format!(
+            "conformance-endpoints-{}-{:08x}.json",
+            std::process::id(),
+            rand::random::<u32>()
+        ));
         let server_admin = server_admin.unwrap_or_else(|| admin.clone());
-        let mut target = Target { admin, http, endpoints: Value::Null, endpoints_file, owned_run: None, server_admin, _embedded: embedded };
+        let mut target = Target {
+            admin,
+            http,
+            endpoints: Value::Null,
+            endpoints_file,
+            owned_run: None,
+            server_admin,
+            _embedded: embedded,
+        };
         target.endpoints = target
             .call(reqwest::Method::GET, "endpoints", None)
             .await
@@ -109,7 +129,10 @@ impl Target {
         let status = response.status();
         let value: Value = response.json().await.unwrap_or(Value::Null);
         if !status.is_success() {
-            bail!("{method} {url} answered {status}: {}", value.get("message").and_then(Value::as_str).unwrap_or(&value.to_string()));
+            bail!(
+                "{method} {url} answered {status}: {}",
+                value.get("message").and_then(Value::as_str).unwrap_or(&value.to_string())
+            );
         }
         Ok(value)
     }
@@ -130,11 +153,15 @@ impl Target {
         if rules.is_empty() {
             return Ok(());
         }
-        self.call(reqwest::Method::POST, "faults", Some(RequestBody::Json(serde_json::to_value(rules)?))).await.map(drop)
+        self.call(reqwest::Method::POST, "faults", Some(RequestBody::Json(serde_json::to_value(rules)?)))
+            .await
+            .map(drop)
     }
 
     pub async fn advance_clock(&self, seconds: i64) -> Result<()> {
-        self.call(reqwest::Method::POST, "clock", Some(RequestBody::Json(json!({"advance_seconds": seconds})))).await.map(drop)
+        self.call(reqwest::Method::POST, "clock", Some(RequestBody::Json(json!({"advance_seconds": seconds}))))
+            .await
+            .map(drop)
     }
 
     /// Signs a CSR with the server's dev CA (`POST /certificates`): `(certificate PEM, thumbprint, serial)`.
@@ -175,7 +202,9 @@ fn admin_client() -> Result<reqwest::Client> {
 /// JSON `null` has no TOML form: an absent key means the same to the fixtures' `Option`s.
 fn without_nulls(v: Value) -> Value {
     match v {
-        Value::Object(map) => Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect()),
+        Value::Object(map) => {
+            Value::Object(map.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, without_nulls(v))).collect())
+        }
         Value::Array(items) => Value::Array(items.into_iter().filter(|v| !v.is_null()).map(without_nulls).collect()),
         other => other,
     }

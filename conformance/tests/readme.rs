@@ -9,7 +9,8 @@ const END: &str = "<!-- END generated checks -->";
 fn readme_lists_the_checks_as_generated() {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
     let readme = std::fs::read_to_string(&path).unwrap();
-    let scenarios = conformance::load_scenarios(None).unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
+    let scenarios = conformance::load_scenarios(None)
+        .unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
     let generated = conformance::checks::markdown(&scenarios);
     let start = readme.find(BEGIN).expect("README.md has the BEGIN marker of the generated checks") + BEGIN.len();
     let end = start + readme[start..].find(END).expect("README.md has the END marker of the generated checks");

@@ -107,7 +107,9 @@ impl Config {
             measure: secs("BENCH_SECONDS", 5.0).max(Duration::from_millis(100)),
             connections: (env_number("BENCH_CONNECTIONS", 16.0) as usize).max(1),
             starts: (env_number("BENCH_STARTS", 15.0) as usize).max(2),
-            only: std::env::var("BENCH_ONLY").ok().map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()),
+            only: std::env::var("BENCH_ONLY")
+                .ok()
+                .map(|v| v.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect()),
         }
     }
 
@@ -179,7 +181,11 @@ fn startup_bench(bin: &Path, runs: usize) -> Startup {
         spawns.push(version_once(bin));
     }
     let _ = std::fs::remove_dir_all(&dir);
-    eprintln!("start-up: first {:.1} ms, then {:?} ms", ms(starts[0]), starts[1..].iter().map(|d| ms(*d).round()).collect::<Vec<_>>());
+    eprintln!(
+        "start-up: first {:.1} ms, then {:?} ms",
+        ms(starts[0]),
+        starts[1..].iter().map(|d| ms(*d).round()).collect::<Vec<_>>()
+    );
     Startup { first: starts[0], reuse: median(&starts[1..]), spawn: median(&spawns), reuse_runs: runs - 1 }
 }
 
@@ -198,7 +204,25 @@ fn start_once(bin: &Path, dir: &Path) -> Result<Duration, String> {
     let stderr = std::fs::File::create(dir.join("stderr.log")).map_err(|e| e.to_string())?;
     let started = Instant::now();
     let mut child = Command::new(bin)
-        .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--mtls", "127.0.0.1:0", "--listen", "knoema.api=127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--mqtts", "127.0.0.1:0", "--mqtt-ws", "127.0.0.1:0", "--log", "warn"])
+        .args([
+            "serve",
+            "--http",
+            "127.0.0.1:0",
+            "--https",
+            "127.0.0.1:0",
+            "--mtls",
+            "127.0.0.1:0",
+            "--listen",
+            "knoema.api=127.0.0.1:0",
+            "--mqtt",
+            "127.0.0.1:0",
+            "--mqtts",
+            "127.0.0.1:0",
+            "--mqtt-ws",
+            "127.0.0.1:0",
+            "--log",
+            "warn",
+        ])
         .arg("--certs-dir")
         .arg(dir.join("certs"))
         .arg("--endpoints-file")
@@ -211,7 +235,9 @@ fn start_once(bin: &Path, dir: &Path) -> Result<Duration, String> {
     let ready = wait_ready(&mut child, &endpoints, started);
     let _ = child.kill();
     let _ = child.wait();
-    ready.map_err(|e| format!("{e}; server stderr: {}", std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()))
+    ready.map_err(|e| {
+        format!("{e}; server stderr: {}", std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default())
+    })
 }
 
 /// Polls every 0.5 ms, which is well below the resolution the report shows.
@@ -296,7 +322,9 @@ impl Target {
     fn token_form(name: &'static str, url: String, form: &'static str) -> Target {
         Target {
             name,
-            build: Arc::new(move |c| c.post(&url).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(form)),
+            build: Arc::new(move |c| {
+                c.post(&url).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").body(form)
+            }),
             must_contain: "\"access_token\"",
         }
     }
@@ -310,7 +338,12 @@ impl Target {
         let body = Bytes::from(serde_json::to_vec(&serde_json::json!([{"variableId": 100, "data": points}])).unwrap());
         Target {
             name,
-            build: Arc::new(move |c| c.post(&url).header(header::AUTHORIZATION, &bearer).header(header::CONTENT_TYPE, "application/json").body(body.clone())),
+            build: Arc::new(move |c| {
+                c.post(&url)
+                    .header(header::AUTHORIZATION, &bearer)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(body.clone())
+            }),
             must_contain: "",
         }
     }
@@ -319,7 +352,9 @@ impl Target {
         let bearer = format!("Bearer {token}");
         Target {
             name,
-            build: Arc::new(move |c| c.get(&url).header(header::AUTHORIZATION, &bearer).header(header::USER_AGENT, "bench")),
+            build: Arc::new(move |c| {
+                c.get(&url).header(header::AUTHORIZATION, &bearer).header(header::USER_AGENT, "bench")
+            }),
             must_contain: "\"clientId\"",
         }
     }
@@ -346,7 +381,8 @@ async fn load_bench(cfg: &Config) -> Result<Vec<Load>, String> {
     let server = mock_server::MockServer::start().await;
     let http = server.endpoints().http.clone();
     assert!(http.starts_with("http://127.0.0.1:"), "unexpected HTTP listener {http}");
-    let token = Target::token("mock  POST kalibrate token", format!("{http}/kalibrate/login/{TENANT}/oauth2/v2.0/token"));
+    let token =
+        Target::token("mock  POST kalibrate token", format!("{http}/kalibrate/login/{TENANT}/oauth2/v2.0/token"));
 
     // The bare server returns a real token response, so both move the same bytes.
     let sample = fetch_body(&token).await?;
@@ -356,15 +392,21 @@ async fn load_bench(cfg: &Config) -> Result<Vec<Load>, String> {
         .ok_or("the token response has no access_token")?;
     let bare_addr = start_bare_server(Bytes::from(sample.clone())).await;
     let bare = Target::token("bare  POST axum form->json", format!("http://{bare_addr}/token"));
-    let status = Target::status("mock  GET  kalibrate data status", format!("{http}/kalibrate/data/api/status"), access_token);
+    let status =
+        Target::status("mock  GET  kalibrate data status", format!("{http}/kalibrate/data/api/status"), access_token);
     eprintln!("token response: {} bytes (the bare server returns the same body)", sample.len());
 
-    let opinum_token = Target::token_form("mock  POST opinum password grant", format!("{http}/opinum/identity/connect/token"), OPINUM_PASSWORD_FORM);
+    let opinum_token = Target::token_form(
+        "mock  POST opinum password grant",
+        format!("{http}/opinum/identity/connect/token"),
+        OPINUM_PASSWORD_FORM,
+    );
     let opinum_access = serde_json::from_slice::<serde_json::Value>(&fetch_body(&opinum_token).await?)
         .ok()
         .and_then(|v| v["access_token"].as_str().map(str::to_owned))
         .ok_or("the Opinum token response has no access_token")?;
-    let bare_push = Target::push("bare  POST axum push (parse JSON)", format!("http://{bare_addr}/push"), opinum_access.clone());
+    let bare_push =
+        Target::push("bare  POST axum push (parse JSON)", format!("http://{bare_addr}/push"), opinum_access.clone());
     let push = Target::push("mock  POST opinum push (100 pts)", format!("{http}/opinum/push/api/data"), opinum_access);
 
     let mut loads = Vec::new();
@@ -397,8 +439,12 @@ async fn start_bare_server(body: Bytes) -> SocketAddr {
         let body = body.clone();
         async move {
             match form.get("grant_type").map(String::as_str) {
-                Some("client_credentials") => (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body),
-                _ => (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], Bytes::new()),
+                Some("client_credentials") => {
+                    (StatusCode::OK, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], body)
+                }
+                _ => {
+                    (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "application/json; charset=utf-8")], Bytes::new())
+                }
             }
         }
     };
@@ -485,7 +531,8 @@ async fn openenergy_mtls_bench(cfg: &Config) -> Result<(), String> {
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
     let server = mock_server::MockServer::start().await;
-    let mtls: SocketAddr = server.endpoints().mtls.trim_start_matches("https://").parse().map_err(|e| format!("mtls address: {e}"))?;
+    let mtls: SocketAddr =
+        server.endpoints().mtls.trim_start_matches("https://").parse().map_err(|e| format!("mtls address: {e}"))?;
     // A certificate for the demo consumer, from a CSR as oe_keygen shapes it.
     let key = rcgen::KeyPair::generate().map_err(|e| e.to_string())?;
     let mut params = rcgen::CertificateParams::default();
@@ -498,7 +545,10 @@ async fn openenergy_mtls_bench(cfg: &Config) -> Result<(), String> {
     let issued = server.sign_csr(csr.as_bytes(), 86_400).map_err(|e| e.to_string())?;
     let der = |pem: &str| pem_blocks(pem).into_iter().next().and_then(|b| b.der.ok()).ok_or("PEM");
     let mock_ca = CertificateDer::from(der(server.ca_pem())?);
-    let mock_identity = (CertificateDer::from(issued.der.to_vec()), PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())));
+    let mock_identity = (
+        CertificateDer::from(issued.der.to_vec()),
+        PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
+    );
 
     // The bare baseline: same accept loop, same mTLS configuration, fixed answer.
     let sample = {
@@ -508,9 +558,11 @@ async fn openenergy_mtls_bench(cfg: &Config) -> Result<(), String> {
     let bare_ca = CertAuthority::ephemeral().map_err(|e| e.to_string())?;
     let bare_client = bare_ca.issue_client_cert("bench").map_err(|e| e.to_string())?;
     let bare_ca_der = bare_ca.cert_der.clone();
-    let bare_tls = TlsSetup::new(bare_ca, PathBuf::from("unused-ca.pem"), &["127.0.0.1".to_owned()], None).map_err(|e| e.to_string())?;
+    let bare_tls = TlsSetup::new(bare_ca, PathBuf::from("unused-ca.pem"), &["127.0.0.1".to_owned()], None)
+        .map_err(|e| e.to_string())?;
     let bare_key = der(&bare_client.key_pem)?;
-    let bare_identity = (CertificateDer::from(der(&bare_client.cert_pem)?), PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(bare_key)));
+    let bare_identity =
+        (CertificateDer::from(der(&bare_client.cert_pem)?), PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(bare_key)));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let bare_addr = listener.local_addr().map_err(|e| e.to_string())?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -518,7 +570,8 @@ async fn openenergy_mtls_bench(cfg: &Config) -> Result<(), String> {
     let handler = mock_server::serve::handler(move |req: axum::http::Request<axum::body::Body>| {
         let body = body.clone();
         async move {
-            let has_cert = req.extensions().get::<mock_server::serve::ConnInfo>().is_some_and(|c| c.peer_certificate.is_some());
+            let has_cert =
+                req.extensions().get::<mock_server::serve::ConnInfo>().is_some_and(|c| c.peer_certificate.is_some());
             let form = mock_server::wire::read_body(req.into_body(), 16 * 1024).await.unwrap_or_default();
             let ok = has_cert && contains(&form, b"grant_type=client_credentials");
             let mut r = axum::http::Response::new(axum::body::Body::from(if ok { body } else { Bytes::new() }));
@@ -527,23 +580,51 @@ async fn openenergy_mtls_bench(cfg: &Config) -> Result<(), String> {
             r
         }
     });
-    let bare_task = tokio::spawn(mock_server::serve::serve(listener, mock_server::serve::ListenerKind::Mtls, Some(bare_tls.mtls_config.clone()), handler, stopped));
+    let bare_task = tokio::spawn(mock_server::serve::serve(
+        listener,
+        mock_server::serve::ListenerKind::Mtls,
+        Some(bare_tls.mtls_config.clone()),
+        handler,
+        stopped,
+    ));
 
     let path = "/openenergy/auth/token";
     let targets = [
-        mtls_target("bare  mTLS full handshake", bare_addr, "/token", &CertificateDer::from(bare_ca_der.to_vec()), &bare_identity, false)?,
+        mtls_target(
+            "bare  mTLS full handshake",
+            bare_addr,
+            "/token",
+            &CertificateDer::from(bare_ca_der.to_vec()),
+            &bare_identity,
+            false,
+        )?,
         mtls_target("mock  mTLS full handshake", mtls, path, &mock_ca, &mock_identity, false)?,
-        mtls_target("bare  mTLS resumed session", bare_addr, "/token", &CertificateDer::from(bare_ca_der.to_vec()), &bare_identity, true)?,
+        mtls_target(
+            "bare  mTLS resumed session",
+            bare_addr,
+            "/token",
+            &CertificateDer::from(bare_ca_der.to_vec()),
+            &bare_identity,
+            true,
+        )?,
         mtls_target("mock  mTLS resumed session", mtls, path, &mock_ca, &mock_identity, true)?,
     ];
     let mut loads = Vec::new();
     for target in &targets {
         let load = mtls_closed_loop(target, cfg).await?;
-        eprintln!("{}: {:.0} req/s, p50 {:.2} ms, resumed {}/{}", load.load.name, load.load.rate(), ms(load.load.p50), load.resumed, load.connections);
+        eprintln!(
+            "{}: {:.0} req/s, p50 {:.2} ms, resumed {}/{}",
+            load.load.name,
+            load.load.rate(),
+            ms(load.load.p50),
+            load.resumed,
+            load.connections
+        );
         loads.push(load);
     }
     // Keep-alive over one handshake per connection, for scale.
-    let identity = reqwest::Identity::from_pem(format!("{}{}", issued.certificate, key.serialize_pem()).as_bytes()).map_err(|e| e.to_string())?;
+    let identity = reqwest::Identity::from_pem(format!("{}{}", issued.certificate, key.serialize_pem()).as_bytes())
+        .map_err(|e| e.to_string())?;
     let keep_alive_client = reqwest::Client::builder()
         .use_rustls_tls()
         .tls_built_in_root_certs(false)
@@ -553,7 +634,8 @@ async fn openenergy_mtls_bench(cfg: &Config) -> Result<(), String> {
         .pool_max_idle_per_host(cfg.connections)
         .build()
         .map_err(|e| e.to_string())?;
-    let keep_alive = Target::token_form("mock  mTLS keep-alive", format!("{}{path}", server.endpoints().mtls), OE_TOKEN_FORM);
+    let keep_alive =
+        Target::token_form("mock  mTLS keep-alive", format!("{}{path}", server.endpoints().mtls), OE_TOKEN_FORM);
     let keep = closed_loop_with(&keep_alive, cfg, keep_alive_client).await?;
     let _ = stop.send(true);
     let _ = bare_task.await;
@@ -589,7 +671,8 @@ fn mtls_target(
 /// session was resumed.
 async fn mtls_once(target: &MtlsTarget) -> Result<(Vec<u8>, bool), String> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let tcp = tokio::net::TcpStream::connect(target.addr).await.map_err(|e| format!("{}: connect: {e}", target.name))?;
+    let tcp =
+        tokio::net::TcpStream::connect(target.addr).await.map_err(|e| format!("{}: connect: {e}", target.name))?;
     let _ = tcp.set_nodelay(true);
     let name = rustls::pki_types::ServerName::try_from("127.0.0.1").map_err(|e| e.to_string())?;
     let mut tls = target.tls.connect(name, tcp).await.map_err(|e| format!("{}: handshake: {e}", target.name))?;
@@ -666,7 +749,12 @@ async fn mtls_closed_loop(target: &MtlsTarget, cfg: &Config) -> Result<MtlsLoad,
         connections += c;
     }
     if all.failures > 0 {
-        return Err(format!("{}: {} wrong answers; the first: {}", target.name, all.failures, all.first_error.unwrap_or_default()));
+        return Err(format!(
+            "{}: {} wrong answers; the first: {}",
+            target.name,
+            all.failures,
+            all.first_error.unwrap_or_default()
+        ));
     }
     if all.latencies.is_empty() {
         return Err(format!("{}: no request completed in the measured window", target.name));
@@ -724,12 +812,30 @@ async fn closed_loop_with(target: &Target, cfg: &Config, client: reqwest::Client
 
 fn print_mtls_report(loads: &[MtlsLoad], keep_alive: &Load) {
     println!();
-    println!("{:<36} {:>9} {:>9} {:>9} {:>9} {:>9}", "Open Energy POST /token over mTLS", "req/s", "p50 ms", "p99 ms", "requests", "resumed");
+    println!(
+        "{:<36} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "Open Energy POST /token over mTLS", "req/s", "p50 ms", "p99 ms", "requests", "resumed"
+    );
     for l in loads {
         let resumed = format!("{:.0}%", 100.0 * l.resumed as f64 / l.connections.max(1) as f64);
-        println!("  {:<34} {:>9.0} {:>9.2} {:>9.2} {:>9} {:>9}", l.load.name, l.load.rate(), ms(l.load.p50), ms(l.load.p99), l.load.requests, resumed);
+        println!(
+            "  {:<34} {:>9.0} {:>9.2} {:>9.2} {:>9} {:>9}",
+            l.load.name,
+            l.load.rate(),
+            ms(l.load.p50),
+            ms(l.load.p99),
+            l.load.requests,
+            resumed
+        );
     }
-    println!("  {:<34} {:>9.0} {:>9.2} {:>9.2} {:>9}", keep_alive.name, keep_alive.rate(), ms(keep_alive.p50), ms(keep_alive.p99), keep_alive.requests);
+    println!(
+        "  {:<34} {:>9.0} {:>9.2} {:>9.2} {:>9}",
+        keep_alive.name,
+        keep_alive.rate(),
+        ms(keep_alive.p50),
+        ms(keep_alive.p99),
+        keep_alive.requests
+    );
     let rate = |prefix: &str| loads.iter().find(|l| l.load.name.starts_with(prefix)).map(|l| l.load.rate());
     for (label, mock, bare) in [
         ("ratio mock / bare, full handshakes", "mock  mTLS full", "bare  mTLS full"),
@@ -756,7 +862,11 @@ fn print_report(cfg: &Config, startup: Option<&Startup>, loads: &[Load]) {
             println!("{:<46} {:>10.1}", "  serve, first start (creates the CA, 1 run)", ms(s.first));
             println!("{:<46} {:>10.1}", format!("  serve, CA reused ({} runs)", s.reuse_runs), ms(s.reuse));
             println!("{:<46} {:>10.1}", "  --version (process spawn baseline)", ms(s.spawn));
-            println!("{:<46} {:>9.1}x", "  ratio serve (reused) / --version", s.reuse.as_secs_f64() / s.spawn.as_secs_f64());
+            println!(
+                "{:<46} {:>9.1}x",
+                "  ratio serve (reused) / --version",
+                s.reuse.as_secs_f64() / s.spawn.as_secs_f64()
+            );
         }
         None => println!("start-up: skipped (build it first: cargo build --release -p mock-server)"),
     }
@@ -764,7 +874,10 @@ fn print_report(cfg: &Config, startup: Option<&Startup>, loads: &[Load]) {
         return;
     }
     println!();
-    println!("{:<36} {:>9} {:>9} {:>9} {:>9}", "HTTP/1.1 keep-alive, in-process", "req/s", "p50 ms", "p99 ms", "requests");
+    println!(
+        "{:<36} {:>9} {:>9} {:>9} {:>9}",
+        "HTTP/1.1 keep-alive, in-process", "req/s", "p50 ms", "p99 ms", "requests"
+    );
     for l in loads {
         println!("  {:<34} {:>9.0} {:>9.2} {:>9.2} {:>9}", l.name, l.rate(), ms(l.p50), ms(l.p99), l.requests);
     }
@@ -778,7 +891,12 @@ fn print_report(cfg: &Config, startup: Option<&Startup>, loads: &[Load]) {
     ratio("ratio opinum token / bare", "mock  POST opinum password", "bare  POST axum form");
     ratio("ratio opinum push / bare push", "mock  POST opinum push", "bare  POST axum push");
     if let (Some(m), Some(b)) = (rate("mock  POST opinum push"), rate("bare  POST axum push")) {
-        println!("  {:<34} {:>9.0} vs {:.0} bare", "push points/s", m * POINTS_PER_PUSH as f64, b * POINTS_PER_PUSH as f64);
+        println!(
+            "  {:<34} {:>9.0} vs {:.0} bare",
+            "push points/s",
+            m * POINTS_PER_PUSH as f64,
+            b * POINTS_PER_PUSH as f64
+        );
     }
     println!("  (every response checked: 200 and the expected JSON key; 0 failures)");
     println!();
@@ -866,12 +984,21 @@ async fn iotopen_mqtt_bench() -> Result<(), String> {
     server.shutdown().await;
 
     println!();
-    println!("{:<40} {:>12} {:>10} {:>10}", "MQTT 3.1.1 over TCP, 4 publishers -> 1 subscriber", "msg/s", "delivered", "sent");
+    println!(
+        "{:<40} {:>12} {:>10} {:>10}",
+        "MQTT 3.1.1 over TCP, 4 publishers -> 1 subscriber", "msg/s", "delivered", "sent"
+    );
     for r in &runs {
         println!("  {:<38} {:>12.0} {:>10} {:>10}", r.label, r.rate(), r.delivered, r.sent);
     }
     let rate = |label: &str| runs.iter().find(|r| r.label == label).map(MqttRun::rate);
-    match (&mosquitto, rate("gate      QoS 0"), rate("mosquitto QoS 0"), rate("gate      QoS 1"), rate("mosquitto QoS 1")) {
+    match (
+        &mosquitto,
+        rate("gate      QoS 0"),
+        rate("mosquitto QoS 0"),
+        rate("gate      QoS 1"),
+        rate("mosquitto QoS 1"),
+    ) {
         (Some(version), Some(g0), Some(m0), Some(g1), Some(m1)) => {
             println!("  {:<38} {:>11.2}x", "ratio gate / mosquitto QoS 0", g0 / m0);
             println!("  {:<38} {:>11.2}x", "ratio gate / mosquitto QoS 1", g1 / m1);
@@ -880,7 +1007,12 @@ async fn iotopen_mqtt_bench() -> Result<(), String> {
         _ => println!("  mosquitto: not installed (apt-get install mosquitto), comparison skipped"),
     }
     println!();
-    println!("{:<52} {:>9} {:>9}", format!("history query over {} points (HTTP, 5 runs)", history.points), "median ms", "max ms");
+    println!(
+        "{:<52} {:>9} {:>9}",
+        format!("history query over {} points (HTTP, 5 runs)", history.points),
+        "median ms",
+        "max ms"
+    );
     for (label, times) in &history.queries {
         let mut sorted = times.clone();
         sorted.sort_unstable();
@@ -891,7 +1023,14 @@ async fn iotopen_mqtt_bench() -> Result<(), String> {
 }
 
 /// Publishes `total` messages from [`MQTT_PUBLISHERS`] connections to one subscriber.
-async fn mqtt_run(label: &str, url: &str, key: Option<&str>, qos: u8, total: usize, t0: f64) -> Result<MqttRun, String> {
+async fn mqtt_run(
+    label: &str,
+    url: &str,
+    key: Option<&str>,
+    qos: u8,
+    total: usize,
+    t0: f64,
+) -> Result<MqttRun, String> {
     use mock_server::mqtt::codec::Version;
     use mqtt_client::Client;
     let connect = |id: String| {
@@ -919,9 +1058,8 @@ async fn mqtt_run(label: &str, url: &str, key: Option<&str>, qos: u8, total: usi
     if qos == 0 {
         return qos0_bursts(label, sub, publishers, per, t0, started).await;
     }
-    let receiver = tokio::spawn(async move {
-        sub.drain(expected, Duration::from_secs(10)).await.unwrap_or((0, Instant::now()))
-    });
+    let receiver =
+        tokio::spawn(async move { sub.drain(expected, Duration::from_secs(10)).await.unwrap_or((0, Instant::now())) });
     let mut tasks = Vec::new();
     for (p, mut c) in publishers.into_iter().enumerate() {
         tasks.push(tokio::spawn(async move {
@@ -969,7 +1107,14 @@ fn bench_frame(c: &mut mqtt_client::Client, p: usize, i: usize, qos: u8, t0: f64
 
 const QOS0_BURST: usize = 5_000;
 
-async fn qos0_bursts(label: &str, mut sub: mqtt_client::Client, mut publishers: Vec<mqtt_client::Client>, per: usize, t0: f64, started: Instant) -> Result<MqttRun, String> {
+async fn qos0_bursts(
+    label: &str,
+    mut sub: mqtt_client::Client,
+    mut publishers: Vec<mqtt_client::Client>,
+    per: usize,
+    t0: f64,
+    started: Instant,
+) -> Result<MqttRun, String> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     let expected = per * publishers.len();
     let received = Arc::new(AtomicUsize::new(0));
@@ -1012,7 +1157,10 @@ async fn qos0_bursts(label: &str, mut sub: mqtt_client::Client, mut publishers: 
         sent += burst;
         let target = sent * publishers.len();
         let waited = Instant::now();
-        while received.load(Ordering::Acquire) < target && waited.elapsed() < Duration::from_secs(10) && !receiver.is_finished() {
+        while received.load(Ordering::Acquire) < target
+            && waited.elapsed() < Duration::from_secs(10)
+            && !receiver.is_finished()
+        {
             tokio::time::sleep(Duration::from_micros(200)).await;
         }
         if received.load(Ordering::Acquire) < target {
@@ -1083,7 +1231,8 @@ impl Mosquitto {
             .map(PathBuf::from)
             .find(|p| p.is_file())
             .ok_or("not installed (apt-get install mosquitto)")?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map_err(|e| e.to_string())?.port();
         let dir = scratch_dir();
         let conf = dir.join("mosquitto.conf");
         std::fs::write(&conf, format!("listener {port} 127.0.0.1\nallow_anonymous true\nmax_inflight_messages 100\nmax_queued_messages 1000000\npersistence false\n"))
@@ -1092,7 +1241,13 @@ impl Mosquitto {
             let text = String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr);
             text.lines().next().map(|l| l.trim().to_owned())
         });
-        let child = Command::new(&bin).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::null()).spawn().map_err(|e| e.to_string())?;
+        let child = Command::new(&bin)
+            .arg("-c")
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| e.to_string())?;
         let m = Mosquitto { child, port, version: version.unwrap_or_else(|| "?".into()), _dir: dir };
         for _ in 0..200 {
             if TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -1148,9 +1303,21 @@ async fn proxy_and_runs_bench(cfg: &Config) -> Result<(), String> {
     };
     let token = token_in(server.url("kalibrate.login")).await?;
     let run_token = token_in(run.url("kalibrate.login")).await?;
-    let direct = Target::status("direct  https GET status", format!("{}/api/status", server.url("kalibrate.data")), token.clone());
-    let proxied = Target::status("proxied https GET status (real host)", "https://dev.data.thekalibratecloud.com/api/status".to_owned(), token);
-    let in_run = Target::status("run     https GET status (/__run/ prefix)", format!("{}/api/status", run.url("kalibrate.data")), run_token);
+    let direct = Target::status(
+        "direct  https GET status",
+        format!("{}/api/status", server.url("kalibrate.data")),
+        token.clone(),
+    );
+    let proxied = Target::status(
+        "proxied https GET status (real host)",
+        "https://dev.data.thekalibratecloud.com/api/status".to_owned(),
+        token,
+    );
+    let in_run = Target::status(
+        "run     https GET status (/__run/ prefix)",
+        format!("{}/api/status", run.url("kalibrate.data")),
+        run_token,
+    );
     let mut loads = Vec::new();
     for (target, proxy) in [(&direct, None), (&proxied, Some(server.proxy_url())), (&in_run, None)] {
         let load = closed_loop_with(target, cfg, tls_client(proxy)?).await?;
@@ -1163,7 +1330,12 @@ async fn proxy_and_runs_bench(cfg: &Config) -> Result<(), String> {
     let (mut creates, mut resets) = (Vec::new(), Vec::new());
     for i in 0..50 {
         let started = Instant::now();
-        let created = admin.post(format!("{}/runs", server.admin_url())).json(&serde_json::json!({"id": format!("r{i}")})).send().await.map_err(|e| e.to_string())?;
+        let created = admin
+            .post(format!("{}/runs", server.admin_url()))
+            .json(&serde_json::json!({"id": format!("r{i}")}))
+            .send()
+            .await
+            .map_err(|e| e.to_string())?;
         if created.status() != StatusCode::CREATED {
             return Err(format!("POST runs: {}", created.status()));
         }
@@ -1179,7 +1351,10 @@ async fn proxy_and_runs_bench(cfg: &Config) -> Result<(), String> {
     server.shutdown().await;
 
     println!();
-    println!("{:<44} {:>9} {:>9} {:>9} {:>9}", "proxy mode and runs (HTTPS keep-alive)", "req/s", "p50 ms", "p99 ms", "requests");
+    println!(
+        "{:<44} {:>9} {:>9} {:>9} {:>9}",
+        "proxy mode and runs (HTTPS keep-alive)", "req/s", "p50 ms", "p99 ms", "requests"
+    );
     for l in &loads {
         println!("  {:<42} {:>9.0} {:>9.2} {:>9.2} {:>9}", l.name, l.rate(), ms(l.p50), ms(l.p99), l.requests);
     }

@@ -43,9 +43,15 @@ pub fn router(state: AdminState) -> Router {
         .route("/__admin/sms", get(sms).delete(clear_sms))
         .route("/__admin/certificates", post(sign_certificate))
         .route("/__admin/openapi.json", get(openapi))
-        .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint; see /__admin/openapi.json") })
+        .fallback(|| async {
+            error(StatusCode::NOT_FOUND, "not_found", "no such admin endpoint; see /__admin/openapi.json")
+        })
         .method_not_allowed_fallback(|| async {
-            error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this admin endpoint does not take that method; see /__admin/openapi.json")
+            error(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this admin endpoint does not take that method; see /__admin/openapi.json",
+            )
         })
         .with_state(state)
 }
@@ -69,9 +75,14 @@ async fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: Body) -> Res
         .and_then(|v| v.to_str().ok())
         .is_none_or(|v| v.to_ascii_lowercase().contains("json"));
     if !is_json {
-        return Err(error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_request", "send JSON (Content-Type: application/json)"));
+        return Err(error(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad_request",
+            "send JSON (Content-Type: application/json)",
+        ));
     }
-    serde_json::from_slice(&bytes).map_err(|e| error(StatusCode::BAD_REQUEST, "bad_request", format!("invalid JSON body: {e}")))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| error(StatusCode::BAD_REQUEST, "bad_request", format!("invalid JSON body: {e}")))
 }
 
 async fn health(State(s): State<AdminState>) -> Response {
@@ -91,7 +102,10 @@ async fn endpoints(State(s): State<AdminState>) -> Response {
     }
 }
 
-async fn events(State(s): State<AdminState>, filter: Result<Query<EventFilter>, axum::extract::rejection::QueryRejection>) -> Response {
+async fn events(
+    State(s): State<AdminState>,
+    filter: Result<Query<EventFilter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let Query(filter) = match filter {
         Ok(f) => f,
         Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", format!("query: {}", e.body_text())),
@@ -196,7 +210,11 @@ async fn replace_fixtures(State(s): State<AdminState>, body: Body) -> Response {
 
 async fn reset(State(s): State<AdminState>) -> Response {
     if let Err(e) = reset_namespace(&s.core, &s.providers) {
-        return error(StatusCode::BAD_REQUEST, "bad_fixtures", format!("fixtures not reloaded, nothing was reset:\n{e}"));
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_fixtures",
+            format!("fixtures not reloaded, nothing was reset:\n{e}"),
+        );
     }
     Json(json!({"status": "reset", "fixtures": s.core.source.name()})).into_response()
 }
@@ -248,7 +266,10 @@ async fn sign_certificate(
         Ok(b) => b,
         Err(r) => return r,
     };
-    let is_json = headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|v| v.to_ascii_lowercase().contains("json"));
+    let is_json = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().contains("json"));
     let (csr, request) = if is_json {
         match serde_json::from_slice::<CertificateRequest>(&bytes) {
             Ok(r) => (bytes::Bytes::from(r.csr.clone().into_bytes()), r),
@@ -257,12 +278,18 @@ async fn sign_certificate(
     } else {
         let number = |name: &str| query.get(name).map(|v| v.parse::<i64>().map_err(|_| name.to_owned()));
         match (number("validity_days").transpose(), number("validity_seconds").transpose()) {
-            (Ok(validity_days), Ok(validity_seconds)) => (bytes, CertificateRequest { csr: String::new(), validity_days, validity_seconds }),
-            (Err(name), _) | (_, Err(name)) => return error(StatusCode::BAD_REQUEST, "bad_request", format!("{name} must be a whole number")),
+            (Ok(validity_days), Ok(validity_seconds)) => {
+                (bytes, CertificateRequest { csr: String::new(), validity_days, validity_seconds })
+            }
+            (Err(name), _) | (_, Err(name)) => {
+                return error(StatusCode::BAD_REQUEST, "bad_request", format!("{name} must be a whole number"))
+            }
         }
     };
     let seconds = match (request.validity_days, request.validity_seconds) {
-        (Some(_), Some(_)) => return error(StatusCode::BAD_REQUEST, "bad_request", "give validity_days or validity_seconds, not both"),
+        (Some(_), Some(_)) => {
+            return error(StatusCode::BAD_REQUEST, "bad_request", "give validity_days or validity_seconds, not both")
+        }
         (Some(days), None) => days.saturating_mul(86_400),
         (None, Some(seconds)) => seconds,
         (None, None) => crate::tls::DEFAULT_CLIENT_CERT_DAYS * 86_400,
@@ -282,7 +309,10 @@ async fn sign_certificate(
 }
 
 /// `GET /__admin/sms?provider=&to=&since=`: the text messages the mock sent (SMS login codes).
-async fn sms(State(s): State<AdminState>, filter: Result<Query<crate::outbox::SmsFilter>, axum::extract::rejection::QueryRejection>) -> Response {
+async fn sms(
+    State(s): State<AdminState>,
+    filter: Result<Query<crate::outbox::SmsFilter>, axum::extract::rejection::QueryRejection>,
+) -> Response {
     let Query(filter) = match filter {
         Ok(f) => f,
         Err(e) => return error(StatusCode::BAD_REQUEST, "bad_request", format!("query: {}", e.body_text())),
@@ -296,9 +326,5 @@ async fn clear_sms(State(s): State<AdminState>) -> Response {
 }
 
 async fn openapi() -> Response {
-    (
-        [("content-type", "application/json")],
-        include_str!("admin_openapi.json"),
-    )
-        .into_response()
+    ([("content-type", "application/json")], include_str!("admin_openapi.json")).into_response()
 }

@@ -68,7 +68,11 @@ impl Clock {
         let s = *self.state.lock().unwrap();
         let real = Utc::now();
         let now = s.now(real);
-        ClockReading { now, offset_seconds: (now - real).num_milliseconds() as f64 / 1000.0, frozen: s.frozen_at.is_some() }
+        ClockReading {
+            now,
+            offset_seconds: (now - real).num_milliseconds() as f64 / 1000.0,
+            frozen: s.frozen_at.is_some(),
+        }
     }
 
     /// Moves the clock forward (or back, with a negative amount), frozen or not.
@@ -177,10 +181,14 @@ mod tests {
     fn out_of_range_changes_are_refused_whole() {
         let clock = Clock::default();
         let far = "2200-01-01T00:00:00Z".parse().unwrap();
-        let bad = ClockChange { set: Some("2030-01-01T00:00:00Z".parse().unwrap()), advance_seconds: Some(1e12), ..change() };
+        let bad =
+            ClockChange { set: Some("2030-01-01T00:00:00Z".parse().unwrap()), advance_seconds: Some(1e12), ..change() };
         assert_eq!(clock.apply(&bad), Err(ClockError::OutOfRange));
         assert_eq!(clock.apply(&ClockChange { set: Some(far), ..change() }), Err(ClockError::OutOfRange));
-        assert_eq!(clock.apply(&ClockChange { advance_seconds: Some(f64::NAN), ..change() }), Err(ClockError::NotFinite("advance_seconds")));
+        assert_eq!(
+            clock.apply(&ClockChange { advance_seconds: Some(f64::NAN), ..change() }),
+            Err(ClockError::NotFinite("advance_seconds"))
+        );
         assert!((clock.now() - Utc::now()).num_seconds().abs() < 2, "nothing applied");
         for _ in 0..40 {
             let _ = clock.advance(Duration::days(3650));

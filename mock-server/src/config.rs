@@ -112,10 +112,8 @@ impl std::error::Error for ConfigError {}
 
 /// Parses and validates fixtures text; `file` is only used in messages.
 pub fn parse(file: &str, text: &str) -> Result<Fixtures, ConfigError> {
-    let fixtures: Fixtures = toml::from_str(text).map_err(|e| ConfigError {
-        file: file.to_owned(),
-        problems: vec![toml_problem(text, &e)],
-    })?;
+    let fixtures: Fixtures = toml::from_str(text)
+        .map_err(|e| ConfigError { file: file.to_owned(), problems: vec![toml_problem(text, &e)] })?;
     let issues = fixtures.validate();
     if issues.is_empty() {
         return Ok(fixtures);

@@ -195,7 +195,12 @@ impl FaultRule {
                 return Err(FaultError::BadStatus(s));
             }
         }
-        if a.status.is_none() && a.delay_ms.is_none() && !a.drop_connection && !a.truncate_body && a.advance_clock_seconds.is_none() {
+        if a.status.is_none()
+            && a.delay_ms.is_none()
+            && !a.drop_connection
+            && !a.truncate_body
+            && a.advance_clock_seconds.is_none()
+        {
             return Err(FaultError::EmptyAction);
         }
         if let Some(m) = &self.method {
@@ -321,7 +326,14 @@ impl Faults {
         self.take_where(provider, MQTT_SERVICE, method, &path, |r| r.service.as_deref() == Some(MQTT_SERVICE))
     }
 
-    fn take_where(&self, provider: &str, service: &str, method: &str, path: &str, eligible: impl Fn(&FaultRule) -> bool) -> Option<FiredFault> {
+    fn take_where(
+        &self,
+        provider: &str,
+        service: &str,
+        method: &str,
+        path: &str,
+        eligible: impl Fn(&FaultRule) -> bool,
+    ) -> Option<FiredFault> {
         let mut inner = self.inner.lock().unwrap();
         let mut fired = None;
         for rule in inner.rules.iter_mut() {
@@ -397,7 +409,10 @@ mod tests {
         let faults = Faults::default();
         let any = FaultRule { provider: None, method: None, route: None, times: None, ..rule(0, None) };
         faults.add(any).unwrap();
-        assert!(faults.take_mqtt("iotopen", "PUBLISH", "1001/obj/x").is_none(), "an HTTP rule without a service stays HTTP's");
+        assert!(
+            faults.take_mqtt("iotopen", "PUBLISH", "1001/obj/x").is_none(),
+            "an HTTP rule without a service stays HTTP's"
+        );
         let drop = FaultRule {
             provider: Some("iotopen".into()),
             service: Some(MQTT_SERVICE.into()),

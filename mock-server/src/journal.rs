@@ -56,26 +56,12 @@ pub enum EventKind {
     },
     /// A protected endpoint accepted the caller's credentials.
     #[serde(rename = "api.authorized")]
-    ApiAuthorized {
-        endpoint: String,
-        client_id: String,
-        token_id: String,
-    },
+    ApiAuthorized { endpoint: String, client_id: String, token_id: String },
     /// A protected endpoint refused the call.
     #[serde(rename = "api.denied")]
-    ApiDenied {
-        endpoint: String,
-        status: u16,
-        reason: String,
-        client_id: Option<String>,
-    },
+    ApiDenied { endpoint: String, status: u16, reason: String, client_id: Option<String> },
     #[serde(rename = "data.written")]
-    DataWritten {
-        collection: String,
-        count: usize,
-        operation_id: String,
-        client_id: String,
-    },
+    DataWritten { collection: String, count: usize, operation_id: String, client_id: String },
     /// Pushed points that map to no existing structure: Opinum drops them silently.
     #[serde(rename = "push.unmapped")]
     PushUnmapped {
@@ -120,12 +106,7 @@ pub enum EventKind {
     },
     /// A SUBSCRIBE filter the gate let through.
     #[serde(rename = "mqtt.subscribed")]
-    MqttSubscribed {
-        client_id: String,
-        principal: String,
-        filter: String,
-        qos: u8,
-    },
+    MqttSubscribed { client_id: String, principal: String, filter: String, qos: u8 },
     /// A PUBLISH the gate let through to the engine.
     #[serde(rename = "mqtt.published")]
     MqttPublished {
@@ -152,18 +133,9 @@ pub enum EventKind {
     },
     /// An MQTT connection ended (or never got as far as CONNECT).
     #[serde(rename = "mqtt.disconnected")]
-    MqttDisconnected {
-        transport: String,
-        client_id: Option<String>,
-        reason: String,
-    },
+    MqttDisconnected { transport: String, client_id: Option<String>, reason: String },
     #[serde(rename = "fault.applied")]
-    FaultApplied {
-        rule_id: String,
-        method: String,
-        path: String,
-        action: String,
-    },
+    FaultApplied { rule_id: String, method: String, path: String, action: String },
 }
 
 impl EventKind {
@@ -304,13 +276,7 @@ impl Journal {
             inner.events.pop_front();
             inner.dropped += 1;
         }
-        inner.events.push_back(Event {
-            seq,
-            at,
-            provider: provider.to_owned(),
-            service: service.to_owned(),
-            kind,
-        });
+        inner.events.push_back(Event { seq, at, provider: provider.to_owned(), service: service.to_owned(), kind });
         seq
     }
 
@@ -368,12 +334,7 @@ mod tests {
     use super::*;
 
     fn written(n: usize) -> EventKind {
-        EventKind::DataWritten {
-            collection: "c".into(),
-            count: n,
-            operation_id: "op".into(),
-            client_id: "x".into(),
-        }
+        EventKind::DataWritten { collection: "c".into(), count: n, operation_id: "op".into(), client_id: "x".into() }
     }
 
     #[test]

@@ -107,7 +107,8 @@ impl MockServer {
     /// ```
     pub async fn run(&self, id: &str) -> Result<Run, runs::RunError> {
         let world = self.running.runs.create(id).await?;
-        let endpoints = world.endpoints.get().cloned().unwrap_or_else(|| runs::run_endpoints(&self.running.endpoints, id));
+        let endpoints =
+            world.endpoints.get().cloned().unwrap_or_else(|| runs::run_endpoints(&self.running.endpoints, id));
         Ok(Run::new(Namespace::new(world, endpoints), self.running.runs.clone(), id.to_owned()))
     }
 

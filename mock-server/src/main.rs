@@ -10,7 +10,11 @@ use mock_server::server::{self, Options};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
-#[command(name = "mock-server", version, about = "Emulates Opinum, IoT Open, Knoema, Open Energy and Kalibrate for tests.\n\nWith no command, serves on the defaults with the embedded fixtures.")]
+#[command(
+    name = "mock-server",
+    version,
+    about = "Emulates Opinum, IoT Open, Knoema, Open Energy and Kalibrate for tests.\n\nWith no command, serves on the defaults with the embedded fixtures."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -23,9 +27,7 @@ enum Command {
     /// Serve every provider (the default).
     Serve(ServeArgs),
     /// Validate a fixtures file and explain what is wrong (file, line, key, fix).
-    CheckConfig {
-        file: PathBuf,
-    },
+    CheckConfig { file: PathBuf },
     /// Manage the dev CA and certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
@@ -103,7 +105,9 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::CheckConfig { file }) => check_config(file),
         Some(Command::Certs(CertsCommand::Init { certs_dir })) => certs_init(certs_dir),
-        Some(Command::Certs(CertsCommand::SignCsr { csr, out, days, certs_dir })) => certs_sign_csr(&csr, out.as_deref(), days, &certs_dir),
+        Some(Command::Certs(CertsCommand::SignCsr { csr, out, days, certs_dir })) => {
+            certs_sign_csr(&csr, out.as_deref(), days, &certs_dir)
+        }
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
@@ -138,9 +142,14 @@ fn certs_init(dir: PathBuf) -> ExitCode {
 }
 
 /// Exit status 2 for a request that cannot be signed, 1 for anything else.
-fn certs_sign_csr(csr: &std::path::Path, out: Option<&std::path::Path>, days: i64, certs_dir: &std::path::Path) -> ExitCode {
-    use std::io::Read;
+fn certs_sign_csr(
+    csr: &std::path::Path,
+    out: Option<&std::path::Path>,
+    days: i64,
+    certs_dir: &std::path::Path,
+) -> ExitCode {
     use mock_server::tls::{CertAuthority, Validity, MAX_CSR_BYTES, MAX_VALIDITY_SECONDS};
+    use std::io::Read;
     if !(1..=MAX_VALIDITY_SECONDS / 86_400).contains(&days) {
         eprintln!("error: --days must be from 1 to {}", MAX_VALIDITY_SECONDS / 86_400);
         return ExitCode::from(2);

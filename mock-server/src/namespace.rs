@@ -199,7 +199,10 @@ impl Events<'_> {
                 return Ok(e);
             }
             if tokio::time::Instant::now() >= deadline {
-                return Err(format!("no event matched {filter:?} within {timeout:?}; the journal:\n{}", self.listing()));
+                return Err(format!(
+                    "no event matched {filter:?} within {timeout:?}; the journal:\n{}",
+                    self.listing()
+                ));
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
         }

@@ -80,7 +80,13 @@ mod tests {
     fn bounded_and_filtered() {
         let outbox = Outbox::default();
         for i in 0..SMS_OUTBOX_CAPACITY + 5 {
-            outbox.send(Utc::now(), "p", if i % 2 == 0 { "+1" } else { "+2" }, format!("code {i}"), Some(i.to_string()));
+            outbox.send(
+                Utc::now(),
+                "p",
+                if i % 2 == 0 { "+1" } else { "+2" },
+                format!("code {i}"),
+                Some(i.to_string()),
+            );
         }
         let all = outbox.messages(&SmsFilter::default());
         assert_eq!(all.len(), SMS_OUTBOX_CAPACITY);

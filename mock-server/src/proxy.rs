@@ -76,7 +76,11 @@ impl Proxy {
 
     /// Called once the listeners are bound. `hosts`: every real hostname with the listener
     /// kinds its service is served on.
-    pub fn set_routes<'a>(&self, hosts: impl IntoIterator<Item = (&'static str, &'a [ListenerKind])>, own: Vec<OwnListener>) {
+    pub fn set_routes<'a>(
+        &self,
+        hosts: impl IntoIterator<Item = (&'static str, &'a [ListenerKind])>,
+        own: Vec<OwnListener>,
+    ) {
         let hosts = hosts
             .into_iter()
             .filter_map(|(host, kinds)| {
@@ -98,7 +102,8 @@ impl Proxy {
 
     /// `CONNECT host:port`: the destination, or why it is refused.
     pub fn connect_destination(&self, authority: &str) -> Result<Destination, Refusal> {
-        let (host, port) = split_authority(authority).ok_or_else(|| Refusal::Malformed(format!("'{authority}' is not host:port")))?;
+        let (host, port) =
+            split_authority(authority).ok_or_else(|| Refusal::Malformed(format!("'{authority}' is not host:port")))?;
         if let Some(kind) = self.host(&host) {
             if port != TLS_PORT {
                 return Err(Refusal::NotEmulated(format!("{host} is emulated on port {TLS_PORT} only, not {port}")));
@@ -116,7 +121,9 @@ impl Proxy {
         }
         match self.own_listener(&host, port) {
             Some(own) if own.kind == ListenerKind::Http => Ok(Destination::Own(own)),
-            Some(_) => Err(Refusal::NotEmulated(format!("{authority} is a TLS listener: send https:// URLs through CONNECT"))),
+            Some(_) => {
+                Err(Refusal::NotEmulated(format!("{authority} is a TLS listener: send https:// URLs through CONNECT")))
+            }
             None => Err(Refusal::NotEmulated(self.unknown(&host))),
         }
     }
@@ -133,10 +140,18 @@ impl Proxy {
             "localhost" => None,
             other => Some(other.parse().ok()?),
         };
-        self.routes.get()?.own.iter().find(|l| {
-            l.addr.port() == port
-                && ip.is_none_or(|ip| ip == l.addr.ip() || (ip.is_loopback() && (l.addr.ip().is_loopback() || l.addr.ip().is_unspecified())))
-        }).cloned()
+        self.routes
+            .get()?
+            .own
+            .iter()
+            .find(|l| {
+                l.addr.port() == port
+                    && ip.is_none_or(|ip| {
+                        ip == l.addr.ip()
+                            || (ip.is_loopback() && (l.addr.ip().is_loopback() || l.addr.ip().is_unspecified()))
+                    })
+            })
+            .cloned()
     }
 
     /// Answers a `CONNECT` with `200` and serves the tunnel with `handler` once the client has
@@ -164,7 +179,15 @@ impl Proxy {
         tokio::spawn(async move {
             match upgrade.await {
                 Ok(upgraded) => {
-                    serve::serve_connection(TokioIo::new(upgraded), remote, kind, acceptor, handler, Guard::Signal(shutdown)).await
+                    serve::serve_connection(
+                        TokioIo::new(upgraded),
+                        remote,
+                        kind,
+                        acceptor,
+                        handler,
+                        Guard::Signal(shutdown),
+                    )
+                    .await
                 }
                 Err(e) => tracing::debug!(%remote, "proxy tunnel not established: {e}"),
             }

@@ -119,12 +119,17 @@ impl Dispatcher {
             },
             _ => None,
         };
-        if proxied.is_none() && !dedicated && by_host_or_prefix_is_admin(listener, req.uri().path()) && !self.is_service_host(&req) {
+        if proxied.is_none()
+            && !dedicated
+            && by_host_or_prefix_is_admin(listener, req.uri().path())
+            && !self.is_service_host(&req)
+        {
             return self.admin.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
         }
         let mut summary = Exchange::of(&req, listener);
         summary.secret_in = secrets_in(&req, &self.core.fixtures().secrets());
-        let mut record = PendingExchange { core: &self.core, started: Instant::now(), summary, owner: None, done: false };
+        let mut record =
+            PendingExchange { core: &self.core, started: Instant::now(), summary, owner: None, done: false };
         let response = match (proxied, refused) {
             (_, Some(refusal)) => refusal.response(),
             (Some(ProxyRequest::Connect(authority)), None) => self.clone().connect(req, &authority, &mut record),
@@ -135,7 +140,12 @@ impl Dispatcher {
     }
 
     /// `CONNECT`: a tunnel served by this dispatcher, or the proxy's refusal.
-    fn connect(self: Arc<Self>, req: Request<Body>, authority: &str, record: &mut PendingExchange<'_>) -> Response<Body> {
+    fn connect(
+        self: Arc<Self>,
+        req: Request<Body>,
+        authority: &str,
+        record: &mut PendingExchange<'_>,
+    ) -> Response<Body> {
         let destination = match self.proxy.connect_destination(authority) {
             Ok(d) => d,
             Err(refusal) => {
@@ -144,7 +154,11 @@ impl Dispatcher {
             }
         };
         if let Destination::RealHost { host, .. } = &destination {
-            record.owner = self.mounted.iter().find(|m| m.service.hosts.contains(&host.as_str())).map(|m| (m.provider, m.service.name));
+            record.owner = self
+                .mounted
+                .iter()
+                .find(|m| m.service.hosts.contains(&host.as_str()))
+                .map(|m| (m.provider, m.service.name));
         }
         let dispatcher = self.clone();
         let handler = crate::serve::handler(move |req| dispatcher.clone().handle(req));
@@ -159,7 +173,12 @@ impl Dispatcher {
 
     /// Finds the service (by Host header, then by path prefix), applies any fault rule and
     /// calls it. Returns who answered, `None` when no service did.
-    async fn route(&self, mut req: Request<Body>, listener: ListenerKind, record: &mut PendingExchange<'_>) -> Response<Body> {
+    async fn route(
+        &self,
+        mut req: Request<Body>,
+        listener: ListenerKind,
+        record: &mut PendingExchange<'_>,
+    ) -> Response<Body> {
         let (host_header, method) = (record.summary.host.clone(), record.summary.method.clone());
         let path = req.uri().path().to_owned();
         let hostname = strip_port(&host_header).to_ascii_lowercase();
@@ -168,7 +187,8 @@ impl Dispatcher {
             Some(_) => None,
             None => self.mounted.iter().find(|m| m.service.hosts.contains(&hostname.as_str())),
         };
-        let own = dedicated.and_then(|Dedicated((p, s))| self.mounted.iter().find(|m| m.provider == p && m.service.name == s));
+        let own = dedicated
+            .and_then(|Dedicated((p, s))| self.mounted.iter().find(|m| m.provider == p && m.service.name == s));
         let run_prefix = req.extensions().get::<RunPrefix>().map(|p| p.0.clone()).unwrap_or_default();
         let (mounted, inner_path, prefix) = if let Some(m) = own {
             (m, path.clone(), run_prefix)

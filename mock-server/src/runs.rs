@@ -21,8 +21,8 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use tokio::sync::watch;
 use std::time::Instant;
+use tokio::sync::watch;
 
 use anyhow::Result;
 use axum::body::Body;
@@ -62,10 +62,21 @@ pub struct World {
 
 impl World {
     /// Builds the providers of `core` and a dispatcher (with its own admin API) for them.
-    pub fn build(core: Arc<Core>, proxy: Arc<Proxy>, endpoints: Arc<OnceLock<Endpoints>>, started: Instant) -> Result<World> {
+    pub fn build(
+        core: Arc<Core>,
+        proxy: Arc<Proxy>,
+        endpoints: Arc<OnceLock<Endpoints>>,
+        started: Instant,
+    ) -> Result<World> {
         let providers = providers::build(&core)?;
-        let admin = admin::router(AdminState { core: core.clone(), providers: providers.clone(), endpoints: endpoints.clone(), started });
-        let services = providers.iter().flat_map(|p| p.clone().services().into_iter().map(move |s| (p.name(), s))).collect();
+        let admin = admin::router(AdminState {
+            core: core.clone(),
+            providers: providers.clone(),
+            endpoints: endpoints.clone(),
+            started,
+        });
+        let services =
+            providers.iter().flat_map(|p| p.clone().services().into_iter().map(move |s| (p.name(), s))).collect();
         let dispatcher = Arc::new(Dispatcher::new(core.clone(), services, admin, proxy));
         Ok(World { core, providers, dispatcher, endpoints })
     }
@@ -127,7 +138,13 @@ pub struct Runs {
 }
 
 impl Runs {
-    pub fn new(default: Arc<World>, proxy: Arc<Proxy>, limit: usize, started: Instant, shutdown: watch::Receiver<bool>) -> Runs {
+    pub fn new(
+        default: Arc<World>,
+        proxy: Arc<Proxy>,
+        limit: usize,
+        started: Instant,
+        shutdown: watch::Receiver<bool>,
+    ) -> Runs {
         Runs { default, named: Mutex::default(), limit: limit.max(1), proxy, started, mqtt: OnceLock::new(), shutdown }
     }
 
@@ -152,7 +169,10 @@ impl Runs {
         let stop = Arc::new(watch::channel(false).0);
         let mut endpoints = self.default.endpoints.get().map(|server| run_endpoints(server, id));
         let endpoints_cell = Arc::new(OnceLock::new());
-        let world = Arc::new(World::build(core.clone(), self.proxy.clone(), endpoints_cell.clone(), self.started).map_err(|e| RunError::Fixtures(e.to_string()))?);
+        let world = Arc::new(
+            World::build(core.clone(), self.proxy.clone(), endpoints_cell.clone(), self.started)
+                .map_err(|e| RunError::Fixtures(e.to_string()))?,
+        );
         if let (Some(hub), Some(authority)) = (self.mqtt.get(), providers::mqtt_authority(&world.providers)) {
             let (mqtt, _tasks) = hub
                 .open(core, authority, crate::mqtt::space::Space::run(id), stop.subscribe())
@@ -209,7 +229,9 @@ impl Runs {
     pub async fn handle(self: Arc<Self>, mut req: Request<Body>) -> Response<Body> {
         let run = match take_run(&mut req) {
             Ok(run) => run,
-            Err(reason) => return json_response(StatusCode::BAD_REQUEST, json!({"error": "bad_run", "message": reason})),
+            Err(reason) => {
+                return json_response(StatusCode::BAD_REQUEST, json!({"error": "bad_run", "message": reason}))
+            }
         };
         match run {
             None if is_runs_admin(&req) => self.admin_router().oneshot(req).await.unwrap_or_else(|e| match e {}),
@@ -229,7 +251,11 @@ impl Runs {
             .route("/__admin/runs", get(list_runs).post(create_run))
             .route("/__admin/runs/{id}", get(show_run).delete(delete_run))
             .method_not_allowed_fallback(|| async {
-                admin_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this admin endpoint does not take that method; see /__admin/openapi.json")
+                admin_error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "this admin endpoint does not take that method; see /__admin/openapi.json",
+                )
             })
             .with_state(self)
     }
@@ -316,8 +342,11 @@ fn proxy_user(headers: &HeaderMap) -> Option<String> {
 /// another host, which the proxy refuses).
 fn is_runs_admin(req: &Request<Body>) -> bool {
     let path = req.uri().path();
-    let on_http = req.extensions().get::<crate::serve::ConnInfo>().is_none_or(|c| c.listener == crate::serve::ListenerKind::Http);
-    let to_us = req.uri().host().is_none_or(|h| h == "localhost" || h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback()));
+    let on_http =
+        req.extensions().get::<crate::serve::ConnInfo>().is_none_or(|c| c.listener == crate::serve::ListenerKind::Http);
+    let to_us = req.uri().host().is_none_or(|h| {
+        h == "localhost" || h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    });
     on_http && to_us && (path == "/__admin/runs" || path.starts_with("/__admin/runs/"))
 }
 
@@ -364,7 +393,9 @@ struct NewRun {
 async fn create_run(State(runs): State<Arc<Runs>>, body: Body) -> Response<Body> {
     let bytes = match crate::wire::read_body(body, 64 << 10).await {
         Ok(b) => b,
-        Err(e @ crate::wire::BodyError::TooLarge(_)) => return admin_error(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", e.to_string()),
+        Err(e @ crate::wire::BodyError::TooLarge(_)) => {
+            return admin_error(StatusCode::PAYLOAD_TOO_LARGE, "bad_request", e.to_string())
+        }
         Err(e) => return admin_error(StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
     };
     let request: NewRun = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -372,7 +403,13 @@ async fn create_run(State(runs): State<Arc<Runs>>, body: Body) -> Response<Body>
     } else {
         match serde_json::from_slice(&bytes) {
             Ok(r) => r,
-            Err(e) => return admin_error(StatusCode::BAD_REQUEST, "bad_request", format!("invalid JSON body: {e}; send {{\"id\": \"job-42\"}} or nothing")),
+            Err(e) => {
+                return admin_error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    format!("invalid JSON body: {e}; send {{\"id\": \"job-42\"}} or nothing"),
+                )
+            }
         }
     };
     let id = request.id.unwrap_or_else(|| format!("run-{:08x}", rand::random::<u32>()));
@@ -458,7 +495,11 @@ mod tests {
             mtls: "https://127.0.0.1:3".into(),
             admin: "http://127.0.0.1:1/__admin".into(),
             ca: "/ca.pem".into(),
-            services: [("a.b".to_owned(), "https://127.0.0.1:2/a/b".to_owned()), ("k.api".to_owned(), "http://127.0.0.1:4".to_owned())].into(),
+            services: [
+                ("a.b".to_owned(), "https://127.0.0.1:2/a/b".to_owned()),
+                ("k.api".to_owned(), "http://127.0.0.1:4".to_owned()),
+            ]
+            .into(),
             mqtt: None,
             proxy: "http://127.0.0.1:1".into(),
             run: None,

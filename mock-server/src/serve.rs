@@ -102,7 +102,14 @@ pub async fn serve(
             _ = shutdown.changed() => break,
         };
         let _ = stream.set_nodelay(true);
-        let connection = serve_connection(stream, remote, kind, acceptor.clone(), handler.clone(), Guard::Graceful(graceful.watcher()));
+        let connection = serve_connection(
+            stream,
+            remote,
+            kind,
+            acceptor.clone(),
+            handler.clone(),
+            Guard::Graceful(graceful.watcher()),
+        );
         tokio::spawn(connection);
     }
     drop(listener);

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::str::FromStr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::{Context, Result};
@@ -75,9 +75,8 @@ impl FromStr for Listen {
 
 /// `SERVICE=ADDR`, as given to `--listen`.
 pub fn parse_listen_arg(arg: &str) -> Result<(String, Listen), String> {
-    let (service, addr) = arg
-        .split_once('=')
-        .ok_or_else(|| format!("'{arg}' is not SERVICE=ADDR (e.g. knoema.api=127.0.0.1:8090)"))?;
+    let (service, addr) =
+        arg.split_once('=').ok_or_else(|| format!("'{arg}' is not SERVICE=ADDR (e.g. knoema.api=127.0.0.1:8090)"))?;
     let service = service.trim();
     if service.split('.').count() != 2 || service.split('.').any(str::is_empty) {
         return Err(format!("'{service}' is not a service key such as knoema.api"));
@@ -149,7 +148,8 @@ pub async fn start(options: Options) -> Result<Running> {
         }
         None => {
             let ca = CertAuthority::ephemeral()?;
-            let dir = std::env::temp_dir().join(format!("mock-server-{}-{:08x}", std::process::id(), rand::random::<u32>()));
+            let dir =
+                std::env::temp_dir().join(format!("mock-server-{}-{:08x}", std::process::id(), rand::random::<u32>()));
             std::fs::create_dir_all(&dir)?;
             std::fs::write(dir.join("ca.pem"), &ca.cert_pem)?;
             (ca, dir.join("ca.pem"), Some(dir))
@@ -188,7 +188,9 @@ pub async fn start(options: Options) -> Result<Running> {
         None => None,
     };
 
-    let base = |l: &TcpListener, scheme: &str| -> Result<String> { Ok(format!("{scheme}://{}", display_addr(l.local_addr()?))) };
+    let base = |l: &TcpListener, scheme: &str| -> Result<String> {
+        Ok(format!("{scheme}://{}", display_addr(l.local_addr()?)))
+    };
     let (http_url, https_url, mtls_url) = (base(&http, "http")?, base(&https, "https")?, base(&mtls, "https")?);
     let mut own = Vec::new();
     for (key, addr, tls) in dedicated {
@@ -247,16 +249,19 @@ pub async fn start(options: Options) -> Result<Running> {
             req.extensions_mut().insert(target);
             runs.clone().handle(req)
         });
-        let (kind, config) = if tls {
-            (ListenerKind::Https, Some(core.tls.server_config.clone()))
-        } else {
-            (ListenerKind::Http, None)
-        };
+        let (kind, config) =
+            if tls { (ListenerKind::Https, Some(core.tls.server_config.clone())) } else { (ListenerKind::Http, None) };
         tasks.push(tokio::spawn(serve::serve(listener, kind, config, handler, signal.clone())));
     }
     tasks.extend([
         tokio::spawn(serve::serve(http, ListenerKind::Http, None, handler.clone(), signal.clone())),
-        tokio::spawn(serve::serve(https, ListenerKind::Https, Some(core.tls.server_config.clone()), handler.clone(), signal.clone())),
+        tokio::spawn(serve::serve(
+            https,
+            ListenerKind::Https,
+            Some(core.tls.server_config.clone()),
+            handler.clone(),
+            signal.clone(),
+        )),
         tokio::spawn(serve::serve(mtls, ListenerKind::Mtls, Some(core.tls.mtls_config.clone()), handler, signal)),
     ]);
     if let Some(mqtt) = mqtt {
@@ -336,13 +341,22 @@ impl Running {
         let e = &self.endpoints;
         let mut out = format!(
             "mock-server {} ready\n  http   {}\n  https  {}\n  mtls   {}\n  admin  {}\n  ca     {}\n",
-            env!("CARGO_PKG_VERSION"), e.http, e.https, e.mtls, e.admin, e.ca
+            env!("CARGO_PKG_VERSION"),
+            e.http,
+            e.https,
+            e.mtls,
+            e.admin,
+            e.ca
         );
         if let Some(m) = &e.mqtt {
             out.push_str(&format!("  mqtt   {}  {}  {}\n", m.tcp, m.tls, m.ws));
         }
         out.push_str(&format!("  proxy  {} (HTTPS_PROXY/HTTP_PROXY for clients that keep the real URLs)\n", e.proxy));
-        out.push_str(&format!("  runs   POST {}/runs (isolated namespaces for parallel jobs, at most {})\n", e.admin, self.runs.limit()));
+        out.push_str(&format!(
+            "  runs   POST {}/runs (isolated namespaces for parallel jobs, at most {})\n",
+            e.admin,
+            self.runs.limit()
+        ));
         out.push_str("services (the base URL to configure instead of the real one):\n");
         for (key, url) in &e.services {
             out.push_str(&format!("  {key:<22} {url}\n"));

@@ -37,7 +37,14 @@ impl Core {
         Core::namespace(None, fixtures, source, Arc::new(tls), keys, certs_dir)
     }
 
-    fn namespace(run: Option<String>, fixtures: Fixtures, source: FixturesSource, tls: Arc<TlsSetup>, keys: Arc<KeyRing>, certs_dir: Option<PathBuf>) -> Self {
+    fn namespace(
+        run: Option<String>,
+        fixtures: Fixtures,
+        source: FixturesSource,
+        tls: Arc<TlsSetup>,
+        keys: Arc<KeyRing>,
+        certs_dir: Option<PathBuf>,
+    ) -> Self {
         Core {
             run,
             clock: Clock::default(),
@@ -56,7 +63,14 @@ impl Core {
     /// faults and outbox of its own; TLS material and keys shared with this one.
     pub fn for_run(&self, run: &str) -> Result<Core, ConfigError> {
         let fixtures = self.source.load()?;
-        Ok(Core::namespace(Some(run.to_owned()), fixtures, self.source.clone(), self.tls.clone(), self.keys.clone(), self.certs_dir.clone()))
+        Ok(Core::namespace(
+            Some(run.to_owned()),
+            fixtures,
+            self.source.clone(),
+            self.tls.clone(),
+            self.keys.clone(),
+            self.certs_dir.clone(),
+        ))
     }
 
     /// The provider's token-signing key `name`, bound to this namespace's run.

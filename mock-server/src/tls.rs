@@ -20,8 +20,8 @@ use anyhow::{Context, Result};
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SerialNumber,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, DnValue, ExtendedKeyUsagePurpose, IsCa, Issuer,
+    KeyPair, KeyUsagePurpose, SerialNumber,
 };
 use rustls::client::danger::HandshakeSignatureValid;
 use rustls::pki_types::pem::PemObject;
@@ -29,8 +29,8 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer, UnixT
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
-use sha2::{Digest, Sha256};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use time::{Duration, OffsetDateTime};
 use x509_parser::certification_request::X509CertificationRequest;
 use x509_parser::prelude::FromDer;
@@ -67,8 +67,9 @@ impl CertAuthority {
             ca_params().self_signed(&key).map(|c| c.pem()).map_err(std::io::Error::other)
         })
         .with_context(|| format!("reading or creating {}", dir.join("ca.pem").display()))?;
-        Self::from_pem(&cert_pem, key)
-            .with_context(|| format!("{} does not match ca-key.pem: delete both to start over", dir.join("ca.pem").display()))
+        Self::from_pem(&cert_pem, key).with_context(|| {
+            format!("{} does not match ca-key.pem: delete both to start over", dir.join("ca.pem").display())
+        })
     }
 
     /// A new CA that lives only in memory.
@@ -82,8 +83,8 @@ impl CertAuthority {
         let cert_der = CertificateDer::from_pem_slice(cert_pem.as_bytes())
             .map_err(|e| anyhow::anyhow!("CA certificate PEM: {e}"))?;
         let spki_matches = {
-            let (_, parsed) = x509_parser::parse_x509_certificate(&cert_der)
-                .map_err(|e| anyhow::anyhow!("CA certificate: {e}"))?;
+            let (_, parsed) =
+                x509_parser::parse_x509_certificate(&cert_der).map_err(|e| anyhow::anyhow!("CA certificate: {e}"))?;
             parsed.public_key().subject_public_key.data.as_ref() == key.public_key_raw()
         };
         anyhow::ensure!(spki_matches, "CA certificate and key do not belong together");
@@ -234,7 +235,13 @@ impl TlsSetup {
             .with_single_cert(chain, key)?;
         mtls_config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
 
-        Ok(TlsSetup { ca, ca_path, server_config: Arc::new(server_config), mtls_config: Arc::new(mtls_config), client_verifier })
+        Ok(TlsSetup {
+            ca,
+            ca_path,
+            server_config: Arc::new(server_config),
+            mtls_config: Arc::new(mtls_config),
+            client_verifier,
+        })
     }
 
     /// Checks a client certificate that did not come through our own handshake (e.g. forwarded
@@ -280,7 +287,10 @@ pub struct Validity {
 impl Validity {
     /// Valid from one minute before `now` (against small clock differences) for `seconds`.
     pub fn starting(now: DateTime<Utc>, seconds: i64) -> Validity {
-        Validity { not_before: now - chrono::Duration::seconds(60), not_after: now + chrono::Duration::seconds(seconds) }
+        Validity {
+            not_before: now - chrono::Duration::seconds(60),
+            not_after: now + chrono::Duration::seconds(seconds),
+        }
     }
 }
 
@@ -290,7 +300,9 @@ impl Validity {
 pub enum CsrError {
     #[error("the certificate signing request is empty: send the PEM file your key tool wrote (-----BEGIN CERTIFICATE REQUEST-----)")]
     Empty,
-    #[error("the input is {0} bytes; a certificate signing request is a few kilobytes at most (limit {MAX_CSR_BYTES})")]
+    #[error(
+        "the input is {0} bytes; a certificate signing request is a few kilobytes at most (limit {MAX_CSR_BYTES})"
+    )]
     TooLarge(usize),
     #[error("{0}")]
     NotPem(String),
@@ -300,7 +312,9 @@ pub enum CsrError {
     NotACsr(String),
     #[error("the request's signature does not verify with the public key it carries: it was altered after signing, or signed with another key")]
     BadSignature,
-    #[error("the request's public key cannot be certified: {0}; use RSA (2048 bits or more), ECDSA P-256/P-384 or Ed25519")]
+    #[error(
+        "the request's public key cannot be certified: {0}; use RSA (2048 bits or more), ECDSA P-256/P-384 or Ed25519"
+    )]
     UnsupportedKey(String),
     #[error("the request's subject {0}")]
     BadSubject(String),
@@ -407,7 +421,10 @@ fn csr_der(input: &[u8]) -> Result<Vec<u8>, CsrError> {
         return Ok(input.to_vec());
     }
     let text = std::str::from_utf8(input).map_err(|_| {
-        CsrError::NotPem("the input is neither PEM text nor DER: send the file that starts with -----BEGIN CERTIFICATE REQUEST-----".into())
+        CsrError::NotPem(
+            "the input is neither PEM text nor DER: send the file that starts with -----BEGIN CERTIFICATE REQUEST-----"
+                .into(),
+        )
     })?;
     let blocks = pem_blocks(text);
     match blocks.iter().find(|b| b.label == "CERTIFICATE REQUEST" || b.label == "NEW CERTIFICATE REQUEST") {
@@ -435,14 +452,18 @@ fn subject_of(name: &x509_parser::x509::X509Name<'_>) -> Result<DistinguishedNam
     use x509_parser::asn1_rs::Tag;
     let mut dn = DistinguishedName::new();
     for attr in name.iter_attributes() {
-        let oid: Vec<u64> = attr
-            .attr_type()
-            .iter()
-            .map(|arcs| arcs.collect())
-            .ok_or_else(|| CsrError::BadSubject(format!("has an attribute type that is not an object identifier ({})", attr.attr_type())))?;
-        let value = attr
-            .as_str()
-            .map_err(|_| CsrError::BadSubject(format!("attribute {} is not a text string", short_name(&attr.attr_type().to_id_string()))))?;
+        let oid: Vec<u64> = attr.attr_type().iter().map(|arcs| arcs.collect()).ok_or_else(|| {
+            CsrError::BadSubject(format!(
+                "has an attribute type that is not an object identifier ({})",
+                attr.attr_type()
+            ))
+        })?;
+        let value = attr.as_str().map_err(|_| {
+            CsrError::BadSubject(format!(
+                "attribute {} is not a text string",
+                short_name(&attr.attr_type().to_id_string())
+            ))
+        })?;
         let value = match attr.attr_value().tag() {
             Tag::PrintableString => rcgen::string::PrintableString::try_from(value)
                 .map(DnValue::PrintableString)
@@ -782,7 +803,10 @@ mod tests {
         assert_eq!(ca.sign_csr(&der, v), Err(CsrError::BadSignature));
         let (pem, _) = request(oe_subject());
         let t = now();
-        assert!(matches!(ca.sign_csr(pem.as_bytes(), Validity { not_before: t, not_after: t }), Err(CsrError::BadValidity(_))));
+        assert!(matches!(
+            ca.sign_csr(pem.as_bytes(), Validity { not_before: t, not_after: t }),
+            Err(CsrError::BadValidity(_))
+        ));
         let mut empty = CertificateParams::default();
         empty.distinguished_name = DistinguishedName::new();
         let (pem, _) = request(empty);
@@ -796,7 +820,8 @@ mod tests {
         let der = CertificateDer::from_pem_slice(cert.cert_pem.as_bytes()).unwrap();
         let nginx = cert.cert_pem.replace('\n', "\n\t");
         assert_eq!(certificate_from_text(&nginx).unwrap(), der);
-        let escaped: String = percent_encoding::utf8_percent_encode(&cert.cert_pem, percent_encoding::NON_ALPHANUMERIC).collect();
+        let escaped: String =
+            percent_encoding::utf8_percent_encode(&cert.cert_pem, percent_encoding::NON_ALPHANUMERIC).collect();
         assert_eq!(certificate_from_text(&escaped).unwrap(), der);
         let b64 = base64::engine::general_purpose::STANDARD.encode(&der);
         assert_eq!(certificate_from_text(&b64).unwrap(), der);

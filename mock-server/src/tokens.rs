@@ -50,7 +50,8 @@ impl JwtSigner {
         let pem = match dir {
             Some(dir) => {
                 let path = dir.join(format!("{name}-signing-key.pem"));
-                load_or_create(&path, generate_rsa_pem).with_context(|| format!("reading or creating {}", path.display()))?
+                load_or_create(&path, generate_rsa_pem)
+                    .with_context(|| format!("reading or creating {}", path.display()))?
             }
             None => {
                 static EPHEMERAL: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
@@ -220,7 +221,11 @@ mod tests {
     #[test]
     fn a_run_accepts_only_its_own_tokens() {
         let ring = KeyRing::new(None);
-        let (default, a, b) = (ring.signer("test-run", None).unwrap(), ring.signer("test-run", Some("a")).unwrap(), ring.signer("test-run", Some("b")).unwrap());
+        let (default, a, b) = (
+            ring.signer("test-run", None).unwrap(),
+            ring.signer("test-run", Some("a")).unwrap(),
+            ring.signer("test-run", Some("b")).unwrap(),
+        );
         assert_eq!(a.kid(), b.kid(), "runs share the key");
         let token = a.sign(&json!({"sub": "x"}));
         assert_eq!(a.verify(&token).unwrap()[RUN_CLAIM], "a");

@@ -109,9 +109,15 @@ impl Form {
 pub enum Authorization {
     Bearer(String),
     /// RFC 6749 §2.3.1: both halves are form-urlencoded before base64; decoded here.
-    Basic { user: String, password: String },
+    Basic {
+        user: String,
+        password: String,
+    },
     /// Any other scheme, with its raw parameters.
-    Other { scheme: String, params: String },
+    Other {
+        scheme: String,
+        params: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error, PartialEq)]
@@ -159,13 +165,15 @@ impl Authorization {
             return if valid { Ok(Authorization::Bearer(rest.to_owned())) } else { Err(AuthorizationError::BadBearer) };
         }
         if scheme.eq_ignore_ascii_case("basic") {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(rest)
-                .map_err(|_| AuthorizationError::BadBasic)?;
+            let decoded =
+                base64::engine::general_purpose::STANDARD.decode(rest).map_err(|_| AuthorizationError::BadBasic)?;
             let decoded = String::from_utf8(decoded).map_err(|_| AuthorizationError::BadBasic)?;
             let (user, password) = decoded.split_once(':').ok_or(AuthorizationError::BadBasic)?;
             let unescape = |s: &str| -> String {
-                form_urlencoded::parse(format!("x={s}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+                form_urlencoded::parse(format!("x={s}").as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default()
             };
             return Ok(Authorization::Basic { user: unescape(user), password: unescape(password) });
         }
@@ -175,8 +183,21 @@ impl Authorization {
 
 /// Query-string and form keys whose values are secrets: redacted in the journal and logs.
 pub const SECRET_KEYS: &[&str] = &[
-    "client_secret", "password", "access_token", "refresh_token", "id_token", "code", "token",
-    "client_assertion", "assertion", "api_key", "apikey", "key", "secret", "signature", "challenge",
+    "client_secret",
+    "password",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "code",
+    "token",
+    "client_assertion",
+    "assertion",
+    "api_key",
+    "apikey",
+    "key",
+    "secret",
+    "signature",
+    "challenge",
 ];
 
 /// Decodes a query string into sorted pairs with secret values replaced by `***`.

@@ -30,8 +30,14 @@ async fn post_json(http: &reqwest::Client, url: String, body: Value) -> (StatusC
     (status, value)
 }
 
-async fn post_raw(http: &reqwest::Client, url: String, content_type: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
-    let (status, _, value) = json(http.post(url).header("content-type", content_type).body(body).send().await.unwrap()).await;
+async fn post_raw(
+    http: &reqwest::Client,
+    url: String,
+    content_type: &str,
+    body: impl Into<reqwest::Body>,
+) -> (StatusCode, Value) {
+    let (status, _, value) =
+        json(http.post(url).header("content-type", content_type).body(body).send().await.unwrap()).await;
     (status, value)
 }
 
@@ -85,7 +91,8 @@ async fn unknown_admin_path_is_a_json_404() {
     let (status, body) = get_json(&http, admin(&server, "/nothing-here")).await;
     assert_admin_error(status, &body, StatusCode::NOT_FOUND, "not_found");
     // The admin API is on the plain HTTP listener only.
-    let (status, _, body) = json(http.get(format!("{}/__admin/health", server.endpoints().https)).send().await.unwrap()).await;
+    let (status, _, body) =
+        json(http.get(format!("{}/__admin/health", server.endpoints().https)).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
     assert_eq!(body["error"], "not_found", "{body}");
 }
@@ -231,7 +238,10 @@ async fn faults_can_be_added_listed_and_removed() {
     assert_eq!(first["fired"], 0);
     assert_eq!(first["after"], 1);
     assert_eq!(first["times"], 2);
-    assert_eq!(first["action"], json!({"status": 503, "body": "busy", "headers": {"Retry-After": "3"}, "delay_ms": null, "drop_connection": false, "truncate_body": false, "advance_clock_seconds": null}));
+    assert_eq!(
+        first["action"],
+        json!({"status": 503, "body": "busy", "headers": {"Retry-After": "3"}, "delay_ms": null, "drop_connection": false, "truncate_body": false, "advance_clock_seconds": null})
+    );
 
     // An array of rules.
     let (status, added) = post_json(
@@ -258,7 +268,8 @@ async fn faults_can_be_added_listed_and_removed() {
     assert_eq!(server.faults().list().len(), 3);
 
     // Same id again: replaces, does not add.
-    let (status, _) = post_json(&http, admin(&server, "/faults"), json!({"id": "slow-data", "action": {"delay_ms": 20}})).await;
+    let (status, _) =
+        post_json(&http, admin(&server, "/faults"), json!({"id": "slow-data", "action": {"delay_ms": 20}})).await;
     assert_eq!(status, StatusCode::CREATED);
     let (_, list) = get_json(&http, admin(&server, "/faults")).await;
     let list = list.as_array().unwrap();
@@ -274,7 +285,8 @@ async fn faults_can_be_added_listed_and_removed() {
     assert_eq!(list.as_array().unwrap().len(), 2);
     assert!(list.as_array().unwrap().iter().all(|r| r["id"] != first_id.as_str()));
     // Again: gone.
-    let (status, _, body) = json(http.delete(admin(&server, &format!("/faults/{first_id}"))).send().await.unwrap()).await;
+    let (status, _, body) =
+        json(http.delete(admin(&server, &format!("/faults/{first_id}"))).send().await.unwrap()).await;
     assert_admin_error(status, &body, StatusCode::NOT_FOUND, "not_found");
     assert!(body["message"].as_str().unwrap().contains(&first_id), "{body}");
 
@@ -327,7 +339,8 @@ async fn bad_fault_rules_are_json_400s_and_arm_nothing() {
     }
 
     // One bad rule in an array rejects the whole array.
-    let (status, body) = post_json(&http, url(), json!([{"action": {"status": 503}}, {"action": {"status": 503}, "typo": true}])).await;
+    let (status, body) =
+        post_json(&http, url(), json!([{"action": {"status": 503}}, {"action": {"status": 503}, "typo": true}])).await;
     assert_admin_error(status, &body, StatusCode::BAD_REQUEST, "bad_fault");
     assert!(body["message"].as_str().unwrap().starts_with("rule 1: "), "{body}");
 
@@ -512,7 +525,9 @@ async fn bad_clock_changes_are_json_400s_and_change_nothing() {
 async fn rejected_clock_change_is_not_partly_applied() {
     let server = MockServer::start().await;
     let http = client(&server);
-    let (status, body) = post_json(&http, admin(&server, "/clock"), json!({"set": "2030-01-01T00:00:00Z", "advance_seconds": 1e12})).await;
+    let (status, body) =
+        post_json(&http, admin(&server, "/clock"), json!({"set": "2030-01-01T00:00:00Z", "advance_seconds": 1e12}))
+            .await;
     assert_admin_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
     let (_, c) = get_json(&http, admin(&server, "/clock")).await;
     assert!(c["offset_seconds"].as_f64().unwrap().abs() < 1.0, "a rejected change moved the clock: {c}");
@@ -549,7 +564,8 @@ async fn fixtures_show_the_kalibrate_tenants() {
     assert_eq!(ids, vec![SANDPIT, PROD]);
     assert_eq!(tenants[0]["domains"], json!([SANDPIT_DOMAIN]));
     assert_eq!(tenants[0]["apis"], json!([{"audience": SANDPIT_AUDIENCE}]));
-    let clients: Vec<&str> = tenants[0]["clients"].as_array().unwrap().iter().map(|c| c["client_id"].as_str().unwrap()).collect();
+    let clients: Vec<&str> =
+        tenants[0]["clients"].as_array().unwrap().iter().map(|c| c["client_id"].as_str().unwrap()).collect();
     assert_eq!(clients, vec![READER.0, WRITER.0, EXPIRED.0]);
     assert_eq!(tenants[0]["clients"][2]["secret_expires"], "2020-01-01T00:00:00Z");
     assert_eq!(tenants[0]["clients"][1]["roles"], json!(["Read", "ReadWrite"]));
@@ -582,7 +598,8 @@ async fn reset_clears_events_faults_clock_and_imported_data() {
     let query = || http.get(data_url(&server, "/api/price?query=(siteID=RESET1)")).bearer_auth(&writer).send();
     let (_, _, docs) = json(query().await.unwrap()).await;
     assert_eq!(docs.as_array().unwrap().len(), 1);
-    let (status, _) = post_json(&http, admin(&server, "/faults"), json!({"service": "nothing", "action": {"status": 500}})).await;
+    let (status, _) =
+        post_json(&http, admin(&server, "/faults"), json!({"service": "nothing", "action": {"status": 500}})).await;
     assert_eq!(status, StatusCode::CREATED);
     let (_, c) = post_json(&http, admin(&server, "/clock"), json!({"advance_seconds": -600, "freeze": true})).await;
     assert_eq!(c["frozen"], true);
@@ -642,7 +659,9 @@ async fn journal_is_bounded_oldest_dropped_first() {
 async fn wrong_method_on_an_admin_path_is_a_json_405() {
     let server = MockServer::start().await;
     let http = client(&server);
-    for (method, path) in [(reqwest::Method::PUT, "/clock"), (reqwest::Method::GET, "/faults/x"), (reqwest::Method::GET, "/reset")] {
+    for (method, path) in
+        [(reqwest::Method::PUT, "/clock"), (reqwest::Method::GET, "/faults/x"), (reqwest::Method::GET, "/reset")]
+    {
         let r = http.request(method.clone(), admin(&server, path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         let (_, _, body) = json(r).await;
@@ -654,9 +673,15 @@ async fn wrong_method_on_an_admin_path_is_a_json_405() {
 async fn automatic_fault_ids_never_replace_named_rules() {
     let server = MockServer::start().await;
     let http = client(&server);
-    let (status, _) = post_json(&http, admin(&server, "/faults"), json!({"id": "fault-2", "service": "a", "action": {"status": 500}})).await;
+    let (status, _) = post_json(
+        &http,
+        admin(&server, "/faults"),
+        json!({"id": "fault-2", "service": "a", "action": {"status": 500}}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED);
-    let (status, added) = post_json(&http, admin(&server, "/faults"), json!({"service": "b", "action": {"status": 502}})).await;
+    let (status, added) =
+        post_json(&http, admin(&server, "/faults"), json!({"service": "b", "action": {"status": 502}})).await;
     assert_eq!(status, StatusCode::CREATED);
     assert_ne!(added[0]["id"], "fault-2");
     let (_, list) = get_json(&http, admin(&server, "/faults")).await;

@@ -172,7 +172,8 @@ fn every_admin_route_and_method_is_documented_and_nothing_else() {
     assert!(routes.len() >= 9, "the route parser found only {routes:?}");
     for (path, methods) in &routes {
         assert!(!methods.is_empty(), "no method found for {path}");
-        let item = paths.get(path).unwrap_or_else(|| panic!("admin.rs serves {path}, which the OpenAPI document lacks"));
+        let item =
+            paths.get(path).unwrap_or_else(|| panic!("admin.rs serves {path}, which the OpenAPI document lacks"));
         let documented: BTreeSet<String> =
             item.as_object().unwrap().keys().filter(|k| METHODS.contains(&k.as_str())).cloned().collect();
         assert_eq!(&documented, methods, "methods of {path}");
@@ -194,9 +195,11 @@ fn operations_are_complete_and_refs_resolve() {
             // Every `{param}` of the path is declared as a required path parameter.
             for seg in path.split('/').filter(|s| s.starts_with('{')) {
                 let name = &seg[1..seg.len() - 1];
-                let declared = op["parameters"].as_array().into_iter().flatten().any(|p| {
-                    p["name"] == name && p["in"] == "path" && p["required"] == true
-                });
+                let declared = op["parameters"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p["name"] == name && p["in"] == "path" && p["required"] == true);
                 assert!(declared, "{method} {path}: path parameter {name} is not declared");
             }
         }
@@ -237,7 +240,10 @@ fn bodies_match_the_structs_the_server_reads_and_writes() {
     let doc = doc();
     let fault_rule = struct_fields(FAULTS_RS, "FaultRule");
     let fault_action = struct_fields(FAULTS_RS, "FaultAction");
-    assert!(fault_rule.contains("action") && fault_action.contains("drop_connection"), "parser: {fault_rule:?} {fault_action:?}");
+    assert!(
+        fault_rule.contains("action") && fault_action.contains("drop_connection"),
+        "parser: {fault_rule:?} {fault_action:?}"
+    );
     assert_eq!(property_names(schema(&doc, "FaultRuleInput")), fault_rule);
     assert_eq!(property_names(schema(&doc, "FaultRule")), fault_rule);
     assert_eq!(property_names(schema(&doc, "FaultActionInput")), fault_action);
@@ -265,18 +271,28 @@ fn bodies_match_the_structs_the_server_reads_and_writes() {
     let body = &doc["paths"]["/__admin/faults"]["post"]["requestBody"]["content"]["application/json"]["schema"];
     let variants = body["oneOf"].as_array().expect("oneOf");
     assert!(variants.iter().any(|v| v["$ref"] == "#/components/schemas/FaultRuleInput"));
-    assert!(variants.iter().any(|v| v["type"] == "array" && v["items"]["$ref"] == "#/components/schemas/FaultRuleInput"));
+    assert!(variants
+        .iter()
+        .any(|v| v["type"] == "array" && v["items"]["$ref"] == "#/components/schemas/FaultRuleInput"));
 }
 
 #[test]
 fn error_schema_matches_the_error_helper() {
     let doc = doc();
     // admin.rs: `json!({"error": code, "message": message.into()})`
-    assert!(ADMIN_RS.contains(r#"json!({"error": code, "message": message.into()})"#), "error() changed: update the Error schema");
+    assert!(
+        ADMIN_RS.contains(r#"json!({"error": code, "message": message.into()})"#),
+        "error() changed: update the Error schema"
+    );
     let error = schema(&doc, "Error");
     assert_eq!(property_names(error), ["error", "message"].iter().map(|s| s.to_string()).collect());
     // Every error code admin.rs uses is in the enum.
-    let codes: BTreeSet<String> = error["properties"]["error"]["enum"].as_array().unwrap().iter().map(|c| c.as_str().unwrap().to_owned()).collect();
+    let codes: BTreeSet<String> = error["properties"]["error"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect();
     let mut used = BTreeSet::new();
     for source in [ADMIN_RS, RUNS_RS] {
         let mut rest = source;
@@ -288,7 +304,10 @@ fn error_schema_matches_the_error_helper() {
             rest = &rest[1..];
         }
     }
-    assert!(RUNS_RS.contains(r#""error": "unknown_run""#), "runs.rs no longer answers unknown_run: update the Error schema");
+    assert!(
+        RUNS_RS.contains(r#""error": "unknown_run""#),
+        "runs.rs no longer answers unknown_run: update the Error schema"
+    );
     assert!(used.len() >= 4, "parser found {used:?}");
     for code in &used {
         assert!(codes.contains(code), "admin.rs answers error '{code}', which the Error schema does not list");
@@ -303,7 +322,8 @@ fn event_kinds_and_fields_match_the_journal() {
     let enum_body = &enum_body[..enum_body.find("\n}").unwrap()];
     // Each variant: its `rename` and the block (or tuple struct) that holds its fields.
     let mut kinds = BTreeSet::new();
-    let mapping = doc["components"]["schemas"]["Event"]["discriminator"]["mapping"].as_object().expect("discriminator mapping");
+    let mapping =
+        doc["components"]["schemas"]["Event"]["discriminator"]["mapping"].as_object().expect("discriminator mapping");
     let base = property_names(schema(&doc, "EventBase"));
     assert_eq!(base, struct_fields(JOURNAL_RS, "Event"));
     let mut rest = enum_body;
@@ -313,30 +333,44 @@ fn event_kinds_and_fields_match_the_journal() {
         kinds.insert(kind.to_owned());
         let after = &rest[rest.find(")]").unwrap() + 2..];
         let line = after.trim_start().lines().next().unwrap();
-        let (fields, omitted) = if let Some(inner) = line.split_once('(').map(|(_, r)| r.trim_end_matches("),").trim_end_matches(')')) {
-            (struct_fields(JOURNAL_RS, inner.trim()), omitted_fields(JOURNAL_RS, inner.trim()))
-        } else {
-            let block = &after[after.find('{').unwrap() + 1..];
-            let block = &block[..block.find('}').unwrap()];
-            (fields_of_block(block), omittable(block))
-        };
-        let target = mapping.get(kind).and_then(Value::as_str).unwrap_or_else(|| panic!("event kind {kind} is not in the document"));
+        let (fields, omitted) =
+            if let Some(inner) = line.split_once('(').map(|(_, r)| r.trim_end_matches("),").trim_end_matches(')')) {
+                (struct_fields(JOURNAL_RS, inner.trim()), omitted_fields(JOURNAL_RS, inner.trim()))
+            } else {
+                let block = &after[after.find('{').unwrap() + 1..];
+                let block = &block[..block.find('}').unwrap()];
+                (fields_of_block(block), omittable(block))
+            };
+        let target = mapping
+            .get(kind)
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("event kind {kind} is not in the document"));
         let name = target.rsplit('/').next().unwrap();
         let variant = &schema(&doc, name)["allOf"];
-        let own = variant.as_array().unwrap().iter().find(|s| s.get("properties").is_some()).expect("variant properties");
+        let own =
+            variant.as_array().unwrap().iter().find(|s| s.get("properties").is_some()).expect("variant properties");
         assert_eq!(own["properties"]["kind"]["enum"], serde_json::json!([kind]), "{name}");
         let documented: BTreeSet<String> = property_names(own).into_iter().filter(|f| f != "kind").collect();
         assert_eq!(documented, fields, "fields of {kind}");
         // Fields are always present (Option as null) unless serde skips them: exactly those are required.
-        let required: BTreeSet<String> =
-            own["required"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_owned()).filter(|f| f != "kind").collect();
+        let required: BTreeSet<String> = own["required"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r.as_str().unwrap().to_owned())
+            .filter(|f| f != "kind")
+            .collect();
         let always: BTreeSet<String> = fields.difference(&omitted).cloned().collect();
         assert_eq!(required, always, "{kind}: required fields");
     }
     assert!(kinds.len() >= 7, "parser found {kinds:?}");
     let documented: BTreeSet<String> = mapping.keys().cloned().collect();
     assert_eq!(documented, kinds);
-    let base_enum: BTreeSet<String> =
-        schema(&doc, "EventBase")["properties"]["kind"]["enum"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_owned()).collect();
+    let base_enum: BTreeSet<String> = schema(&doc, "EventBase")["properties"]["kind"]["enum"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_owned())
+        .collect();
     assert_eq!(base_enum, kinds);
 }

@@ -39,7 +39,13 @@ async fn get_json(server: &MockServer, path: &str, key: &str) -> (u16, Value) {
 }
 
 fn events(server: &MockServer, kind: &str) -> Vec<Value> {
-    server.events().all().into_iter().filter(|e| e.kind.name() == kind).map(|e| serde_json::to_value(e).unwrap()).collect()
+    server
+        .events()
+        .all()
+        .into_iter()
+        .filter(|e| e.kind.name() == kind)
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -49,7 +55,8 @@ async fn endpoints_report_bound_ports_for_every_transport() {
     assert!(tcp.starts_with("mqtt://127.0.0.1:") && !tcp.ends_with(":0"), "{tcp}");
     assert!(tls.starts_with("mqtts://127.0.0.1:") && !tls.ends_with(":0"), "{tls}");
     assert!(ws.starts_with("ws://127.0.0.1:") && ws.ends_with("/mqtt"), "{ws}");
-    let doc: Value = http().get(format!("{}/endpoints", server.endpoints().admin)).send().await.unwrap().json().await.unwrap();
+    let doc: Value =
+        http().get(format!("{}/endpoints", server.endpoints().admin)).send().await.unwrap().json().await.unwrap();
     assert_eq!(doc["mqtt"], json!({"tcp": tcp, "tls": tls, "ws": ws}));
 }
 
@@ -65,14 +72,22 @@ async fn api_key_connects_and_messages_flow_on_every_transport_and_version() {
             let payload = br#"{"value": 21.5, "msg": "ok"}"#;
             assert_eq!(publisher.publish("1001/obj/zwave/12/temperature", payload, 1).await.unwrap(), Some(0));
             let (topic, got) = sub.next_publish(WAIT).await.unwrap().expect("the subscriber got the message");
-            assert_eq!((topic.as_str(), &got[..]), ("1001/obj/zwave/12/temperature", &payload[..]), "{url} {version:?}");
+            assert_eq!(
+                (topic.as_str(), &got[..]),
+                ("1001/obj/zwave/12/temperature", &payload[..]),
+                "{url} {version:?}"
+            );
         }
     }
     let connected_events = events(&server, "mqtt.connected");
-    let transports: std::collections::BTreeSet<&str> = connected_events.iter().map(|e| e["transport"].as_str().unwrap()).collect();
+    let transports: std::collections::BTreeSet<&str> =
+        connected_events.iter().map(|e| e["transport"].as_str().unwrap()).collect();
     assert_eq!(transports, ["tcp", "tls", "ws"].into());
     assert!(connected_events.iter().all(|e| e["principal"] == "user 11 key 501"), "{connected_events:?}");
-    assert!(!serde_json::to_string(&server.events().all()).unwrap().contains(ANNA), "the key never reaches the journal");
+    assert!(
+        !serde_json::to_string(&server.events().all()).unwrap().contains(ANNA),
+        "the key never reaches the journal"
+    );
 }
 
 #[tokio::test]
@@ -88,14 +103,22 @@ async fn wrong_or_missing_credentials_get_a_refused_connack_not_a_dropped_socket
                 c = Client::ws(&url, version).await;
             }
             let mut c = c.unwrap();
-            assert_eq!(c.connect("x", Some("00000000000000000000000000000000")).await.unwrap(), not_authorized, "{url}");
+            assert_eq!(
+                c.connect("x", Some("00000000000000000000000000000000")).await.unwrap(),
+                not_authorized,
+                "{url}"
+            );
             assert!(c.closed_within(WAIT).await, "closed after the refusal");
             let mut c = Client::tcp(&server.endpoints().mqtt.as_ref().unwrap().tcp, version).await.unwrap();
             assert_eq!(c.connect("x", None).await.unwrap(), bad_credentials);
         }
     }
     let refused = events(&server, "mqtt.refused");
-    assert!(refused.iter().any(|e| e["code"] == 5) && refused.iter().any(|e| e["code"] == 135) && refused.iter().any(|e| e["code"] == 4));
+    assert!(
+        refused.iter().any(|e| e["code"] == 5)
+            && refused.iter().any(|e| e["code"] == 135)
+            && refused.iter().any(|e| e["code"] == 4)
+    );
 }
 
 #[tokio::test]
@@ -130,7 +153,10 @@ async fn another_users_installation_gets_a_suback_failure_and_publishes_there_ar
         assert_eq!(anna.subscribe(&["$SYS/#"], 0).await.unwrap(), vec![failure]);
         assert_eq!(anna.subscribe(&["$share/g/1002/#"], 0).await.unwrap(), vec![failure]);
         // Mixed: the allowed filter is granted, the denied one fails, in place.
-        assert_eq!(anna.subscribe(&["1002/obj/#", "1001/obj/#", "1003/#"], 1).await.unwrap(), vec![failure, 1, failure]);
+        assert_eq!(
+            anna.subscribe(&["1002/obj/#", "1001/obj/#", "1003/#"], 1).await.unwrap(),
+            vec![failure, 1, failure]
+        );
         // Publishing into Bertil's installation: dropped, acknowledged (0x87 on 5).
         let expected = if version == Version::V5 { 0x87 } else { 0x00 };
         assert_eq!(anna.publish("1002/obj/zwave/4/power", br#"{"value": 9999}"#, 1).await.unwrap(), Some(expected));
@@ -153,7 +179,10 @@ async fn a_key_with_higher_authority_reaches_its_organisation_and_may_subscribe_
     let [tcp, ..] = urls(&server);
     let ca = server.ca_pem().to_owned();
     let mut integration = connected(&tcp, &ca, Version::V5, "integration", INTEGRATION).await;
-    assert_eq!(integration.subscribe(&["1001/#", "1003/#", "1002/#", "+/obj/#"], 0).await.unwrap(), vec![0, 0, 0x87, 0]);
+    assert_eq!(
+        integration.subscribe(&["1001/#", "1003/#", "1002/#", "+/obj/#"], 0).await.unwrap(),
+        vec![0, 0, 0x87, 0]
+    );
     let mut anna = connected(&tcp, &ca, Version::V311, "anna", ANNA).await;
     anna.publish("1001/obj/zwave/12/temperature", br#"{"value": 22}"#, 1).await.unwrap();
     let (topic, _) = integration.next_publish(WAIT).await.unwrap().unwrap();
@@ -173,10 +202,16 @@ async fn a_published_value_is_in_status_and_log_at_once() {
     anna.publish("1001/obj/zwave/12/temperature", br#"{"value": 1, "unit": "C"}"#, 1).await.unwrap();
     let (status, body) = get_json(&server, "/api/v2/status/2001?topics=obj/zwave/12/temperature", ANNA).await;
     assert_eq!(status, 200);
-    assert_eq!(body, json!([{"client_id": 1001, "installation_id": 2001, "msg": "fine", "timestamp": t, "topic": "obj/zwave/12/temperature", "value": 23.75}]));
+    assert_eq!(
+        body,
+        json!([{"client_id": 1001, "installation_id": 2001, "msg": "fine", "timestamp": t, "topic": "obj/zwave/12/temperature", "value": 23.75}])
+    );
     let (status, body) = get_json(&server, "/api/v3beta/log/2001", ANNA).await;
     assert_eq!(status, 200);
-    assert_eq!(body, json!({"total": 1, "last": t, "count": 1, "data": [{"client_id": 1001, "installation_id": 2001, "msg": "fine", "timestamp": t, "topic": "1001/obj/zwave/12/temperature", "value": 23.75}]}));
+    assert_eq!(
+        body,
+        json!({"total": 1, "last": t, "count": 1, "data": [{"client_id": 1001, "installation_id": 2001, "msg": "fine", "timestamp": t, "topic": "1001/obj/zwave/12/temperature", "value": 23.75}]})
+    );
     let published = events(&server, "mqtt.published");
     assert_eq!(published.len(), 2);
     assert_eq!((published[0]["stored"].clone(), published[0]["invalid"].clone()), (json!(true), Value::Null));
@@ -233,7 +268,12 @@ async fn a_revoked_key_stops_working_for_new_mqtt_connections() {
     let key = created["token"].as_str().unwrap().to_owned();
     let device = connected(&tcp, &ca, Version::V311, "device", &key).await;
     device.disconnect().await;
-    let r = http().delete(api(&server, &format!("/api/v2/user/me/security/token/{}", created["id"]))).header("X-API-Key", ANNA).send().await.unwrap();
+    let r = http()
+        .delete(api(&server, &format!("/api/v2/user/me/security/token/{}", created["id"])))
+        .header("X-API-Key", ANNA)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     let mut again = Client::tcp(&tcp, Version::V5).await.unwrap();
     assert_eq!(again.connect("device", Some(&key)).await.unwrap(), 0x87);
@@ -244,9 +284,25 @@ async fn the_login_token_works_as_password_but_the_half_logged_in_sms_token_does
     let server = MockServer::start().await;
     let [tcp, ..] = urls(&server);
     let ca = server.ca_pem().to_owned();
-    let login: Value = http().post(api(&server, "/api/v2/auth")).basic_auth("anna@demo-housing.example", Some("anna-password")).send().await.unwrap().json().await.unwrap();
+    let login: Value = http()
+        .post(api(&server, "/api/v2/auth"))
+        .basic_auth("anna@demo-housing.example", Some("anna-password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     connected(&tcp, &ca, Version::V311, "anna-token", login["token"].as_str().unwrap()).await;
-    let half: Value = http().post(api(&server, "/api/v2/auth")).basic_auth("bertil@cabin-rentals.example", Some("bertil-password")).send().await.unwrap().json().await.unwrap();
+    let half: Value = http()
+        .post(api(&server, "/api/v2/auth"))
+        .basic_auth("bertil@cabin-rentals.example", Some("bertil-password"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(half["nextstep"], "smslogin");
     let mut c = Client::tcp(&tcp, Version::V311).await.unwrap();
     assert_eq!(c.connect("bertil", Some(half["token"].as_str().unwrap())).await.unwrap(), 0x05);
@@ -259,7 +315,11 @@ async fn a_will_on_another_installation_is_refused() {
     let mut c = Client::tcp(&tcp, Version::V311).await.unwrap();
     assert_eq!(c.connect_with("anna", Some(ANNA), Some(("1002/evt/gone", "bye")), 30).await.unwrap(), 0x05);
     let mut ok = Client::tcp(&tcp, Version::V311).await.unwrap();
-    assert_eq!(ok.connect_with("anna", Some(ANNA), Some(("1001/evt/gone", "bye")), 0).await.unwrap(), 0, "keep-alive 0 is accepted too");
+    assert_eq!(
+        ok.connect_with("anna", Some(ANNA), Some(("1001/evt/gone", "bye")), 0).await.unwrap(),
+        0,
+        "keep-alive 0 is accepted too"
+    );
 }
 
 #[tokio::test]

@@ -88,7 +88,11 @@ async fn garbage_bytes_close_only_their_connection() {
         for blob in &blobs {
             let mut s = TcpStream::connect(authority(url)).await.unwrap();
             let _ = s.write_all(blob).await;
-            assert!(closed_by_server(&mut s, HANDSHAKE + WAIT).await, "{url}: garbage {:?}", &blob[..blob.len().min(8)]);
+            assert!(
+                closed_by_server(&mut s, HANDSHAKE + WAIT).await,
+                "{url}: garbage {:?}",
+                &blob[..blob.len().min(8)]
+            );
         }
         healthy.check().await;
     }
@@ -115,7 +119,9 @@ async fn a_connect_flood_does_not_affect_other_clients() {
         tasks.push(tokio::spawn(async move {
             let mut refused = 0;
             for i in 0..15 {
-                let Ok(mut c) = Client::tcp(&url, if i % 2 == 0 { Version::V311 } else { Version::V5 }).await else { continue };
+                let Ok(mut c) = Client::tcp(&url, if i % 2 == 0 { Version::V311 } else { Version::V5 }).await else {
+                    continue;
+                };
                 match c.connect(&format!("flood-{t}-{i}"), Some("ffffffffffffffffffffffffffffffff")).await {
                     Ok(0x05 | 0x87) => refused += 1,
                     other => panic!("flood CONNECT answered {other:?}"),
@@ -170,7 +176,8 @@ async fn never_finished_tls_or_websocket_handshakes_and_silent_sockets_time_out(
     assert!(started.elapsed() < HANDSHAKE + Duration::from_secs(3));
     healthy.check().await;
     let reasons: Vec<String> = server
-        .events().all()
+        .events()
+        .all()
         .into_iter()
         .filter_map(|e| match e.kind {
             mock_server::EventKind::MqttDisconnected { reason, .. } => Some(reason),

@@ -19,7 +19,11 @@ fn form(pairs: &[(&str, &str)]) -> String {
     form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
 }
 
-async fn post_form(http: &reqwest::Client, url: String, pairs: &[(&str, &str)]) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+async fn post_form(
+    http: &reqwest::Client,
+    url: String,
+    pairs: &[(&str, &str)],
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
     json(
         http.post(url)
             .header("content-type", "application/x-www-form-urlencoded")
@@ -31,12 +35,21 @@ async fn post_form(http: &reqwest::Client, url: String, pairs: &[(&str, &str)]) 
     .await
 }
 
-async fn get_data(http: &reqwest::Client, server: &MockServer, path: &str, token: &str) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+async fn get_data(
+    http: &reqwest::Client,
+    server: &MockServer,
+    path: &str,
+    token: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
     json(http.get(data_url(server, path)).bearer_auth(token).send().await.unwrap()).await
 }
 
 fn ids(docs: &Value) -> Vec<String> {
-    docs.as_array().unwrap_or_else(|| panic!("not an array: {docs}")).iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect()
+    docs.as_array()
+        .unwrap_or_else(|| panic!("not an array: {docs}"))
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 /// A data API refusal: `{"statusCode", "message"}`, and for 401 `WWW-Authenticate: Bearer`.
@@ -91,14 +104,23 @@ async fn client_credentials_token_is_a_verifiable_v1_jwt() {
     }
 
     // The signature verifies against the published JWKS.
-    let (status, headers, jwks) = json(http.get(format!("{}/{SANDPIT}/discovery/v2.0/keys", server.url("kalibrate.login"))).send().await.unwrap()).await;
+    let (status, headers, jwks) = json(
+        http.get(format!("{}/{SANDPIT}/discovery/v2.0/keys", server.url("kalibrate.login"))).send().await.unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(header(&headers, "cache-control"), Some("max-age=86400, private"));
-    let jwk = jwks["keys"].as_array().unwrap().iter().find(|k| k["kid"] == head["kid"]).expect("the token's kid is in the JWKS");
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == head["kid"])
+        .expect("the token's kid is in the JWKS");
     assert_eq!(jwk["kty"], "RSA");
     assert_eq!(jwk["use"], "sig");
     assert_eq!(jwk["e"], "AQAB");
-    let key = jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
+    let key =
+        jsonwebtoken::DecodingKey::from_rsa_components(jwk["n"].as_str().unwrap(), jwk["e"].as_str().unwrap()).unwrap();
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_audience(&[SANDPIT_AUDIENCE]);
     validation.set_issuer(&[format!("https://sts.windows.net/{SANDPIT}/")]);
@@ -304,7 +326,12 @@ async fn gateway_rejects_the_python_requests_user_agent_on_the_data_api_only() {
     let r = http
         .post(token_url(&server, SANDPIT))
         .header("user-agent", "python-requests/2.31.0")
-        .form(&[("grant_type", "client_credentials"), ("client_id", READER.0), ("client_secret", READER.1), ("scope", SANDPIT_SCOPE)])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", READER.0),
+            ("client_secret", READER.1),
+            ("scope", SANDPIT_SCOPE),
+        ])
         .send()
         .await
         .unwrap();
@@ -313,16 +340,29 @@ async fn gateway_rejects_the_python_requests_user_agent_on_the_data_api_only() {
     let jwt = body["access_token"].as_str().unwrap().to_owned();
 
     for agent in ["python-requests/2.31.0", "Python-Requests/2.0"] {
-        let r = http.get(data_url(&server, "/api/status")).bearer_auth(&jwt).header("user-agent", agent).send().await.unwrap();
+        let r = http
+            .get(data_url(&server, "/api/status"))
+            .bearer_auth(&jwt)
+            .header("user-agent", agent)
+            .send()
+            .await
+            .unwrap();
         let (status, headers, body) = json(r).await;
         assert_api_error(status, &headers, &body, StatusCode::FORBIDDEN);
     }
     // The gate comes before the token check.
-    let r = http.get(data_url(&server, "/api/price")).header("user-agent", "python-requests/2.31.0").send().await.unwrap();
+    let r =
+        http.get(data_url(&server, "/api/price")).header("user-agent", "python-requests/2.31.0").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // Other agents pass.
     for agent in ["my-app/1.0 python-requests/2.31.0", "python-requests-oauthlib"] {
-        let r = http.get(data_url(&server, "/api/status")).bearer_auth(&jwt).header("user-agent", agent).send().await.unwrap();
+        let r = http
+            .get(data_url(&server, "/api/status"))
+            .bearer_auth(&jwt)
+            .header("user-agent", agent)
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), StatusCode::OK, "{agent}");
     }
     let denied = events_of_kind(&server, "api.denied");
@@ -454,7 +494,11 @@ async fn a_production_token_is_refused_by_the_sandpit_api() {
 
 #[tokio::test]
 async fn tokens_for_an_api_or_tenant_gone_from_the_reloaded_fixtures_are_refused() {
-    let dir = std::env::temp_dir().join(format!("mock-server-fixtures-test-{}-{:08x}", std::process::id(), rand::random::<u32>()));
+    let dir = std::env::temp_dir().join(format!(
+        "mock-server-fixtures-test-{}-{:08x}",
+        std::process::id(),
+        rand::random::<u32>()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("fixtures.toml");
     std::fs::write(&file, DEFAULT_FIXTURES).unwrap();
@@ -481,7 +525,8 @@ async fn tokens_for_an_api_or_tenant_gone_from_the_reloaded_fixtures_are_refused
     assert_api_error(status, &headers, &body, StatusCode::UNAUTHORIZED);
     let (status, headers, body) = get_data(&http, &server, "/api/status", &prod).await;
     assert_api_error(status, &headers, &body, StatusCode::UNAUTHORIZED);
-    let reasons: Vec<String> = events_of_kind(&server, "api.denied").iter().map(|e| e["reason"].as_str().unwrap().to_owned()).collect();
+    let reasons: Vec<String> =
+        events_of_kind(&server, "api.denied").iter().map(|e| e["reason"].as_str().unwrap().to_owned()).collect();
     assert_eq!(reasons.len(), 2);
     assert!(reasons[0].contains("audience"), "{reasons:?}");
     assert!(reasons[1].contains("not a known tenant"), "{reasons:?}");
@@ -514,7 +559,10 @@ async fn queries_filter_order_and_page_and_name_the_bad_clause() {
     let cases: &[(&str, &[&str])] = &[
         ("/api/price", &["price-0001", "price-0002", "price-0003", "price-0004", "price-0005"]),
         ("/api/price?query=(entityVariant=Proposed)+(orderBy=price)", &["price-0004", "price-0003", "price-0002"]),
-        ("/api/price?query=(entityVariant=proposed)(orderBy=price)(direction=descending)", &["price-0002", "price-0003", "price-0004"]),
+        (
+            "/api/price?query=(entityVariant=proposed)(orderBy=price)(direction=descending)",
+            &["price-0002", "price-0003", "price-0004"],
+        ),
         ("/api/price?query=(entityVariant=Proposed)&orderBy=price&limit=1", &["price-0004"]),
         ("/api/price?query=(orderBy=price)(limit=2)(offset=1)", &["price-0003", "price-0002"]),
         ("/api/price?query=(price>1.45)", &["price-0001", "price-0005"]),
@@ -572,7 +620,8 @@ async fn imports_need_readwrite_and_become_queryable() {
     ]);
 
     // Read-only credentials: 403, nothing written.
-    let r = http.post(data_url(&server, "/api/import/ownPrice")).bearer_auth(&reader).json(&records).send().await.unwrap();
+    let r =
+        http.post(data_url(&server, "/api/import/ownPrice")).bearer_auth(&reader).json(&records).send().await.unwrap();
     let (status, headers, body) = json(r).await;
     assert_api_error(status, &headers, &body, StatusCode::FORBIDDEN);
     assert!(body["message"].as_str().unwrap().contains("ReadWrite"), "{body}");
@@ -585,7 +634,8 @@ async fn imports_need_readwrite_and_become_queryable() {
     assert_eq!(docs, json!([]));
 
     // ReadWrite: written, and queryable by any reader.
-    let r = http.post(data_url(&server, "/api/import/ownPrice")).bearer_auth(&writer).json(&records).send().await.unwrap();
+    let r =
+        http.post(data_url(&server, "/api/import/ownPrice")).bearer_auth(&writer).json(&records).send().await.unwrap();
     let (status, _, body) = json(r).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["count"], 2);
@@ -624,7 +674,13 @@ async fn imports_need_readwrite_and_become_queryable() {
     let (_, _, docs) = get_data(&http, &server, "/api/price?query=(siteID=C0999)", &reader).await;
     assert_eq!(ids(&docs), vec!["mine-1"]);
     assert_eq!(docs[0]["entityVariant"], "Competitor");
-    let r = http.post(data_url(&server, "/api/import/salesVolume")).bearer_auth(&writer).json(&json!([{"siteID": "S0001", "volume": 1200}])).send().await.unwrap();
+    let r = http
+        .post(data_url(&server, "/api/import/salesVolume"))
+        .bearer_auth(&writer)
+        .json(&json!([{"siteID": "S0001", "volume": 1200}]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let (_, _, docs) = get_data(&http, &server, "/api/volume", &reader).await;
     assert_eq!(docs.as_array().unwrap().len(), 1);
@@ -639,12 +695,14 @@ async fn imports_need_readwrite_and_become_queryable() {
         (json!(3), "array"),
     ];
     for (body, needle) in invalid {
-        let r = http.post(data_url(&server, "/api/import/ownPrice")).bearer_auth(&writer).json(body).send().await.unwrap();
+        let r =
+            http.post(data_url(&server, "/api/import/ownPrice")).bearer_auth(&writer).json(body).send().await.unwrap();
         let (status, headers, answer) = json(r).await;
         assert_api_error(status, &headers, &answer, StatusCode::BAD_REQUEST);
         assert!(answer["message"].as_str().unwrap().contains(needle), "{body}: {answer}");
     }
-    let r = http.post(data_url(&server, "/api/import/nonsense")).bearer_auth(&writer).json(&records).send().await.unwrap();
+    let r =
+        http.post(data_url(&server, "/api/import/nonsense")).bearer_auth(&writer).json(&records).send().await.unwrap();
     let (status, headers, body) = json(r).await;
     assert_api_error(status, &headers, &body, StatusCode::NOT_FOUND);
     assert_eq!(events_of_kind(&server, "data.written").len(), 3, "refused imports write nothing");
@@ -660,7 +718,12 @@ async fn routing_by_real_host_header_and_json_404_for_unknown_prefix() {
     let r = http
         .post(format!("{base}/{SANDPIT}/oauth2/v2.0/token"))
         .header("host", "login.microsoftonline.com")
-        .form(&[("grant_type", "client_credentials"), ("client_id", READER.0), ("client_secret", READER.1), ("scope", SANDPIT_SCOPE)])
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", READER.0),
+            ("client_secret", READER.1),
+            ("scope", SANDPIT_SCOPE),
+        ])
         .send()
         .await
         .unwrap();
@@ -686,27 +749,62 @@ async fn routing_by_real_host_header_and_json_404_for_unknown_prefix() {
     assert_eq!(doc["token_endpoint"], format!("https://login.microsoftonline.com/{SANDPIT}/oauth2/v2.0/token"));
     assert_eq!(doc["jwks_uri"], format!("https://login.microsoftonline.com/{SANDPIT}/discovery/v2.0/keys"));
     assert_eq!(doc["issuer"], format!("https://login.microsoftonline.com/{SANDPIT}/v2.0"));
-    assert_eq!(doc["token_endpoint_auth_methods_supported"], json!(["client_secret_post", "private_key_jwt", "client_secret_basic"]));
+    assert_eq!(
+        doc["token_endpoint_auth_methods_supported"],
+        json!(["client_secret_post", "private_key_jwt", "client_secret_basic"])
+    );
     // Through the prefix it points at the prefixed URL.
-    let (status, _, doc) = json(http.get(format!("{}/{SANDPIT}/v2.0/.well-known/openid-configuration", server.url("kalibrate.login"))).send().await.unwrap()).await;
+    let (status, _, doc) = json(
+        http.get(format!("{}/{SANDPIT}/v2.0/.well-known/openid-configuration", server.url("kalibrate.login")))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(doc["token_endpoint"], format!("{}/{SANDPIT}/oauth2/v2.0/token", server.url("kalibrate.login")));
     // Unknown tenant in discovery.
-    let (status, headers, body) = json(http.get(format!("{base}/{UNKNOWN_TENANT}/v2.0/.well-known/openid-configuration")).header("host", "login.microsoftonline.com").send().await.unwrap()).await;
+    let (status, headers, body) = json(
+        http.get(format!("{base}/{UNKNOWN_TENANT}/v2.0/.well-known/openid-configuration"))
+            .header("host", "login.microsoftonline.com")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_aad_error(&headers, &body, "invalid_tenant", 90002);
 
     // As dev.data.thekalibratecloud.com.
-    let r = http.get(format!("{base}/api/status")).header("host", "dev.data.thekalibratecloud.com").bearer_auth(&jwt).send().await.unwrap();
+    let r = http
+        .get(format!("{base}/api/status"))
+        .header("host", "dev.data.thekalibratecloud.com")
+        .bearer_auth(&jwt)
+        .send()
+        .await
+        .unwrap();
     let (status, _, body) = json(r).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["clientId"], READER.0);
     // With a port in the Host header too.
-    let r = http.get(format!("{base}/api/status")).header("host", "dev.data.thekalibratecloud.com:443").bearer_auth(&jwt).send().await.unwrap();
+    let r = http
+        .get(format!("{base}/api/status"))
+        .header("host", "dev.data.thekalibratecloud.com:443")
+        .bearer_auth(&jwt)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 
     // An unknown path on the login service: Azure AD's shape, 404.
-    let (status, headers, body) = json(http.get(format!("{base}/{SANDPIT}/oauth2/v2.0/nothing")).header("host", "login.microsoftonline.com").send().await.unwrap()).await;
+    let (status, headers, body) = json(
+        http.get(format!("{base}/{SANDPIT}/oauth2/v2.0/nothing"))
+            .header("host", "login.microsoftonline.com")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_aad_error(&headers, &body, "invalid_request", 90023);
 
@@ -720,7 +818,13 @@ async fn routing_by_real_host_header_and_json_404_for_unknown_prefix() {
         assert!(services.contains(&"/kalibrate/login") && services.contains(&"/kalibrate/data"), "{body}");
     }
     // An unknown Host falls back to prefix routing.
-    let r = http.get(format!("{base}/kalibrate/data/api/status")).header("host", "example.com").bearer_auth(&jwt).send().await.unwrap();
+    let r = http
+        .get(format!("{base}/kalibrate/data/api/status"))
+        .header("host", "example.com")
+        .bearer_auth(&jwt)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
 
@@ -886,7 +990,12 @@ async fn delay_and_truncate_faults() {
     let http = fresh_client(&server);
     server
         .faults()
-        .add(serde_json::from_value(json!({"service": "login", "route": "/*/discovery/v2.0/keys", "times": 1, "action": {"delay_ms": 400}})).unwrap())
+        .add(
+            serde_json::from_value(
+                json!({"service": "login", "route": "/*/discovery/v2.0/keys", "times": 1, "action": {"delay_ms": 400}}),
+            )
+            .unwrap(),
+        )
         .unwrap();
     let keys = format!("{}/{SANDPIT}/discovery/v2.0/keys", server.url("kalibrate.login"));
     let started = Instant::now();
@@ -917,7 +1026,8 @@ async fn malformed_token_requests_get_aad_errors_never_a_500() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_aad_error(&headers, &body, "invalid_request", 900144);
     // Empty form.
-    let (status, headers, body) = json(http.post(&url).header("content-type", "application/x-www-form-urlencoded").send().await.unwrap()).await;
+    let (status, headers, body) =
+        json(http.post(&url).header("content-type", "application/x-www-form-urlencoded").send().await.unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_aad_error(&headers, &body, "invalid_request", 900144);
     // A JSON body with every parameter: not a form, so no grant_type.
@@ -932,7 +1042,13 @@ async fn malformed_token_requests_get_aad_errors_never_a_500() {
     assert_aad_error(&headers, &body, "invalid_request", 900144);
     assert!(body["error_description"].as_str().unwrap().contains("'grant_type'"));
     // A form body sent as text/plain.
-    let r = http.post(&url).header("content-type", "text/plain").body(form(&[("grant_type", "client_credentials")])).send().await.unwrap();
+    let r = http
+        .post(&url)
+        .header("content-type", "text/plain")
+        .body(form(&[("grant_type", "client_credentials")]))
+        .send()
+        .await
+        .unwrap();
     let (status, headers, body) = json(r).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_aad_error(&headers, &body, "invalid_request", 900144);
@@ -940,7 +1056,12 @@ async fn malformed_token_requests_get_aad_errors_never_a_500() {
     let r = http
         .post(&url)
         .header("content-type", "application/x-www-form-urlencoded; charset=UTF-8")
-        .body(form(&[("grant_type", "client_credentials"), ("client_id", READER.0), ("client_secret", READER.1), ("scope", SANDPIT_SCOPE)]))
+        .body(form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", READER.0),
+            ("client_secret", READER.1),
+            ("scope", SANDPIT_SCOPE),
+        ]))
         .send()
         .await
         .unwrap();
@@ -959,33 +1080,51 @@ async fn malformed_token_requests_get_aad_errors_never_a_500() {
     // Invalid UTF-8 in a form.
     let mut bytes = b"grant_type=client_credentials&client_id=".to_vec();
     bytes.extend_from_slice(&[0xff, 0xfe, 0xfd]);
-    let r = http.post(&url).header("content-type", "application/x-www-form-urlencoded").body(bytes).send().await.unwrap();
+    let r =
+        http.post(&url).header("content-type", "application/x-www-form-urlencoded").body(bytes).send().await.unwrap();
     let (status, headers, body) = json(r).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_aad_error(&headers, &body, "invalid_request", 90023);
     assert!(body["error_description"].as_str().unwrap().contains("UTF-8"), "{body}");
     // Percent-encoded invalid UTF-8 decodes lossily: a client id that does not exist.
     let (status, headers, body) = json(
-        http.post(&url).header("content-type", "application/x-www-form-urlencoded").body("grant_type=client_credentials&client_id=%FF%FE").send().await.unwrap(),
+        http.post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=client_credentials&client_id=%FF%FE")
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_aad_error(&headers, &body, "unauthorized_client", 700016);
     // A repeated parameter.
-    let r = http.post(&url).header("content-type", "application/x-www-form-urlencoded").body("grant_type=client_credentials&grant_type=password").send().await.unwrap();
+    let r = http
+        .post(&url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials&grant_type=password")
+        .send()
+        .await
+        .unwrap();
     let (status, headers, body) = json(r).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_aad_error(&headers, &body, "invalid_request", 90023);
     assert!(body["error_description"].as_str().unwrap().contains("more than once"), "{body}");
     // Garbage bytes.
     let garbage: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
-    let r = http.post(&url).header("content-type", "application/x-www-form-urlencoded").body(garbage).send().await.unwrap();
+    let r =
+        http.post(&url).header("content-type", "application/x-www-form-urlencoded").body(garbage).send().await.unwrap();
     assert!(r.status().is_client_error(), "{}", r.status());
     let (_, headers, body) = json(r).await;
     assert!(body["error_codes"].is_array(), "{body}");
     assert_eq!(header(&headers, "content-type"), Some("application/json; charset=utf-8"));
     // A tenant segment with odd characters.
-    let (status, headers, body) = post_form(&http, token_url(&server, "%00%2F..%2F"), &[("grant_type", "client_credentials"), ("client_id", READER.0)]).await;
+    let (status, headers, body) = post_form(
+        &http,
+        token_url(&server, "%00%2F..%2F"),
+        &[("grant_type", "client_credentials"), ("client_id", READER.0)],
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert_aad_error(&headers, &body, "invalid_request", 900023);
 }
@@ -997,7 +1136,13 @@ async fn malformed_data_requests_are_json_errors_never_a_500() {
     let writer = sandpit_token(&http, &server, WRITER).await;
 
     // Odd query strings.
-    for path in ["/api/price?query=%ZZ", "/api/price?query=%FF%FE", "/api/price?query=", "/api/price?&&&=", "/api/price?query=(a=%28%29)"] {
+    for path in [
+        "/api/price?query=%ZZ",
+        "/api/price?query=%FF%FE",
+        "/api/price?query=",
+        "/api/price?&&&=",
+        "/api/price?query=(a=%28%29)",
+    ] {
         let (status, _, body) = get_data(&http, &server, path, &writer).await;
         assert!(status == StatusCode::OK || status == StatusCode::BAD_REQUEST, "{path}: {status} {body}");
     }
@@ -1016,7 +1161,14 @@ async fn malformed_data_requests_are_json_errors_never_a_500() {
     ];
     for (body, expected) in bodies {
         let len = body.len();
-        let r = http.post(&url).bearer_auth(&writer).header("content-type", "application/json").body(body).send().await.unwrap();
+        let r = http
+            .post(&url)
+            .bearer_auth(&writer)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         let (status, headers, answer) = json(r).await;
         assert_api_error(status, &headers, &answer, expected);
         assert!(answer["message"].as_str().unwrap().starts_with("Invalid import: "), "{len} bytes: {answer}");
@@ -1024,7 +1176,8 @@ async fn malformed_data_requests_are_json_errors_never_a_500() {
     assert!(events_of_kind(&server, "data.written").is_empty());
     // Unknown paths on the data service.
     for path in ["/", "/api", "/nothing"] {
-        let (status, headers, body) = json(http.get(data_url(&server, path)).bearer_auth(&writer).send().await.unwrap()).await;
+        let (status, headers, body) =
+            json(http.get(data_url(&server, path)).bearer_auth(&writer).send().await.unwrap()).await;
         assert_api_error(status, &headers, &body, StatusCode::NOT_FOUND);
     }
 }

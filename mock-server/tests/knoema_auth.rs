@@ -16,7 +16,12 @@ const PRIVATE: &str = "/api/1.0/meta/dataset/DEMOSALES";
 const PUBLIC: &str = "/api/1.0/meta/dataset/IMFWEO2024Oct";
 
 async fn get_with(server: &MockServer, path: &str, authorization: &str) -> (StatusCode, String) {
-    let r = client(server).get(format!("{}{path}", api(server))).header("authorization", authorization).send().await.unwrap();
+    let r = client(server)
+        .get(format!("{}{path}", api(server)))
+        .header("authorization", authorization)
+        .send()
+        .await
+        .unwrap();
     let (status, _, text) = body(r).await;
     (status, text)
 }
@@ -65,7 +70,10 @@ async fn each_rejected_signature_is_403_and_the_journal_names_the_cause() {
     for (header, cause, detail) in cases {
         let (status, text) = get_with(&server, PUBLIC, &header).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{cause}: {text}");
-        assert_eq!(text, r#"{"Message":"Authorization has been denied for this request."}"#, "the answer gives no reason");
+        assert_eq!(
+            text, r#"{"Message":"Authorization has been denied for this request."}"#,
+            "the answer gives no reason"
+        );
         let reason = last_reason(&server);
         assert!(reason.contains(cause) && reason.contains(detail), "expected {cause:?} / {detail:?} in {reason}");
     }
@@ -97,12 +105,20 @@ async fn client_id_in_query_or_header_sees_public_data_only() {
 #[tokio::test]
 async fn malformed_authorization_headers_are_403_never_500() {
     let server = MockServer::start().await;
-    for header in ["Knoema", "Knoema a:b", "Knoema a:b:c:d", "Basic dXNlcjpwYXNz", "Knoema  demo-app", "Knoema :x:1.2", "Bearer"] {
+    for header in
+        ["Knoema", "Knoema a:b", "Knoema a:b:c:d", "Basic dXNlcjpwYXNz", "Knoema  demo-app", "Knoema :x:1.2", "Bearer"]
+    {
         let (status, text) = get_with(&server, PUBLIC, header).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{header}: {text}");
     }
     let raw = reqwest::header::HeaderValue::from_bytes(b"Knoema \xff\xfe:x:1.2").unwrap();
-    let status = client(&server).get(format!("{}{PUBLIC}", api(&server))).header("authorization", raw).send().await.unwrap().status();
+    let status = client(&server)
+        .get(format!("{}{PUBLIC}", api(&server)))
+        .header("authorization", raw)
+        .send()
+        .await
+        .unwrap()
+        .status();
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(last_reason(&server).contains("not printable ASCII"));
 }
@@ -120,7 +136,11 @@ async fn bearer_tokens_unknown_or_expired_are_401() {
 
 #[tokio::test]
 async fn anonymous_limit_when_configured() {
-    let fixtures = include_str!("../../fixtures/default.toml").replacen("anonymous_request_limit = 0", "anonymous_request_limit = 3", 1);
+    let fixtures = include_str!("../../fixtures/default.toml").replacen(
+        "anonymous_request_limit = 0",
+        "anonymous_request_limit = 3",
+        1,
+    );
     let server = MockServer::builder().fixtures_toml(fixtures).start().await.unwrap();
     let http = client(&server);
     let url = format!("{}{PUBLIC}", api(&server));
@@ -132,7 +152,10 @@ async fn anonymous_limit_when_configured() {
     assert_eq!(r.headers()["retry-after"], "3600");
     // Signed apps are not counted.
     let now = chrono::Utc::now();
-    assert_eq!(http.get(&url).header("authorization", signed(APP, SECRET, now)).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(
+        http.get(&url).header("authorization", signed(APP, SECRET, now)).send().await.unwrap().status(),
+        StatusCode::OK
+    );
     // The next UTC day starts afresh.
     server.clock().advance(Duration::days(1)).unwrap();
     assert_eq!(http.get(&url).send().await.unwrap().status(), StatusCode::OK);

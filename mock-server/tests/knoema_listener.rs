@@ -24,13 +24,21 @@ async fn served_at_the_root_of_its_own_listener_and_under_its_prefix() {
         assert_eq!(v["id"], "IMFWEO2024Oct");
     }
     // The real host name on a shared listener reaches it at the real paths too.
-    let (status, v) = json(http.get(format!("{}{META}", e.http)).header("host", "knoema.com").send().await.unwrap()).await;
+    let (status, v) =
+        json(http.get(format!("{}{META}", e.http)).header("host", "knoema.com").send().await.unwrap()).await;
     assert_eq!((status, v["type"].as_str()), (StatusCode::OK, Some("Regular")));
     // The dedicated listener belongs to the service: no admin API, other paths are Knoema's 404.
     let (status, v) = json(http.get(format!("{root}/__admin/health")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(v["Message"], "No HTTP resource was found that matches the request URI '/__admin/health'.");
-    let (status, _) = json(http.get(format!("{root}/kalibrate/login/common/discovery/instance")).header("host", "login.microsoftonline.com").send().await.unwrap()).await;
+    let (status, _) = json(
+        http.get(format!("{root}/kalibrate/login/common/discovery/instance"))
+            .header("host", "login.microsoftonline.com")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND, "the Host header does not leave the dedicated listener");
     // Exchanges there are journaled as Knoema's.
     let exchanges = events(&server, "http.exchange");
@@ -47,7 +55,11 @@ async fn listen_moves_it_to_tls_or_turns_it_off() {
     server.shutdown().await;
 
     let server = MockServer::builder().listen("knoema.api", "off").start().await.unwrap();
-    assert_eq!(api(&server), format!("{}/knoema/api", server.endpoints().https), "without it the service URL is the prefixed one");
+    assert_eq!(
+        api(&server),
+        format!("{}/knoema/api", server.endpoints().https),
+        "without it the service URL is the prefixed one"
+    );
 
     // Any service can be given one, at its real root.
     let server = MockServer::builder().listen("kalibrate.data", "127.0.0.1:0").start().await.unwrap();
@@ -67,8 +79,14 @@ async fn an_unknown_service_is_refused_at_start() {
 fn listen_arguments_parse() {
     use mock_server::server::{parse_listen_arg, Listen};
     let (key, listen) = parse_listen_arg("knoema.api=127.0.0.1:8090").unwrap();
-    assert_eq!((key.as_str(), listen), ("knoema.api", Listen::At { addr: "127.0.0.1:8090".parse().unwrap(), tls: false }));
-    assert_eq!(parse_listen_arg("knoema.api=https://[::1]:0").unwrap().1, Listen::At { addr: "[::1]:0".parse().unwrap(), tls: true });
+    assert_eq!(
+        (key.as_str(), listen),
+        ("knoema.api", Listen::At { addr: "127.0.0.1:8090".parse().unwrap(), tls: false })
+    );
+    assert_eq!(
+        parse_listen_arg("knoema.api=https://[::1]:0").unwrap().1,
+        Listen::At { addr: "[::1]:0".parse().unwrap(), tls: true }
+    );
     assert_eq!(parse_listen_arg("knoema.api=off").unwrap().1, Listen::Off);
     assert!(parse_listen_arg("knoema.api").unwrap_err().contains("SERVICE=ADDR"));
     assert!(parse_listen_arg("knoema=127.0.0.1:1").unwrap_err().contains("service key"));

@@ -33,7 +33,16 @@ fn param(url: &str, name: &str) -> Option<String> {
 }
 
 async fn code(server: &MockServer, redirect: &str, app: &str) -> String {
-    let url = authorize_url(server, &[("response_type", "code"), ("client_id", app), ("redirect_uri", redirect), ("scope", "read"), ("consent", "auto-approve")]);
+    let url = authorize_url(
+        server,
+        &[
+            ("response_type", "code"),
+            ("client_id", app),
+            ("redirect_uri", redirect),
+            ("scope", "read"),
+            ("consent", "auto-approve"),
+        ],
+    );
     param(&location(server, url).await, "code").expect("a code")
 }
 
@@ -45,11 +54,23 @@ async fn exchange(server: &MockServer, pairs: &[(&str, &str)]) -> (StatusCode, V
 async fn consent_page_is_real_html_and_its_form_answers() {
     let server = MockServer::start().await;
     let http = client(&server);
-    let url = authorize_url(&server, &[("response_type", "token"), ("client_id", APP), ("redirect_uri", REDIRECT), ("scope", "read <b>"), ("state", "s1")]);
+    let url = authorize_url(
+        &server,
+        &[
+            ("response_type", "token"),
+            ("client_id", APP),
+            ("redirect_uri", REDIRECT),
+            ("scope", "read <b>"),
+            ("state", "s1"),
+        ],
+    );
     let (status, headers, page) = body(http.get(url).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["content-type"], "text/html; charset=utf-8");
-    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("<form method=\"post\" action=\"authorize\""), "{page}");
+    assert!(
+        page.starts_with("<!DOCTYPE html>") && page.contains("<form method=\"post\" action=\"authorize\""),
+        "{page}"
+    );
     assert!(page.contains("read &lt;b&gt;") && !page.contains("read <b>"), "values are escaped");
     assert!(page.contains("demo.user@example.com") && page.contains("Demo app"));
     let request = page.split("name=\"request\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_owned();
@@ -72,20 +93,38 @@ async fn consent_page_is_real_html_and_its_form_answers() {
     assert_eq!((issued[0]["grant"].as_str(), issued[0]["client_id"].as_str()), (Some("implicit"), Some(APP)));
     // The token reads private data.
     let token = param(&loc, "access_token").unwrap();
-    let (status, v) = json(http.get(format!("{}/api/1.0/meta/dataset/DEMOSALES", api(&server))).bearer_auth(&token).send().await.unwrap()).await;
+    let (status, v) = json(
+        http.get(format!("{}/api/1.0/meta/dataset/DEMOSALES", api(&server))).bearer_auth(&token).send().await.unwrap(),
+    )
+    .await;
     assert_eq!((status, v["id"].as_str()), (StatusCode::OK, Some("DEMOSALES")));
 }
 
 #[tokio::test]
 async fn deny_redirects_with_access_denied() {
     let server = MockServer::start().await;
-    let token = authorize_url(&server, &[("response_type", "token"), ("client_id", APP), ("redirect_uri", REDIRECT), ("consent", "auto-deny"), ("state", "x")]);
+    let token = authorize_url(
+        &server,
+        &[
+            ("response_type", "token"),
+            ("client_id", APP),
+            ("redirect_uri", REDIRECT),
+            ("consent", "auto-deny"),
+            ("state", "x"),
+        ],
+    );
     assert_eq!(
         location(&server, token).await,
         format!("{REDIRECT}#error=access_denied&error_description=The+resource+owner+denied+the+request&state=x")
     );
-    let code = authorize_url(&server, &[("response_type", "code"), ("client_id", APP), ("redirect_uri", REDIRECT), ("consent", "auto-deny")]);
-    assert_eq!(location(&server, code).await, format!("{REDIRECT}?error=access_denied&error_description=The+resource+owner+denied+the+request"));
+    let code = authorize_url(
+        &server,
+        &[("response_type", "code"), ("client_id", APP), ("redirect_uri", REDIRECT), ("consent", "auto-deny")],
+    );
+    assert_eq!(
+        location(&server, code).await,
+        format!("{REDIRECT}?error=access_denied&error_description=The+resource+owner+denied+the+request")
+    );
     assert!(events(&server, "token.rejected").iter().all(|e| e["error"] == "access_denied"));
 }
 
@@ -94,10 +133,16 @@ async fn code_flow_single_use_short_lived_codes_and_refresh() {
     let server = MockServer::start().await;
     let c = code(&server, REDIRECT, APP).await;
     let pairs = |code: &str| {
-        vec![("grant_type", "authorization_code"), ("client_id", APP), ("client_secret", SECRET), ("code", code), ("redirect_uri", REDIRECT)]
-            .into_iter()
-            .map(|(k, v)| (k, v.to_owned()))
-            .collect::<Vec<_>>()
+        vec![
+            ("grant_type", "authorization_code"),
+            ("client_id", APP),
+            ("client_secret", SECRET),
+            ("code", code),
+            ("redirect_uri", REDIRECT),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k, v.to_owned()))
+        .collect::<Vec<_>>()
     };
     let as_ref = |p: &Vec<(&'static str, String)>| p.iter().map(|(k, v)| (*k, v.clone())).collect::<Vec<_>>();
     let query = pairs(&c);
@@ -114,29 +159,72 @@ async fn code_flow_single_use_short_lived_codes_and_refresh() {
     let r = client(&server).get(format!("{}/oauth/token", base(&server))).query(&as_ref(&query)).send().await.unwrap();
     let (status, err) = json(r).await;
     assert_eq!((status, err["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
-    let status = client(&server).get(format!("{}/api/1.0/meta/dataset/IMFWEO2024Oct", api(&server))).bearer_auth(&access).send().await.unwrap().status();
+    let status = client(&server)
+        .get(format!("{}/api/1.0/meta/dataset/IMFWEO2024Oct", api(&server)))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .unwrap()
+        .status();
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
     // Codes live code_lifetime_seconds (600) on the virtual clock.
     let late = code(&server, REDIRECT, APP).await;
     server.clock().advance(Duration::seconds(601)).unwrap();
-    let (status, err) = exchange(&server, &[("grant_type", "authorization_code"), ("client_id", APP), ("client_secret", SECRET), ("code", &late), ("redirect_uri", REDIRECT)]).await;
+    let (status, err) = exchange(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", APP),
+            ("client_secret", SECRET),
+            ("code", &late),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
     assert_eq!((status, err["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
     assert!(events(&server, "token.rejected").last().unwrap()["reason"].as_str().unwrap().contains("expired 1 s ago"));
 
     // Refresh: a new access token; expired ones are refused on the virtual clock.
     let fresh = code(&server, REDIRECT, APP).await;
-    let (_, token) = exchange(&server, &[("grant_type", "authorization_code"), ("client_id", APP), ("client_secret", SECRET), ("code", &fresh), ("redirect_uri", REDIRECT)]).await;
+    let (_, token) = exchange(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", APP),
+            ("client_secret", SECRET),
+            ("code", &fresh),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
     let refresh = token["refresh_token"].as_str().unwrap().to_owned();
     server.clock().advance(Duration::seconds(86_400)).unwrap();
-    let status = client(&server).get(format!("{}/api/1.0/meta/dataset/IMFWEO2024Oct", api(&server))).bearer_auth(token["access_token"].as_str().unwrap()).send().await.unwrap().status();
+    let status = client(&server)
+        .get(format!("{}/api/1.0/meta/dataset/IMFWEO2024Oct", api(&server)))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status();
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(last_reason(&server).contains("expired"));
-    let (status, renewed) = exchange(&server, &[("grant_type", "refresh_token"), ("client_id", APP), ("client_secret", SECRET), ("refresh_token", &refresh)]).await;
+    let (status, renewed) = exchange(
+        &server,
+        &[("grant_type", "refresh_token"), ("client_id", APP), ("client_secret", SECRET), ("refresh_token", &refresh)],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{renewed}");
-    let status = client(&server).get(format!("{}/api/1.0/meta/dataset/IMFWEO2024Oct", api(&server))).bearer_auth(renewed["access_token"].as_str().unwrap()).send().await.unwrap().status();
+    let status = client(&server)
+        .get(format!("{}/api/1.0/meta/dataset/IMFWEO2024Oct", api(&server)))
+        .bearer_auth(renewed["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status();
     assert_eq!(status, StatusCode::OK);
-    let grants: Vec<String> = events(&server, "token.issued").iter().map(|e| e["grant"].as_str().unwrap().to_owned()).collect();
+    let grants: Vec<String> =
+        events(&server, "token.issued").iter().map(|e| e["grant"].as_str().unwrap().to_owned()).collect();
     assert_eq!(grants, ["authorization_code", "authorization_code", "refresh_token"]);
 }
 
@@ -145,13 +233,57 @@ async fn token_endpoint_errors() {
     let server = MockServer::start().await;
     let c = code(&server, REDIRECT, APP).await;
     let cases: Vec<(Vec<(&str, &str)>, StatusCode, &str)> = vec![
-        (vec![("grant_type", "authorization_code"), ("client_id", APP), ("client_secret", "nope"), ("code", &c)], StatusCode::UNAUTHORIZED, "incorrect_client_credentials"),
-        (vec![("grant_type", "authorization_code"), ("client_id", "ghost"), ("client_secret", SECRET), ("code", &c)], StatusCode::UNAUTHORIZED, "incorrect_client_credentials"),
-        (vec![("grant_type", "authorization_code"), ("client_secret", SECRET), ("code", &c)], StatusCode::UNAUTHORIZED, "incorrect_client_credentials"),
-        (vec![("grant_type", "authorization_code"), ("client_id", OPEN_APP.0), ("client_secret", OPEN_APP.1), ("code", &c)], StatusCode::BAD_REQUEST, "invalid_grant"),
-        (vec![("grant_type", "authorization_code"), ("client_id", APP), ("client_secret", SECRET), ("code", &c), ("redirect_uri", "https://client.example.com/other")], StatusCode::BAD_REQUEST, "invalid_grant"),
-        (vec![("grant_type", "authorization_code"), ("client_id", APP), ("client_secret", SECRET), ("code", "made-up")], StatusCode::BAD_REQUEST, "invalid_grant"),
-        (vec![("grant_type", "password"), ("client_id", APP), ("client_secret", SECRET)], StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+        (
+            vec![("grant_type", "authorization_code"), ("client_id", APP), ("client_secret", "nope"), ("code", &c)],
+            StatusCode::UNAUTHORIZED,
+            "incorrect_client_credentials",
+        ),
+        (
+            vec![("grant_type", "authorization_code"), ("client_id", "ghost"), ("client_secret", SECRET), ("code", &c)],
+            StatusCode::UNAUTHORIZED,
+            "incorrect_client_credentials",
+        ),
+        (
+            vec![("grant_type", "authorization_code"), ("client_secret", SECRET), ("code", &c)],
+            StatusCode::UNAUTHORIZED,
+            "incorrect_client_credentials",
+        ),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("client_id", OPEN_APP.0),
+                ("client_secret", OPEN_APP.1),
+                ("code", &c),
+            ],
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+        ),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("client_id", APP),
+                ("client_secret", SECRET),
+                ("code", &c),
+                ("redirect_uri", "https://client.example.com/other"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+        ),
+        (
+            vec![
+                ("grant_type", "authorization_code"),
+                ("client_id", APP),
+                ("client_secret", SECRET),
+                ("code", "made-up"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+        ),
+        (
+            vec![("grant_type", "password"), ("client_id", APP), ("client_secret", SECRET)],
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+        ),
         (vec![("client_id", APP)], StatusCode::BAD_REQUEST, "invalid_request"),
     ];
     for (pairs, want_status, want_error) in cases {
@@ -162,13 +294,29 @@ async fn token_endpoint_errors() {
         }
     }
     // None of those used the code up: it still works once.
-    let (status, _) = exchange(&server, &[("grant_type", "authorization_code"), ("client_id", APP), ("client_secret", SECRET), ("code", &c), ("redirect_uri", REDIRECT)]).await;
+    let (status, _) = exchange(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", APP),
+            ("client_secret", SECRET),
+            ("code", &c),
+            ("redirect_uri", REDIRECT),
+        ],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     // A form POST is read as well.
     let d = code(&server, REDIRECT, APP).await;
     let r = client(&server)
         .post(format!("{}/oauth/token", base(&server)))
-        .form(&[("grant_type", "authorization_code"), ("client_id", APP), ("client_secret", SECRET), ("code", &d), ("redirect_uri", REDIRECT)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", APP),
+            ("client_secret", SECRET),
+            ("code", &d),
+            ("redirect_uri", REDIRECT),
+        ])
         .send()
         .await
         .unwrap();
@@ -179,8 +327,16 @@ async fn token_endpoint_errors() {
 async fn redirect_uri_must_match_the_registered_one_exactly() {
     let server = MockServer::start().await;
     let http = client(&server);
-    for bad in ["https://client.example.com/callback/", "https://attacker.example/callback", "https://client.example.com/callback#x", "not-a-uri"] {
-        let url = authorize_url(&server, &[("response_type", "code"), ("client_id", APP), ("redirect_uri", bad), ("consent", "auto-approve")]);
+    for bad in [
+        "https://client.example.com/callback/",
+        "https://attacker.example/callback",
+        "https://client.example.com/callback#x",
+        "not-a-uri",
+    ] {
+        let url = authorize_url(
+            &server,
+            &[("response_type", "code"), ("client_id", APP), ("redirect_uri", bad), ("consent", "auto-approve")],
+        );
         let r = http.get(url).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{bad}");
         assert!(r.headers().get("location").is_none(), "never redirected to {bad}");
@@ -189,15 +345,42 @@ async fn redirect_uri_must_match_the_registered_one_exactly() {
     let url = authorize_url(&server, &[("response_type", "code"), ("client_id", APP), ("consent", "auto-approve")]);
     let loc = location(&server, url).await;
     assert!(loc.starts_with(&format!("{REDIRECT}?code=")));
-    let (status, _) = exchange(&server, &[("grant_type", "authorization_code"), ("client_id", APP), ("client_secret", SECRET), ("code", &param(&loc, "code").unwrap())]).await;
+    let (status, _) = exchange(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", APP),
+            ("client_secret", SECRET),
+            ("code", &param(&loc, "code").unwrap()),
+        ],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     // Unknown app and unsupported response type.
-    let r = http.get(authorize_url(&server, &[("response_type", "code"), ("client_id", "ghost"), ("redirect_uri", REDIRECT)])).send().await.unwrap();
+    let r = http
+        .get(authorize_url(&server, &[("response_type", "code"), ("client_id", "ghost"), ("redirect_uri", REDIRECT)]))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    let loc = location(&server, authorize_url(&server, &[("response_type", "id_token"), ("client_id", APP), ("redirect_uri", REDIRECT)])).await;
+    let loc = location(
+        &server,
+        authorize_url(&server, &[("response_type", "id_token"), ("client_id", APP), ("redirect_uri", REDIRECT)]),
+    )
+    .await;
     assert_eq!(param(&loc, "error").as_deref(), Some("unsupported_response_type"));
     // An app without registered URIs takes any absolute one, and the exchange must repeat it.
     let c = code(&server, "https://one.example/cb", OPEN_APP.0).await;
-    let (status, err) = exchange(&server, &[("grant_type", "authorization_code"), ("client_id", OPEN_APP.0), ("client_secret", OPEN_APP.1), ("code", &c), ("redirect_uri", "https://two.example/cb")]).await;
+    let (status, err) = exchange(
+        &server,
+        &[
+            ("grant_type", "authorization_code"),
+            ("client_id", OPEN_APP.0),
+            ("client_secret", OPEN_APP.1),
+            ("code", &c),
+            ("redirect_uri", "https://two.example/cb"),
+        ],
+    )
+    .await;
     assert_eq!((status, err["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
 }

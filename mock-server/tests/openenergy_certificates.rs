@@ -17,7 +17,12 @@ fn plain() -> reqwest::Client {
     reqwest::Client::builder().no_proxy().build().unwrap()
 }
 
-async fn sign(server: &MockServer, body: reqwest::Body, content_type: &str, query: &str) -> (StatusCode, serde_json::Value) {
+async fn sign(
+    server: &MockServer,
+    body: reqwest::Body,
+    content_type: &str,
+    query: &str,
+) -> (StatusCode, serde_json::Value) {
     let response = plain()
         .post(admin(server, &format!("/certificates{query}")))
         .header("content-type", content_type)
@@ -64,7 +69,10 @@ async fn a_csr_that_asks_to_be_a_ca_still_yields_an_end_entity_client_certificat
     let (_, ca) = parse_x509_certificate(&ca_der).unwrap();
     assert_eq!(cert.issuer(), ca.subject());
     assert!(cert.verify_signature(Some(ca.public_key())).is_ok());
-    assert_eq!(body["subject"], format!("C=UK, O={}, OU={}, CN={}", CONSUMER.organisation, CONSUMER.organisation_id, CONSUMER.id));
+    assert_eq!(
+        body["subject"],
+        format!("C=UK, O={}, OU={}, CN={}", CONSUMER.organisation, CONSUMER.organisation_id, CONSUMER.id)
+    );
     assert_eq!(body["ca"], server.ca_pem());
     assert_eq!(body["thumbprint"], mock_server::tls::thumbprint(&der));
     let days = (cert.validity().not_after.timestamp() - cert.validity().not_before.timestamp()) as f64 / 86_400.0;
@@ -163,7 +171,11 @@ async fn malformed_csrs_pem_garbage_and_oversized_inputs_get_clear_errors() {
     // Bad parameters.
     let (csr, _) = csr_for(oe_subject("Org", "org", "statement"));
     for (body, content_type, query) in [
-        (serde_json::json!({"csr": csr, "validity_days": 1, "validity_seconds": 1}).to_string(), "application/json", ""),
+        (
+            serde_json::json!({"csr": csr, "validity_days": 1, "validity_seconds": 1}).to_string(),
+            "application/json",
+            "",
+        ),
         (serde_json::json!({"certificate_request": csr}).to_string(), "application/json", ""),
         ("{not json".to_owned(), "application/json", ""),
         (csr.clone(), "text/plain", "?validity_days=many"),
@@ -214,7 +226,12 @@ async fn the_cli_signs_with_the_ca_the_server_uses() {
     // Garbage: exit 2 with the reason; nothing on stdout.
     let garbage = dir.join("garbage.csr");
     std::fs::write(&garbage, "not a csr").unwrap();
-    let run = Command::new(bin).args(["certs", "sign-csr", "--certs-dir"]).arg(dir.join("certs")).arg(&garbage).output().unwrap();
+    let run = Command::new(bin)
+        .args(["certs", "sign-csr", "--certs-dir"])
+        .arg(dir.join("certs"))
+        .arg(&garbage)
+        .output()
+        .unwrap();
     assert_eq!(run.status.code(), Some(2));
     assert!(run.stdout.is_empty());
     assert!(String::from_utf8_lossy(&run.stderr).contains("no PEM block"), "{}", String::from_utf8_lossy(&run.stderr));

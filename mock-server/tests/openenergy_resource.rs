@@ -41,7 +41,13 @@ async fn data_sets_in_json_and_csv_with_fapi_headers() {
     let t = token(&http, &server, CONSUMER.client_id, Some("directory:software energy:consumption")).await;
 
     let sent = "7b2a3c1e-0000-4000-8000-000000000001";
-    let response = http.get(data_url(&server, GRID_INTENSITY)).bearer_auth(&t).header("x-fapi-interaction-id", sent).send().await.unwrap();
+    let response = http
+        .get(data_url(&server, GRID_INTENSITY))
+        .bearer_auth(&t)
+        .header("x-fapi-interaction-id", sent)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_fapi_headers(response.headers(), Some(sent));
     assert_eq!(header(response.headers(), "content-type"), Some("application/json; charset=utf-8"));
@@ -103,18 +109,32 @@ async fn the_six_checks_in_the_packages_order() {
     assert!(denied.last().unwrap()["reason"].as_str().unwrap().contains("bound to certificate"), "{denied:?}");
     // 6. A token without the scope: 403 insufficient_scope.
     let narrow = token(&http, &server, CONSUMER.client_id, Some("directory:software")).await;
-    assert_refused(http.get(&url).bearer_auth(&narrow).send().await.unwrap(), 403, "Bearer error=\"insufficient_scope\", scope=\"energy:consumption\"").await;
+    assert_refused(
+        http.get(&url).bearer_auth(&narrow).send().await.unwrap(),
+        403,
+        "Bearer error=\"insufficient_scope\", scope=\"energy:consumption\"",
+    )
+    .await;
     // A data set without a scope of its own: a challenge without scope, as the package writes it.
-    assert_refused(http.get(data_url(&server, "/")).bearer_auth("nope").send().await.unwrap(), 401, "Bearer error=\"invalid_token\", ").await;
+    assert_refused(
+        http.get(data_url(&server, "/")).bearer_auth("nope").send().await.unwrap(),
+        401,
+        "Bearer error=\"invalid_token\", ",
+    )
+    .await;
     // 4. Expired on the virtual clock, and issued in the future when the clock goes back.
     server.clock().advance(chrono::Duration::seconds(601)).unwrap();
     assert_refused(http.get(&url).bearer_auth(&full).send().await.unwrap(), 401, invalid).await;
     let fresh = token(&http, &server, CONSUMER.client_id, None).await;
     server.clock().advance(chrono::Duration::seconds(-120)).unwrap();
     assert_refused(http.get(&url).bearer_auth(&fresh).send().await.unwrap(), 401, invalid).await;
-    assert!(events_of_kind(&server, "api.denied").last().unwrap()["reason"].as_str().unwrap().contains("issued in the future"));
+    assert!(events_of_kind(&server, "api.denied").last().unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .contains("issued in the future"));
 
-    let statuses: Vec<u64> = events_of_kind(&server, "api.denied").iter().map(|e| e["status"].as_u64().unwrap()).collect();
+    let statuses: Vec<u64> =
+        events_of_kind(&server, "api.denied").iter().map(|e| e["status"].as_u64().unwrap()).collect();
     assert_eq!(statuses, vec![401, 401, 401, 401, 401, 403, 401, 401, 401]);
 }
 
@@ -128,7 +148,8 @@ async fn a_token_in_the_query_string_is_never_accepted() {
     let challenge = "Bearer error=\"invalid_request\", scope=\"directory:software\"";
     assert_refused(http.get(&url).query(&[("access_token", &t)]).send().await.unwrap(), 401, challenge).await;
     // Not even beside a valid header.
-    assert_refused(http.get(&url).query(&[("access_token", &t)]).bearer_auth(&t).send().await.unwrap(), 401, challenge).await;
+    assert_refused(http.get(&url).query(&[("access_token", &t)]).bearer_auth(&t).send().await.unwrap(), 401, challenge)
+        .await;
     let denied = events_of_kind(&server, "api.denied");
     assert!(denied.iter().all(|e| e["reason"].as_str().unwrap().contains("query string")));
     let exchanges = events_of_kind(&server, "http.exchange");
@@ -139,7 +160,8 @@ async fn a_token_in_the_query_string_is_never_accepted() {
 async fn unknown_paths_and_methods_still_carry_the_fapi_headers() {
     let server = MockServer::start().await;
     let http = mtls_client(&server, None);
-    let response = http.get(data_url(&server, "/datasets/none")).header("x-fapi-interaction-id", "abc").send().await.unwrap();
+    let response =
+        http.get(data_url(&server, "/datasets/none")).header("x-fapi-interaction-id", "abc").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::NOT_FOUND);
     assert_fapi_headers(response.headers(), Some("abc"));
     let response = http.post(data_url(&server, GRID_INTENSITY)).send().await.unwrap();
@@ -153,7 +175,8 @@ async fn the_directory_api_needs_the_directory_scope() {
     let creds = credentials(&server, CONSUMER);
     let http = mtls_client(&server, Some(&creds));
     let t = token(&http, &server, CONSUMER.client_id, Some("directory:software")).await;
-    let (status, headers, body) = json(http.get(directory_url(&server, "/organisations")).bearer_auth(&t).send().await.unwrap()).await;
+    let (status, headers, body) =
+        json(http.get(directory_url(&server, "/organisations")).bearer_auth(&t).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert_fapi_headers(&headers, None);
     assert_eq!(body["totalElements"], 2);
@@ -162,22 +185,31 @@ async fn the_directory_api_needs_the_directory_scope() {
     let path = format!("/organisations/{}/softwarestatements", CONSUMER.organisation_id);
     let (status, _, body) = json(http.get(directory_url(&server, &path)).bearer_auth(&t).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(body.as_array().unwrap().iter().any(|s| s["ClientId"] == CONSUMER.client_id && s["SoftwareStatementId"] == CONSUMER.id));
+    assert!(body
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["ClientId"] == CONSUMER.client_id && s["SoftwareStatementId"] == CONSUMER.id));
     // The software statement assertion: a JWT signed with the key of the AS's JWKS.
     let path = format!("/organisations/{}/softwarestatements/{}/assertion", CONSUMER.organisation_id, CONSUMER.id);
     let response = http.get(directory_url(&server, &path)).bearer_auth(&t).send().await.unwrap();
     assert_eq!(header(response.headers(), "content-type"), Some("application/jwt"));
     let jwt = response.text().await.unwrap();
-    let claims: serde_json::Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap();
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(jwt.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
     assert_eq!(claims["software_client_id"], CONSUMER.client_id);
     assert_eq!(claims["org_id"], CONSUMER.organisation_id);
     let (_, _, jwks) = json(http.get(auth_url(&server, "/jwks")).send().await.unwrap()).await;
-    let header_json: serde_json::Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(jwt.split('.').next().unwrap()).unwrap()).unwrap();
+    let header_json: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(jwt.split('.').next().unwrap()).unwrap(),
+    )
+    .unwrap();
     assert_eq!(header_json["kid"], jwks["keys"][0]["kid"]);
     // 404s in the directory's error shape; a token without the scope: 403.
-    let (status, _, body) = json(http.get(directory_url(&server, "/organisations/nope")).bearer_auth(&t).send().await.unwrap()).await;
+    let (status, _, body) =
+        json(http.get(directory_url(&server, "/organisations/nope")).bearer_auth(&t).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["errors"][0]["code"], "NotFound");
     let narrow = token(&http, &server, CONSUMER.client_id, Some("energy:consumption")).await;
@@ -205,7 +237,13 @@ async fn behind_a_trusted_proxy_the_certificate_comes_in_x_oe_client_cert() {
     }
     // Another client's certificate in the header: the binding check still applies.
     let other = credentials(&server, CONSUMER);
-    let response = proxy.get(&url).bearer_auth(&t).header("x-oe-client-cert", other.cert_pem.replace('\n', "\t")).send().await.unwrap();
+    let response = proxy
+        .get(&url)
+        .bearer_auth(&t)
+        .header("x-oe-client-cert", other.cert_pem.replace('\n', "\t"))
+        .send()
+        .await
+        .unwrap();
     assert_refused(response, 401, "Bearer error=\"invalid_token\", scope=\"directory:software\"").await;
     // A certificate not from the directory CA, or garbage: no certificate.
     let stranger = MockServer::start().await;
@@ -219,7 +257,13 @@ async fn behind_a_trusted_proxy_the_certificate_comes_in_x_oe_client_cert() {
     let creds = credentials(&untrusting, CONSUMER);
     let t = token(&mtls_client(&untrusting, Some(&creds)), &untrusting, CONSUMER.client_id, None).await;
     let url = format!("{}/openenergy/data{GRID_INTENSITY}", untrusting.endpoints().http);
-    let response = proxy.get(&url).bearer_auth(&t).header("x-oe-client-cert", creds.cert_pem.replace('\n', "\t")).send().await.unwrap();
+    let response = proxy
+        .get(&url)
+        .bearer_auth(&t)
+        .header("x-oe-client-cert", creds.cert_pem.replace('\n', "\t"))
+        .send()
+        .await
+        .unwrap();
     assert_refused(response, 401, "Bearer ").await;
     let denied = events_of_kind(&untrusting, "api.denied");
     assert!(denied[0]["reason"].as_str().unwrap().contains("not a trusted proxy"), "{denied:?}");

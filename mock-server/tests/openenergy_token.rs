@@ -22,7 +22,15 @@ async fn discovery_has_the_seven_keys_fapisession_needs_and_rfc_8705_metadata() 
         };
         let (status, _, doc) = json(mtls_client(&server, Some(&creds)).get(url).send().await.unwrap()).await;
         assert_eq!(status, StatusCode::OK);
-        for key in ["issuer", "authorization_endpoint", "token_endpoint", "introspection_endpoint", "jwks_uri", "scopes_supported", "grant_types_supported"] {
+        for key in [
+            "issuer",
+            "authorization_endpoint",
+            "token_endpoint",
+            "introspection_endpoint",
+            "jwks_uri",
+            "scopes_supported",
+            "grant_types_supported",
+        ] {
             assert!(!doc[key].is_null(), "{key} missing: {doc}");
         }
         assert_eq!(doc["issuer"], base.as_str());
@@ -36,11 +44,13 @@ async fn discovery_has_the_seven_keys_fapisession_needs_and_rfc_8705_metadata() 
         assert!(doc["grant_types_supported"].as_array().unwrap().contains(&json!("client_credentials")));
     }
     // Discovery needs no certificate; the JWKS is published.
-    let (status, _, jwks) = json(mtls_client(&server, None).get(auth_url(&server, "/jwks")).send().await.unwrap()).await;
+    let (status, _, jwks) =
+        json(mtls_client(&server, None).get(auth_url(&server, "/jwks")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(jwks["keys"][0]["kty"], "RSA");
     // Unknown routes answer as node-oidc-provider does.
-    let (status, _, body) = json(mtls_client(&server, None).get(auth_url(&server, "/nope")).send().await.unwrap()).await;
+    let (status, _, body) =
+        json(mtls_client(&server, None).get(auth_url(&server, "/nope")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body["error"], "invalid_request");
     assert!(body["error_description"].as_str().unwrap().starts_with("unrecognized route or not allowed method"));
@@ -51,7 +61,8 @@ async fn a_certificate_bound_opaque_token_with_introspection() {
     let server = MockServer::start().await;
     let creds = credentials(&server, CONSUMER);
     let http = mtls_client(&server, Some(&creds));
-    let (status, headers, body) = token_response(&http, &server, CONSUMER.client_id, Some("directory:software energy:consumption")).await;
+    let (status, headers, body) =
+        token_response(&http, &server, CONSUMER.client_id, Some("directory:software energy:consumption")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(header(&headers, "cache-control"), Some("no-store"));
     assert_eq!(header(&headers, "pragma"), Some("no-cache"));
@@ -69,7 +80,10 @@ async fn a_certificate_bound_opaque_token_with_introspection() {
     assert_eq!(issued[0]["bound_to"], creds.thumbprint.as_str());
     assert_eq!(issued[0]["client_id"], CONSUMER.client_id);
     assert_eq!(issued[0]["scopes"], json!(["directory:software", "energy:consumption"]));
-    assert!(!serde_json::to_string(&server.events().all()).unwrap().contains(token), "the token never reaches the journal");
+    assert!(
+        !serde_json::to_string(&server.events().all()).unwrap().contains(token),
+        "the token never reaches the journal"
+    );
 
     // A data provider introspects it with its own certificate.
     let provider = credentials(&server, PROVIDER);
@@ -100,7 +114,10 @@ async fn a_certificate_bound_opaque_token_with_introspection() {
     server.clock().advance(chrono::Duration::seconds(600)).unwrap();
     let (_, info) = introspect(&provider_http, &server, PROVIDER.client_id, token).await;
     assert_eq!(info, json!({"active": false}));
-    assert!(events_of_kind(&server, "token.introspected").last().unwrap()["reason"].as_str().unwrap().contains("expired"));
+    assert!(events_of_kind(&server, "token.introspected").last().unwrap()["reason"]
+        .as_str()
+        .unwrap()
+        .contains("expired"));
 }
 
 #[tokio::test]
@@ -112,15 +129,31 @@ async fn introspection_needs_an_authenticated_client() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(body["error"], "invalid_client");
     let (status, body) = introspect(&mtls_client(&server, Some(&creds)), &server, PROVIDER.client_id, &t).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")), "a certificate of another client");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client")),
+        "a certificate of another client"
+    );
     let form = [("client_id", CONSUMER.client_id)];
-    let (status, _, body) =
-        json(mtls_client(&server, Some(&creds)).post(auth_url(&server, "/token/introspection")).form(&form).send().await.unwrap()).await;
+    let (status, _, body) = json(
+        mtls_client(&server, Some(&creds))
+            .post(auth_url(&server, "/token/introspection"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
 }
 
 /// Asserts a JSON OAuth error with the no-store headers.
-fn assert_oauth_error(status: StatusCode, headers: &reqwest::header::HeaderMap, body: &serde_json::Value, want: (u16, &str)) {
+fn assert_oauth_error(
+    status: StatusCode,
+    headers: &reqwest::header::HeaderMap,
+    body: &serde_json::Value,
+    want: (u16, &str),
+) {
     assert_eq!((status.as_u16(), body["error"].as_str().unwrap_or_default()), want, "{body}");
     assert!(body["error_description"].is_string(), "{body}");
     assert_eq!(header(headers, "content-type"), Some("application/json; charset=utf-8"));
@@ -137,24 +170,39 @@ async fn no_certificate_unregistered_expired_revoked_or_inactive_is_invalid_clie
     // A certificate from our CA whose subject names no software statement.
     let (csr, key_pem) = csr_for(oe_subject("Someone Else", "unknown-org", "unknown-statement"));
     let issued = server.sign_csr(csr.as_bytes(), 86_400).unwrap();
-    let stranger = Credentials { client_id: CONSUMER.client_id.into(), cert_pem: issued.certificate, key_pem, thumbprint: issued.thumbprint };
-    let (status, headers, body) = token_response(&mtls_client(&server, Some(&stranger)), &server, CONSUMER.client_id, None).await;
+    let stranger = Credentials {
+        client_id: CONSUMER.client_id.into(),
+        cert_pem: issued.certificate,
+        key_pem,
+        thumbprint: issued.thumbprint,
+    };
+    let (status, headers, body) =
+        token_response(&mtls_client(&server, Some(&stranger)), &server, CONSUMER.client_id, None).await;
     assert_oauth_error(status, &headers, &body, (401, "invalid_client"));
     assert!(body["error_description"].as_str().unwrap().contains("is not registered to client"), "{body}");
     // Registered, but to another client.
     let provider = credentials(&server, PROVIDER);
-    let (status, headers, body) = token_response(&mtls_client(&server, Some(&provider)), &server, CONSUMER.client_id, None).await;
+    let (status, headers, body) =
+        token_response(&mtls_client(&server, Some(&provider)), &server, CONSUMER.client_id, None).await;
     assert_oauth_error(status, &headers, &body, (401, "invalid_client"));
     // An unknown client id, and none at all.
     let creds = credentials(&server, CONSUMER);
     let (status, headers, body) = token_response(&mtls_client(&server, Some(&creds)), &server, "nobody", None).await;
     assert_oauth_error(status, &headers, &body, (401, "invalid_client"));
-    let (status, _, body) =
-        json(mtls_client(&server, Some(&creds)).post(auth_url(&server, "/token")).form(&[("grant_type", "client_credentials")]).send().await.unwrap()).await;
+    let (status, _, body) = json(
+        mtls_client(&server, Some(&creds))
+            .post(auth_url(&server, "/token"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
     assert_eq!((status.as_u16(), body["error"].as_str()), (401, Some("invalid_client")));
     // Inactive software statement.
     let withdrawn = credentials(&server, WITHDRAWN);
-    let (status, headers, body) = token_response(&mtls_client(&server, Some(&withdrawn)), &server, WITHDRAWN.client_id, None).await;
+    let (status, headers, body) =
+        token_response(&mtls_client(&server, Some(&withdrawn)), &server, WITHDRAWN.client_id, None).await;
     assert_oauth_error(status, &headers, &body, (401, "invalid_client"));
     assert!(body["error_description"].as_str().unwrap().contains("Inactive"));
     // Expired on the virtual clock: still through the handshake, refused as invalid_client.
@@ -214,7 +262,10 @@ async fn revoked_certificates_are_refused_and_their_tokens_die() {
     assert_eq!(info, json!({"active": false}));
     // By serial, too.
     let other = credentials(&server, DIRECTORY_ONLY);
-    let serial = mock_server::tls::certificate_details(&mock_server::tls::pem_blocks(&other.cert_pem)[0].der.clone().unwrap()).unwrap().serial;
+    let serial =
+        mock_server::tls::certificate_details(&mock_server::tls::pem_blocks(&other.cert_pem)[0].der.clone().unwrap())
+            .unwrap()
+            .serial;
     let put = reqwest::Client::new()
         .put(admin(&server, "/fixtures"))
         .body(fixtures_plus(&format!("[[openenergy.revoked_certificates]]\nserial = \"{}\"\n", serial.to_uppercase())))
@@ -222,7 +273,8 @@ async fn revoked_certificates_are_refused_and_their_tokens_die() {
         .await
         .unwrap();
     assert_eq!(put.status(), StatusCode::OK);
-    let (status, _, _) = token_response(&mtls_client(&server, Some(&other)), &server, DIRECTORY_ONLY.client_id, None).await;
+    let (status, _, _) =
+        token_response(&mtls_client(&server, Some(&other)), &server, DIRECTORY_ONLY.client_id, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -231,7 +283,12 @@ async fn a_certificate_may_be_registered_by_thumbprint() {
     let server = MockServer::start().await;
     let (csr, key_pem) = csr_for(oe_subject("Anything", "any-org", "any-cn"));
     let issued = server.sign_csr(csr.as_bytes(), 86_400).unwrap();
-    let creds = Credentials { client_id: PROVIDER.client_id.into(), cert_pem: issued.certificate, key_pem, thumbprint: issued.thumbprint.clone() };
+    let creds = Credentials {
+        client_id: PROVIDER.client_id.into(),
+        cert_pem: issued.certificate,
+        key_pem,
+        thumbprint: issued.thumbprint.clone(),
+    };
     let http = mtls_client(&server, Some(&creds));
     assert_eq!(token_response(&http, &server, PROVIDER.client_id, None).await.0, StatusCode::UNAUTHORIZED);
     let text = fixtures_with(
@@ -258,26 +315,49 @@ async fn grant_type_scope_and_body_errors() {
     assert_eq!(b["error_description"], "missing required parameter 'grant_type'");
     let (s, h, b) = post(vec![("grant_type", "password"), ("client_id", DIRECTORY_ONLY.client_id)]).await;
     assert_oauth_error(s, &h, &b, (400, "unsupported_grant_type"));
-    let (s, h, b) = post(vec![("grant_type", "client_credentials"), ("client_id", DIRECTORY_ONLY.client_id), ("scope", "energy:consumption")]).await;
+    let (s, h, b) = post(vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", DIRECTORY_ONLY.client_id),
+        ("scope", "energy:consumption"),
+    ])
+    .await;
     assert_oauth_error(s, &h, &b, (400, "invalid_scope"));
-    let (s, h, b) = post(vec![("grant_type", "client_credentials"), ("client_id", DIRECTORY_ONLY.client_id), ("scope", "made:up")]).await;
+    let (s, h, b) =
+        post(vec![("grant_type", "client_credentials"), ("client_id", DIRECTORY_ONLY.client_id), ("scope", "made:up")])
+            .await;
     assert_oauth_error(s, &h, &b, (400, "invalid_scope"));
-    let (s, h, b) = post(vec![("grant_type", "client_credentials"), ("client_id", DIRECTORY_ONLY.client_id), ("client_secret", "x")]).await;
+    let (s, h, b) = post(vec![
+        ("grant_type", "client_credentials"),
+        ("client_id", DIRECTORY_ONLY.client_id),
+        ("client_secret", "x"),
+    ])
+    .await;
     assert_oauth_error(s, &h, &b, (401, "invalid_client"));
     // Scope omitted: everything the statement may have.
     let (s, _, b) = post(vec![("grant_type", "client_credentials"), ("client_id", DIRECTORY_ONLY.client_id)]).await;
     assert_eq!((s, b["scope"].as_str()), (StatusCode::OK, Some("directory:software")));
     // Not a form, a repeated parameter, an oversized body: JSON errors all the same.
     let url = auth_url(&server, "/token");
-    let (s, h, b) = json(http.post(&url).json(&json!({"grant_type": "client_credentials"})).send().await.unwrap()).await;
+    let (s, h, b) =
+        json(http.post(&url).json(&json!({"grant_type": "client_credentials"})).send().await.unwrap()).await;
     assert_oauth_error(s, &h, &b, (400, "invalid_request"));
     let (s, h, b) = json(
-        http.post(&url).header("content-type", "application/x-www-form-urlencoded").body("grant_type=a&grant_type=b").send().await.unwrap(),
+        http.post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("grant_type=a&grant_type=b")
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_oauth_error(s, &h, &b, (400, "invalid_request"));
     let (s, h, b) = json(
-        http.post(&url).header("content-type", "application/x-www-form-urlencoded").body(vec![b'a'; 100_000]).send().await.unwrap(),
+        http.post(&url)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(vec![b'a'; 100_000])
+            .send()
+            .await
+            .unwrap(),
     )
     .await;
     assert_oauth_error(s, &h, &b, (413, "invalid_request"));
@@ -287,7 +367,10 @@ async fn grant_type_scope_and_body_errors() {
 
 #[tokio::test]
 async fn lifetime_and_token_store_bound_come_from_fixtures() {
-    let text = fixtures_with("token_lifetime_seconds = 600\nmax_tokens = 100000", "token_lifetime_seconds = 30\nmax_tokens = 2");
+    let text = fixtures_with(
+        "token_lifetime_seconds = 600\nmax_tokens = 100000",
+        "token_lifetime_seconds = 30\nmax_tokens = 2",
+    );
     let server = server_with(text).await;
     let creds = credentials(&server, CONSUMER);
     let provider = credentials(&server, PROVIDER);
@@ -298,7 +381,11 @@ async fn lifetime_and_token_store_bound_come_from_fixtures() {
     let second = token(&http, &server, CONSUMER.client_id, None).await;
     assert_eq!(introspect(&inspector, &server, PROVIDER.client_id, &first).await.1["active"], true);
     let third = token(&http, &server, CONSUMER.client_id, None).await;
-    assert_eq!(introspect(&inspector, &server, PROVIDER.client_id, &first).await.1, json!({"active": false}), "the oldest is forgotten");
+    assert_eq!(
+        introspect(&inspector, &server, PROVIDER.client_id, &first).await.1,
+        json!({"active": false}),
+        "the oldest is forgotten"
+    );
     assert_eq!(introspect(&inspector, &server, PROVIDER.client_id, &second).await.1["active"], true);
     server.clock().advance(chrono::Duration::seconds(30)).unwrap();
     assert_eq!(introspect(&inspector, &server, PROVIDER.client_id, &third).await.1, json!({"active": false}));

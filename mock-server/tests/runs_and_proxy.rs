@@ -29,7 +29,12 @@ fn client(ns: &Namespace, proxy: Option<&str>) -> Client {
 }
 
 async fn token_at(http: &Client, login_base: &str) -> (StatusCode, Value) {
-    let form = [("client_id", READER.0), ("client_secret", READER.1), ("scope", SANDPIT_SCOPE), ("grant_type", "client_credentials")];
+    let form = [
+        ("client_id", READER.0),
+        ("client_secret", READER.1),
+        ("scope", SANDPIT_SCOPE),
+        ("grant_type", "client_credentials"),
+    ];
     let r = http.post(format!("{login_base}/{SANDPIT}/oauth2/v2.0/token")).form(&form).send().await.unwrap();
     (r.status(), r.json().await.unwrap_or(Value::Null))
 }
@@ -57,7 +62,15 @@ async fn runs_isolate_events_tokens_faults_and_clocks() {
     assert_eq!(status_at(&http, &server.url("kalibrate.data"), &token).await, StatusCode::UNAUTHORIZED);
 
     // A fault armed in b fires in b only.
-    b.faults().add(FaultRule::on("kalibrate", "login").route("/*/oauth2/v2.0/token").times(1).status(503).header("Retry-After", "1")).unwrap();
+    b.faults()
+        .add(
+            FaultRule::on("kalibrate", "login")
+                .route("/*/oauth2/v2.0/token")
+                .times(1)
+                .status(503)
+                .header("Retry-After", "1"),
+        )
+        .unwrap();
     assert_eq!(token_at(&http, &a.url("kalibrate.login")).await.0, StatusCode::OK);
     assert_eq!(token_at(&http, &server.url("kalibrate.login")).await.0, StatusCode::OK);
     assert_eq!(token_at(&http, &b.url("kalibrate.login")).await.0, StatusCode::SERVICE_UNAVAILABLE);
@@ -82,7 +95,8 @@ async fn the_admin_api_of_a_run_is_under_its_prefix() {
     let run = server.run("admin-view").await.unwrap();
     let http = client(&server, None);
     token_at(&http, &run.url("kalibrate.login")).await;
-    let events: Value = http.get(format!("{}/events?kind=token.issued", run.admin_url())).send().await.unwrap().json().await.unwrap();
+    let events: Value =
+        http.get(format!("{}/events?kind=token.issued", run.admin_url())).send().await.unwrap().json().await.unwrap();
     assert_eq!(events["events"].as_array().unwrap().len(), 1, "{events}");
     let listed: Value = http.get(format!("{}/runs", server.admin_url())).send().await.unwrap().json().await.unwrap();
     assert_eq!(listed["runs"][0]["id"], "admin-view");
@@ -132,7 +146,13 @@ async fn unchanged_urls_work_through_the_proxy_and_land_in_the_run_it_names() {
         .matching(&EventFilter::kind("http.exchange").provider("kalibrate").service("login"))
         .iter()
         .map(|e| serde_json::to_value(e).unwrap())
-        .map(|e| (e["method"].as_str().unwrap().to_owned(), e["host"].as_str().unwrap().to_owned(), e["listener"].as_str().unwrap().to_owned()))
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap().to_owned(),
+                e["host"].as_str().unwrap().to_owned(),
+                e["listener"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     let seen = |m: &str, h: &str, l: &str| (m.to_owned(), h.to_owned(), l.to_owned());
     assert_eq!(
@@ -157,19 +177,29 @@ async fn the_proxy_refuses_hosts_it_does_not_emulate() {
     assert_eq!(plain.status(), StatusCode::FORBIDDEN);
     let body: Value = plain.json().await.unwrap();
     assert_eq!(body["error"], "proxy_refused");
-    let refused: Vec<Value> =
-        server.events().of_kind("http.exchange").iter().map(|e| serde_json::to_value(e).unwrap()).filter(|e| e["status"] == 403).collect();
+    let refused: Vec<Value> = server
+        .events()
+        .of_kind("http.exchange")
+        .iter()
+        .map(|e| serde_json::to_value(e).unwrap())
+        .filter(|e| e["status"] == 403)
+        .collect();
     assert_eq!(refused.len(), 2, "{refused:?}");
 }
 
 #[tokio::test]
 async fn wait_for_reports_the_journal_when_nothing_comes() {
     let server = MockServer::start().await;
-    let err = server.events().wait_for(&EventFilter::kind("token.issued"), Duration::from_millis(50)).await.unwrap_err();
+    let err =
+        server.events().wait_for(&EventFilter::kind("token.issued"), Duration::from_millis(50)).await.unwrap_err();
     assert!(err.contains("no event matched") && err.contains("(no events)"), "{err}");
     let http = client(&server, None);
     token_at(&http, &server.url("kalibrate.login")).await;
-    let issued = server.events().wait_for(&EventFilter::kind("token.").provider("kalibrate"), Duration::from_secs(1)).await.unwrap();
+    let issued = server
+        .events()
+        .wait_for(&EventFilter::kind("token.").provider("kalibrate"), Duration::from_secs(1))
+        .await
+        .unwrap();
     assert_eq!(issued.kind.name(), "token.issued");
     assert!(server.events().listing().contains("token.issued kalibrate.login"), "{}", server.events().listing());
 }
@@ -184,13 +214,19 @@ async fn bad_run_requests_get_admin_errors() {
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_request")), "{body}");
     let (status, body) = answer(http.post(&runs).json(&serde_json::json!({"id": 42})).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    let (status, body) = answer(http.post(&runs).json(&serde_json::json!({"id": "x", "extra": 1})).send().await.unwrap()).await;
+    let (status, body) =
+        answer(http.post(&runs).json(&serde_json::json!({"id": "x", "extra": 1})).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "unknown fields are refused: {body}");
     let (status, body) = answer(http.post(&runs).body(vec![b' '; 70 << 10]).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     let (status, body) = answer(http.put(&runs).send().await.unwrap()).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")), "{body}");
-    let (status, body) = answer(http.get(format!("{}/__run/{}/x", server.endpoints().http, "é")).send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::METHOD_NOT_ALLOWED, Some("method_not_allowed")),
+        "{body}"
+    );
+    let (status, body) =
+        answer(http.get(format!("{}/__run/{}/x", server.endpoints().http, "é")).send().await.unwrap()).await;
     assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("bad_run")), "{body}");
     assert!(server.run("bad id").await.is_err());
     let listed: Value = http.get(&runs).send().await.unwrap().json().await.unwrap();

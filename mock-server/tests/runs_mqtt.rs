@@ -24,7 +24,11 @@ async fn runs_have_listeners_of_their_own_and_never_meet() {
     let server = MockServer::start().await;
     let (a, b) = (server.run("mqtt-a").await.unwrap(), server.run("mqtt-b").await.unwrap());
     let urls = [tcp(&server), tcp(&a), tcp(&b)];
-    assert_eq!(urls.iter().collect::<std::collections::BTreeSet<_>>().len(), 3, "three namespaces, three listeners: {urls:?}");
+    assert_eq!(
+        urls.iter().collect::<std::collections::BTreeSet<_>>().len(),
+        3,
+        "three namespaces, three listeners: {urls:?}"
+    );
 
     for version in [Version::V311, Version::V5] {
         // The same client id and the same topic in all three namespaces.
@@ -60,10 +64,16 @@ async fn runs_have_listeners_of_their_own_and_never_meet() {
 async fn a_runs_mqtt_faults_and_credentials_are_its_own() {
     let server = MockServer::start().await;
     let run = server.run("mqtt-faults").await.unwrap();
-    run.faults().add(FaultRule::on("iotopen", "mqtt").method("PUBLISH").route("/1001/obj/**").times(1).drop_connection()).unwrap();
+    run.faults()
+        .add(FaultRule::on("iotopen", "mqtt").method("PUBLISH").route("/1001/obj/**").times(1).drop_connection())
+        .unwrap();
 
     let mut in_default = connected(&tcp(&server), server.ca_pem(), Version::V311, "d", ANNA).await;
-    assert_eq!(in_default.publish(TOPIC, b"{\"value\": 1}", 1).await.unwrap(), Some(0), "the run's fault does not fire here");
+    assert_eq!(
+        in_default.publish(TOPIC, b"{\"value\": 1}", 1).await.unwrap(),
+        Some(0),
+        "the run's fault does not fire here"
+    );
     let mut in_run = connected(&tcp(&run), server.ca_pem(), Version::V311, "r", ANNA).await;
     let _ = in_run.publish(TOPIC, b"{\"value\": 1}", 1).await;
     assert!(in_run.closed_within(WAIT).await, "the run's fault dropped the run's client");
@@ -92,7 +102,6 @@ async fn a_deleted_runs_listeners_close() {
     }
     assert!(refused, "the listener at {addr} still accepts after the run was dropped");
 }
-
 
 #[tokio::test]
 async fn mqtt_traffic_keeps_a_run_from_being_evicted() {

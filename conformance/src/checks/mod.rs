@@ -119,7 +119,10 @@ pub fn of_provider(provider: &str, scenarios: &[crate::scenario::Scenario]) -> V
     let own = format!("{provider}.");
     all()
         .into_iter()
-        .filter(|c| c.name().starts_with(&own) || scenarios.iter().any(|s| s.provider == provider && s.checks.iter().any(|u| u.name == c.name())))
+        .filter(|c| {
+            c.name().starts_with(&own)
+                || scenarios.iter().any(|s| s.provider == provider && s.checks.iter().any(|u| u.name == c.name()))
+        })
         .collect()
 }
 
@@ -133,7 +136,10 @@ pub fn markdown(scenarios: &[crate::scenario::Scenario]) -> String {
             continue;
         }
         let count = scenarios.iter().filter(|s| s.provider == profile.name).count();
-        out.push_str(&format!("#### {} ({count} scenarios)\n\n| check | severity | rule | clause |\n|---|---|---|---|\n", profile.name));
+        out.push_str(&format!(
+            "#### {} ({count} scenarios)\n\n| check | severity | rule | clause |\n|---|---|---|---|\n",
+            profile.name
+        ));
         for c in checks {
             let severity = match c.severity() {
                 Severity::Failure => "failure",
@@ -169,11 +175,19 @@ impl Params {
         for (key, value) in table {
             let Some(spec) = specs.iter().find(|s| s.name == key) else {
                 let known: Vec<String> = specs.iter().map(|s| format!("{} ({})", s.name, s.help)).collect();
-                let hint = if known.is_empty() { "this check takes no parameters".to_owned() } else { format!("its parameters: {}", known.join("; ")) };
+                let hint = if known.is_empty() {
+                    "this check takes no parameters".to_owned()
+                } else {
+                    format!("its parameters: {}", known.join("; "))
+                };
                 return Err((key.clone(), format!("unknown parameter '{key}' for this check"), hint));
             };
             let Some(number) = value.as_integer().filter(|n| *n >= 0) else {
-                return Err((key, format!("must be a whole number, not {value}"), format!("e.g. {} = {}", spec.name, spec.default)));
+                return Err((
+                    key,
+                    format!("must be a whole number, not {value}"),
+                    format!("e.g. {} = {}", spec.name, spec.default),
+                ));
             };
             values.insert(key, number);
         }

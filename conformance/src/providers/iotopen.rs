@@ -30,12 +30,17 @@ fn is_token_request(e: &EventView) -> bool {
 
 fn client_env(endpoints: &Value, fixtures: &Value) -> Result<BTreeMap<String, String>, String> {
     let api = endpoints["services"]["iotopen.api"].as_str().ok_or("the server has no service iotopen.api")?;
-    let mqtt = |t: &str| endpoints["mqtt"][t].as_str().map(str::to_owned).ok_or(format!("the server has no MQTT {t} listener"));
+    let mqtt = |t: &str| {
+        endpoints["mqtt"][t].as_str().map(str::to_owned).ok_or(format!("the server has no MQTT {t} listener"))
+    };
     let admin = endpoints["admin"].as_str().ok_or("the endpoints have no admin URL")?;
     let f = &fixtures["iotopen"];
     let key = f["api_keys"][0]["token"].as_str().ok_or("the fixtures have no IoT Open API key")?;
     let users = f["users"].as_array().cloned().unwrap_or_default();
-    let sms_user = users.iter().find(|u| u["sms_login"].as_bool() == Some(true)).ok_or("the fixtures have no IoT Open user with sms_login")?;
+    let sms_user = users
+        .iter()
+        .find(|u| u["sms_login"].as_bool() == Some(true))
+        .ok_or("the fixtures have no IoT Open user with sms_login")?;
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     let mobile = text(&sms_user["mobile"]);
     let outbox = format!("{}/sms?provider=iotopen&to={}", admin.trim_end_matches('/'), mobile.replace('+', "%2B"));

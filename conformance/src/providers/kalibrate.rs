@@ -12,13 +12,8 @@ use serde_json::Value;
 use super::Profile;
 use crate::events::EventView;
 
-pub const PROFILE: Profile = Profile {
-    name: "kalibrate",
-    actions: &["status"],
-    api_service: "data",
-    is_token_request,
-    client_env,
-};
+pub const PROFILE: Profile =
+    Profile { name: "kalibrate", actions: &["status"], api_service: "data", is_token_request, client_env };
 
 fn is_token_request(e: &EventView) -> bool {
     e.provider() == "kalibrate" && e.service() == "login" && e.path().ends_with("/oauth2/v2.0/token")
@@ -35,7 +30,8 @@ fn client_env(endpoints: &Value, fixtures: &Value) -> Result<BTreeMap<String, St
         .iter()
         .find_map(|t| {
             let clients = t["clients"].as_array()?;
-            let reader = clients.iter().find(|c| c["roles"].as_array().is_some_and(|r| r.iter().any(|r| r == "Read")))?;
+            let reader =
+                clients.iter().find(|c| c["roles"].as_array().is_some_and(|r| r.iter().any(|r| r == "Read")))?;
             Some((t, reader))
         })
         .ok_or("the fixtures have no Kalibrate tenant with a Read client")?;

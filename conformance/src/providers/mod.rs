@@ -26,7 +26,6 @@ pub struct Profile {
 }
 
 impl Profile {
-
     /// Whether `service` is one of the provider's API services.
     pub fn is_api(&self, service: &str) -> bool {
         self.api_service.split_whitespace().any(|s| s == service)
@@ -36,7 +35,8 @@ impl Profile {
 /// The root URL of `listener` (`"https"`, `"mtls"`) as the endpoints' namespace sees it: with
 /// the run's path prefix when they are a run's.
 pub fn listener_root(endpoints: &Value, listener: &str) -> Result<String, String> {
-    let root = endpoints[listener].as_str().ok_or(format!("the endpoints have no {listener} listener"))?.trim_end_matches('/');
+    let root =
+        endpoints[listener].as_str().ok_or(format!("the endpoints have no {listener} listener"))?.trim_end_matches('/');
     Ok(match endpoints["run"].as_str() {
         Some(run) => format!("{root}/__run/{run}"),
         None => root.to_owned(),

@@ -15,13 +15,8 @@ use super::Profile;
 use crate::certificate::SUBJECT_VAR;
 use crate::events::EventView;
 
-pub const PROFILE: Profile = Profile {
-    name: "openenergy",
-    actions: &["read"],
-    api_service: "data directory",
-    is_token_request,
-    client_env,
-};
+pub const PROFILE: Profile =
+    Profile { name: "openenergy", actions: &["read"], api_service: "data directory", is_token_request, client_env };
 
 fn is_token_request(e: &EventView) -> bool {
     e.provider() == "openenergy" && e.service() == "auth" && e.path().trim_end_matches('/').ends_with("/token")
@@ -43,7 +38,14 @@ fn client_env(endpoints: &Value, fixtures: &Value) -> Result<BTreeMap<String, St
     });
     let (org, ss, set) = found.ok_or("the fixtures have no active software statement whose scopes reach a data set")?;
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
-    let scopes: Vec<String> = ss["scopes"].as_array().into_iter().flatten().filter_map(Value::as_str).filter(|s| *s != "openid").map(str::to_owned).collect();
+    let scopes: Vec<String> = ss["scopes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|s| *s != "openid")
+        .map(str::to_owned)
+        .collect();
     Ok(BTreeMap::from([
         ("OPENENERGY_ISSUER_URL".into(), service("openenergy.auth")?),
         ("OPENENERGY_DATA_URL".into(), service("openenergy.data")?),

@@ -13,17 +13,14 @@ use serde_json::Value;
 use super::Profile;
 use crate::events::EventView;
 
-pub const PROFILE: Profile = Profile {
-    name: "opinum",
-    actions: &["push"],
-    api_service: "api push",
-    is_token_request,
-    client_env,
-};
+pub const PROFILE: Profile =
+    Profile { name: "opinum", actions: &["push"], api_service: "api push", is_token_request, client_env };
 
 fn is_token_request(e: &EventView) -> bool {
     let path = e.path().trim_end_matches('/');
-    e.provider() == "opinum" && e.service() == "identity" && (path.ends_with("/connect/token") || path.ends_with("/openid-connect/token"))
+    e.provider() == "opinum"
+        && e.service() == "identity"
+        && (path.ends_with("/connect/token") || path.ends_with("/openid-connect/token"))
 }
 
 fn client_env(endpoints: &Value, fixtures: &Value) -> Result<BTreeMap<String, String>, String> {
@@ -42,12 +39,19 @@ fn client_env(endpoints: &Value, fixtures: &Value) -> Result<BTreeMap<String, St
     let sites: Vec<Value> = list("sites").into_iter().filter(|s| s["account"] == account).collect();
     let (source, variable) = list("sources")
         .into_iter()
-        .filter(|s| sites.iter().any(|site| site["id"] == s["site_id"]) && s["serial_number"].as_str().is_some_and(|n| !n.is_empty()))
+        .filter(|s| {
+            sites.iter().any(|site| site["id"] == s["site_id"])
+                && s["serial_number"].as_str().is_some_and(|n| !n.is_empty())
+        })
         .find_map(|s| {
-            let v = list("variables").into_iter().find(|v| v["source_id"] == s["id"] && v["mapping_config"].as_str().is_some_and(|m| !m.is_empty()))?;
+            let v = list("variables")
+                .into_iter()
+                .find(|v| v["source_id"] == s["id"] && v["mapping_config"].as_str().is_some_and(|m| !m.is_empty()))?;
             Some((s, v))
         })
-        .ok_or("the fixtures have no source with a serial number and a mapped variable in the pusher's first account")?;
+        .ok_or(
+            "the fixtures have no source with a serial number and a mapped variable in the pusher's first account",
+        )?;
     Ok(BTreeMap::from([
         ("OPINUM_TOKEN_URL".into(), format!("{}/connect/token", service("opinum.identity")?)),
         ("OPINUM_API_URL".into(), service("opinum.api")?),

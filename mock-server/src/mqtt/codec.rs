@@ -18,11 +18,11 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use bytes::{Bytes, BytesMut};
 use rumqttd::protocol::v4::V4;
 use rumqttd::protocol::v5::V5;
+use rumqttd::protocol::Protocol;
 pub use rumqttd::protocol::{
     ConnAck, ConnectReturnCode, Disconnect, DisconnectReasonCode, Error as CodecError, Filter, Packet, PubAck,
     PubAckReason, PubComp, PubCompReason, PubRec, PubRecReason, Publish, SubAck, Subscribe, SubscribeReasonCode,
 };
-use rumqttd::protocol::Protocol;
 
 /// Packet types (the high nibble of the first byte).
 pub const CONNECT: u8 = 1;

@@ -57,7 +57,11 @@ impl Engine {
 
 impl Engine {
     /// `max_connections`: what the gate lets in (the router preallocates for that many).
-    pub async fn start(max_packet_bytes: usize, max_connections: usize, shutdown: watch::Receiver<bool>) -> Result<Engine> {
+    pub async fn start(
+        max_packet_bytes: usize,
+        max_connections: usize,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<Engine> {
         let router = Router::new(
             0,
             RouterConfig {
@@ -117,14 +121,19 @@ fn stop_on(task: JoinHandle<()>, mut shutdown: watch::Receiver<bool>) -> JoinHan
 }
 
 /// Starts a rumqttd server on a free loopback port; retries when the port was taken meanwhile.
-async fn serve<F, Fut>(version: Version, connections: &ConnectionSettings, make: F) -> Result<(SocketAddr, JoinHandle<()>)>
+async fn serve<F, Fut>(
+    version: Version,
+    connections: &ConnectionSettings,
+    make: F,
+) -> Result<(SocketAddr, JoinHandle<()>)>
 where
     F: Fn(ServerSettings) -> Fut,
     Fut: std::future::Future<Output = ()> + Send + 'static,
 {
     for _ in 0..5 {
         let addr = {
-            let probe = std::net::TcpListener::bind(("127.0.0.1", 0)).context("finding a free loopback port for the MQTT engine")?;
+            let probe = std::net::TcpListener::bind(("127.0.0.1", 0))
+                .context("finding a free loopback port for the MQTT engine")?;
             probe.local_addr()?
         };
         let settings = ServerSettings {

@@ -72,12 +72,19 @@ impl Bound {
 
     /// Accept loops for the three listeners. `limits` may be shared with other namespaces'
     /// listeners: they all count against the one engine.
-    pub fn spawn(self, gate: Arc<Gate>, tls: Arc<ServerConfig>, limits: Limits, shutdown: watch::Receiver<bool>) -> Vec<JoinHandle<()>> {
+    pub fn spawn(
+        self,
+        gate: Arc<Gate>,
+        tls: Arc<ServerConfig>,
+        limits: Limits,
+        shutdown: watch::Receiver<bool>,
+    ) -> Vec<JoinHandle<()>> {
         let acceptor = TlsAcceptor::from(tls);
         [(self.tcp, Kind::Tcp), (self.tls, Kind::Tls), (self.ws, Kind::Ws)]
             .into_iter()
             .map(|(listener, kind)| {
-                let (gate, limits, acceptor, shutdown) = (gate.clone(), limits.clone(), acceptor.clone(), shutdown.clone());
+                let (gate, limits, acceptor, shutdown) =
+                    (gate.clone(), limits.clone(), acceptor.clone(), shutdown.clone());
                 tokio::spawn(accept_loop(listener, kind, gate, limits, acceptor, shutdown))
             })
             .collect()
@@ -110,7 +117,14 @@ impl Limits {
     }
 }
 
-async fn accept_loop(listener: TcpListener, kind: Kind, gate: Arc<Gate>, limits: Limits, acceptor: TlsAcceptor, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: TcpListener,
+    kind: Kind,
+    gate: Arc<Gate>,
+    limits: Limits,
+    acceptor: TlsAcceptor,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let (stream, remote) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -123,7 +137,9 @@ async fn accept_loop(listener: TcpListener, kind: Kind, gate: Arc<Gate>, limits:
             },
             _ = super::stopped(&mut shutdown) => break,
         };
-        let (Ok(open), Ok(pending)) = (limits.open.clone().try_acquire_owned(), limits.pending.clone().try_acquire_owned()) else {
+        let (Ok(open), Ok(pending)) =
+            (limits.open.clone().try_acquire_owned(), limits.pending.clone().try_acquire_owned())
+        else {
             tracing::debug!(listener = kind.name(), %remote, "MQTT connection refused: too many connections");
             drop(stream);
             continue;
@@ -132,17 +148,21 @@ async fn accept_loop(listener: TcpListener, kind: Kind, gate: Arc<Gate>, limits:
         let (gate, limits, acceptor, shutdown) = (gate.clone(), limits.clone(), acceptor.clone(), shutdown.clone());
         tokio::spawn(async move {
             let deadline = Instant::now() + limits.handshake;
-            let transport = match tokio::time::timeout_at(deadline, handshake(stream, kind, &acceptor, limits.max_packet)).await {
-                Ok(Ok(t)) => t,
-                Ok(Err(e)) => {
-                    gate.handshake_failed(kind, &format!("{} handshake failed: {e}", kind.name()));
-                    return;
-                }
-                Err(_) => {
-                    gate.handshake_failed(kind, &format!("{} handshake not finished within {:?}", kind.name(), limits.handshake));
-                    return;
-                }
-            };
+            let transport =
+                match tokio::time::timeout_at(deadline, handshake(stream, kind, &acceptor, limits.max_packet)).await {
+                    Ok(Ok(t)) => t,
+                    Ok(Err(e)) => {
+                        gate.handshake_failed(kind, &format!("{} handshake failed: {e}", kind.name()));
+                        return;
+                    }
+                    Err(_) => {
+                        gate.handshake_failed(
+                            kind,
+                            &format!("{} handshake not finished within {:?}", kind.name(), limits.handshake),
+                        );
+                        return;
+                    }
+                };
             gate.serve(transport, kind, deadline, Held { _open: open, pending: Some(pending) }, shutdown).await;
         });
     }
@@ -160,12 +180,18 @@ impl Held {
     }
 }
 
-async fn handshake(stream: TcpStream, kind: Kind, acceptor: &TlsAcceptor, max_packet: usize) -> Result<Transport, String> {
+async fn handshake(
+    stream: TcpStream,
+    kind: Kind,
+    acceptor: &TlsAcceptor,
+    max_packet: usize,
+) -> Result<Transport, String> {
     match kind {
         Kind::Tcp => Ok(Transport::Tcp(stream)),
         Kind::Tls => acceptor.accept(stream).await.map(|s| Transport::Tls(Box::new(s))).map_err(|e| e.to_string()),
         Kind::Ws => {
-            let config = WebSocketConfig::default().max_message_size(Some(max_packet * 2)).max_frame_size(Some(max_packet * 2));
+            let config =
+                WebSocketConfig::default().max_message_size(Some(max_packet * 2)).max_frame_size(Some(max_packet * 2));
             tokio_tungstenite::accept_hdr_async_with_config(stream, ws_callback, Some(config))
                 .await
                 .map(|s| Transport::Ws(Box::new(s)))

@@ -173,7 +173,13 @@ impl MqttHub {
     /// Binds TCP, TLS and WebSocket listeners on free ports (on the server's MQTT addresses)
     /// for a namespace whose `authority` judges its clients, under `space` in the engine. They
     /// stop when `shutdown` turns true or its sender is gone.
-    pub async fn open(&self, core: Arc<Core>, authority: Arc<dyn Authority>, space: space::Space, shutdown: watch::Receiver<bool>) -> Result<(MqttEndpoints, Vec<JoinHandle<()>>)> {
+    pub async fn open(
+        &self,
+        core: Arc<Core>,
+        authority: Arc<dyn Authority>,
+        space: space::Space,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<(MqttEndpoints, Vec<JoinHandle<()>>)> {
         let bound = listeners::Bound::bind(&self.options).await?;
         let endpoints = bound.endpoints()?;
         authority.attach(self.publisher.within(space.clone()));

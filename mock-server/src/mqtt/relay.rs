@@ -35,11 +35,13 @@ use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
-use super::codec::{self, ConnectProtocol, ConnectReturnCode, DisconnectReasonCode, FrameError, Packet, SubscribeReasonCode, Version};
+use super::codec::{
+    self, ConnectProtocol, ConnectReturnCode, DisconnectReasonCode, FrameError, Packet, SubscribeReasonCode, Version,
+};
 use super::engine::{EngineAddrs, NO_KEEP_ALIVE};
 use super::listeners::{Held, Kind};
-use super::transport::{Reader, Transport, Writer};
 use super::space::Space;
+use super::transport::{Reader, Transport, Writer};
 use super::{topics, Authority, Credentials, MqttOptions, Refusal, Session};
 use crate::journal::EventKind;
 use crate::state::Core;
@@ -107,7 +109,13 @@ enum ReadFail {
 }
 
 impl Gate {
-    pub fn new(core: Arc<Core>, authority: Arc<dyn Authority>, space: Space, engine: &EngineAddrs, options: &MqttOptions) -> Gate {
+    pub fn new(
+        core: Arc<Core>,
+        authority: Arc<dyn Authority>,
+        space: Space,
+        engine: &EngineAddrs,
+        options: &MqttOptions,
+    ) -> Gate {
         Gate { core, authority, space, v311: engine.v311, v5: engine.v5, max_packet: options.max_packet_bytes }
     }
 
@@ -140,29 +148,41 @@ impl Gate {
     }
 
     /// Serves one connection until either side closes it or the server stops.
-    pub async fn serve(self: Arc<Self>, transport: Transport, kind: Kind, deadline: Instant, mut held: Held, mut shutdown: watch::Receiver<bool>) {
+    pub async fn serve(
+        self: Arc<Self>,
+        transport: Transport,
+        kind: Kind,
+        deadline: Instant,
+        mut held: Held,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
         let name = kind.name();
         let (mut reader, mut writer) = transport.split();
         let mut inbuf = BytesMut::with_capacity(4096);
-        let (first, header_len) = match tokio::time::timeout_at(deadline, read_frame(&mut reader, &mut inbuf, self.max_packet)).await {
-            Ok(Ok(frame)) => frame,
-            Ok(Err(fail)) => {
-                let reason = match fail {
-                    ReadFail::Closed => "closed before CONNECT".to_owned(),
-                    ReadFail::Io(e) => format!("read failed before CONNECT: {e}"),
-                    ReadFail::Frame(e) => format!("{e} (before CONNECT)"),
-                };
-                writer.close().await;
-                return self.disconnected(name, None, &reason);
-            }
-            Err(_) => {
-                writer.close().await;
-                return self.disconnected(name, None, "no CONNECT before the handshake deadline");
-            }
-        };
+        let (first, header_len) =
+            match tokio::time::timeout_at(deadline, read_frame(&mut reader, &mut inbuf, self.max_packet)).await {
+                Ok(Ok(frame)) => frame,
+                Ok(Err(fail)) => {
+                    let reason = match fail {
+                        ReadFail::Closed => "closed before CONNECT".to_owned(),
+                        ReadFail::Io(e) => format!("read failed before CONNECT: {e}"),
+                        ReadFail::Frame(e) => format!("{e} (before CONNECT)"),
+                    };
+                    writer.close().await;
+                    return self.disconnected(name, None, &reason);
+                }
+                Err(_) => {
+                    writer.close().await;
+                    return self.disconnected(name, None, "no CONNECT before the handshake deadline");
+                }
+            };
         if codec::packet_type(&first) != codec::CONNECT {
             writer.close().await;
-            return self.disconnected(name, None, &format!("the first packet is not CONNECT (type {})", codec::packet_type(&first)));
+            return self.disconnected(
+                name,
+                None,
+                &format!("the first packet is not CONNECT (type {})", codec::packet_type(&first)),
+            );
         }
         let version = match codec::connect_protocol(&first, header_len) {
             Some(ConnectProtocol::Supported(v)) => v,
@@ -177,7 +197,8 @@ impl Gate {
                 return self.disconnected(name, None, "malformed CONNECT");
             }
         };
-        let Ok(Packet::Connect(mut connect, properties, will, will_properties, login)) = codec::decode(version, &first) else {
+        let Ok(Packet::Connect(mut connect, properties, will, will_properties, login)) = codec::decode(version, &first)
+        else {
             writer.close().await;
             return self.disconnected(name, None, &format!("malformed MQTT {} CONNECT", version.name()));
         };
@@ -189,12 +210,18 @@ impl Gate {
             transport: name,
         };
         let judged = match credentials.password {
-            None => Err(Refusal::BadCredentials("the CONNECT carries no password (an API key or token is required)".into())),
+            None => {
+                Err(Refusal::BadCredentials("the CONNECT carries no password (an API key or token is required)".into()))
+            }
             Some(_) => self.authority.authenticate(&credentials),
         };
         let refuse = |refusal: &Refusal| match (refusal, version) {
-            (Refusal::BadCredentials(r), _) => (ConnectReturnCode::BadUserNamePassword, if version == Version::V5 { 0x86 } else { 0x04 }, r.clone()),
-            (Refusal::NotAuthorized(r), _) => (ConnectReturnCode::NotAuthorized, if version == Version::V5 { 0x87 } else { 0x05 }, r.clone()),
+            (Refusal::BadCredentials(r), _) => {
+                (ConnectReturnCode::BadUserNamePassword, if version == Version::V5 { 0x86 } else { 0x04 }, r.clone())
+            }
+            (Refusal::NotAuthorized(r), _) => {
+                (ConnectReturnCode::NotAuthorized, if version == Version::V5 { 0x87 } else { 0x05 }, r.clone())
+            }
         };
         let session = match judged {
             Ok(s) => s,
@@ -220,7 +247,13 @@ impl Gate {
                 let (code, byte, _) = refuse(&Refusal::NotAuthorized(String::new()));
                 let _ = writer.write(codec::connack(version, code)).await;
                 writer.close().await;
-                return self.refused(name, Some(version), Some(&client_id), byte, &format!("will topic denied: {reason}"));
+                return self.refused(
+                    name,
+                    Some(version),
+                    Some(&client_id),
+                    byte,
+                    &format!("will topic denied: {reason}"),
+                );
             }
         }
 
@@ -250,11 +283,21 @@ impl Gate {
                     Ok(Err(e)) => e.to_string(),
                     _ => "timed out".to_owned(),
                 };
-                let code = if version == Version::V5 { ConnectReturnCode::ServerUnavailable } else { ConnectReturnCode::ServiceUnavailable };
+                let code = if version == Version::V5 {
+                    ConnectReturnCode::ServerUnavailable
+                } else {
+                    ConnectReturnCode::ServiceUnavailable
+                };
                 let _ = writer.write(codec::connack(version, code)).await;
                 writer.close().await;
                 tracing::warn!("MQTT engine unavailable: {why}");
-                return self.refused(name, Some(version), Some(&client_id), if version == Version::V5 { 0x88 } else { 0x03 }, &format!("the engine is unavailable: {why}"));
+                return self.refused(
+                    name,
+                    Some(version),
+                    Some(&client_id),
+                    if version == Version::V5 { 0x88 } else { 0x03 },
+                    &format!("the engine is unavailable: {why}"),
+                );
             }
         };
         let engine_code = codec::connack_code(&connack, connack_header).unwrap_or(0xff);
@@ -263,7 +306,13 @@ impl Gate {
         }
         if engine_code != 0 {
             writer.close().await;
-            return self.refused(name, Some(version), Some(&client_id), engine_code, "the engine refused the CONNECT (e.g. empty client id without clean session)");
+            return self.refused(
+                name,
+                Some(version),
+                Some(&client_id),
+                engine_code,
+                "the engine refused the CONNECT (e.g. empty client id without clean session)",
+            );
         }
         held.authenticated();
         tracing::info!(transport = name, client_id = %client_id, principal = %principal, protocol = version.name(), "MQTT connected");
@@ -309,7 +358,10 @@ impl Gate {
                 match codec::frame(&buf, self.max_packet) {
                     Ok(Some(f)) => {
                         let frame = buf.split_to(f.len);
-                        match self.client_packet(conn, frame, f.header_len, &mut out, &mut aliases, &mut denied_qos2).await {
+                        match self
+                            .client_packet(conn, frame, f.header_len, &mut out, &mut aliases, &mut denied_qos2)
+                            .await
+                        {
                             Ok(()) => {}
                             Err(end) => break Some(end),
                         }
@@ -356,7 +408,12 @@ impl Gate {
                     if topic.is_empty() {
                         match aliases.get(&alias) {
                             Some(known) => topic = known.clone(),
-                            None => return Err(End::telling(format!("unknown topic alias {alias}"), DisconnectReasonCode::TopicAliasInvalid)),
+                            None => {
+                                return Err(End::telling(
+                                    format!("unknown topic alias {alias}"),
+                                    DisconnectReasonCode::TopicAliasInvalid,
+                                ))
+                            }
                         }
                     } else if aliases.len() < MAX_ALIASES || aliases.contains_key(&alias) {
                         aliases.insert(alias, topic.clone());
@@ -365,7 +422,8 @@ impl Gate {
                 if let Some(end) = self.fault(conn, "PUBLISH", &topic) {
                     return Err(end);
                 }
-                let judged = if topics::engine_safe(&topic) { conn.session.may_publish(&topic) } else { Err(UNSAFE.to_owned()) };
+                let judged =
+                    if topics::engine_safe(&topic) { conn.session.may_publish(&topic) } else { Err(UNSAFE.to_owned()) };
                 match judged {
                     Ok(()) => {
                         let received = conn.session.received(&topic, &publish.payload);
@@ -421,7 +479,11 @@ impl Gate {
                 let mut codes = Vec::with_capacity(subscribe.filters.len());
                 let mut allowed = Vec::with_capacity(subscribe.filters.len());
                 for filter in subscribe.filters.drain(..) {
-                    let judged = if topics::engine_safe(topics::unshared(&filter.path)) { conn.session.may_subscribe(&filter.path) } else { Err(UNSAFE.to_owned()) };
+                    let judged = if topics::engine_safe(topics::unshared(&filter.path)) {
+                        conn.session.may_subscribe(&filter.path)
+                    } else {
+                        Err(UNSAFE.to_owned())
+                    };
                     match judged {
                         Ok(()) => {
                             self.record(EventKind::MqttSubscribed {
@@ -469,9 +531,17 @@ impl Gate {
                 out.extend_from_slice(&reencode(version, Packet::Unsubscribe(unsubscribe, properties), "UNSUBSCRIBE")?);
             }
             codec::CONNECT => return Err(End::telling("a second CONNECT", DisconnectReasonCode::ProtocolError)),
-            codec::AUTH => return Err(End::telling("AUTH (enhanced authentication) is not supported", DisconnectReasonCode::ProtocolError)),
+            codec::AUTH => {
+                return Err(End::telling(
+                    "AUTH (enhanced authentication) is not supported",
+                    DisconnectReasonCode::ProtocolError,
+                ))
+            }
             codec::CONNACK | codec::SUBACK | 11 | 13 => {
-                return Err(End::telling(format!("a client may not send packet type {}", codec::packet_type(&frame)), DisconnectReasonCode::ProtocolError))
+                return Err(End::telling(
+                    format!("a client may not send packet type {}", codec::packet_type(&frame)),
+                    DisconnectReasonCode::ProtocolError,
+                ))
             }
             0 => return Err(End::telling("packet type 0 is reserved", DisconnectReasonCode::MalformedPacket)),
             _ => out.unsplit(frame),
@@ -497,11 +567,19 @@ impl Gate {
             }
         }
         tracing::debug!(client_id = %conn.client_id, rule = %fault.rule_id, "MQTT fault on {method} {topic}");
-        fault.action.drop_connection.then(|| End::quiet(format!("dropped by fault rule {} (on {method} {topic})", fault.rule_id)))
+        fault
+            .action
+            .drop_connection
+            .then(|| End::quiet(format!("dropped by fault rule {} (on {method} {topic})", fault.rule_id)))
     }
 
     async fn to_client(&self, conn: &Conn, bytes: Bytes) -> Result<(), End> {
-        conn.writer.lock().await.write(bytes).await.map_err(|e| End::quiet(format!("the client connection failed: {e}")))
+        conn.writer
+            .lock()
+            .await
+            .write(bytes)
+            .await
+            .map_err(|e| End::quiet(format!("the client connection failed: {e}")))
     }
 
     /// Engine to client: relayed as is, but for SUBACKs that need the gate's denials merged in.
@@ -541,7 +619,11 @@ impl Gate {
                 buf.reserve(8192);
             }
             match engine.read_buf(&mut buf).await {
-                Ok(0) => return End::quiet("the engine closed the connection (DISCONNECT, keep-alive or session taken over)"),
+                Ok(0) => {
+                    return End::quiet(
+                        "the engine closed the connection (DISCONNECT, keep-alive or session taken over)",
+                    )
+                }
                 Ok(_) => {}
                 Err(e) => return End::quiet(format!("the engine connection failed: {e}")),
             }
@@ -573,7 +655,9 @@ fn topic_of(publish: &codec::Publish) -> String {
 
 /// A packet the gate rewrote, encoded again.
 fn reencode(version: Version, packet: Packet, what: &str) -> Result<Bytes, End> {
-    codec::encode(version, packet).map_err(|e| End::telling(format!("{what} could not be re-encoded: {e}"), DisconnectReasonCode::MalformedPacket))
+    codec::encode(version, packet).map_err(|e| {
+        End::telling(format!("{what} could not be re-encoded: {e}"), DisconnectReasonCode::MalformedPacket)
+    })
 }
 
 /// The engine's SUBACK for the allowed filters, with the gate's codes put back at the places of

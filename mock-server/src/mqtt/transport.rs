@@ -69,7 +69,10 @@ impl Reader {
                         return Ok(bytes.len());
                     }
                     Some(Ok(Message::Text(_))) => {
-                        return Err(io::Error::new(io::ErrorKind::InvalidData, "MQTT over WebSocket must use binary messages"))
+                        return Err(io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            "MQTT over WebSocket must use binary messages",
+                        ))
                     }
                     // Pings are answered by tungstenite itself.
                     Some(Ok(_)) => continue,

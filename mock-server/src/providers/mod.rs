@@ -49,7 +49,13 @@ impl Fixtures {
 
     /// What the fixtures hold, a phrase per provider, for `check-config`.
     pub fn summary(&self) -> Vec<String> {
-        vec![self.iotopen.summary(), self.kalibrate.summary(), self.knoema.summary(), self.opinum.summary(), self.openenergy.summary()]
+        vec![
+            self.iotopen.summary(),
+            self.kalibrate.summary(),
+            self.knoema.summary(),
+            self.opinum.summary(),
+            self.openenergy.summary(),
+        ]
     }
 
     /// Every client secret, password and key in the fixtures: the journal notes when one of

@@ -80,7 +80,8 @@ pub async fn token_response(
     (client_id, secret): (&str, &str),
     scope: &str,
 ) -> (StatusCode, HeaderMap, Value) {
-    let form = [("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", secret), ("scope", scope)];
+    let form =
+        [("grant_type", "client_credentials"), ("client_id", client_id), ("client_secret", secret), ("scope", scope)];
     json(http.post(token_url(server, tenant)).form(&form).send().await.expect("token request")).await
 }
 

@@ -14,7 +14,10 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures_util::{SinkExt, StreamExt};
 use mock_server::mqtt::codec::{self, Version};
-use rumqttd::protocol::{Connect, ConnectProperties, Filter, LastWill, Login, Packet, PubRel, PubRelReason, Publish, QoS, RetainForwardRule, Subscribe};
+use rumqttd::protocol::{
+    Connect, ConnectProperties, Filter, LastWill, Login, Packet, PubRel, PubRelReason, Publish, QoS, RetainForwardRule,
+    Subscribe,
+};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -134,7 +137,9 @@ impl Client {
             }
             match tokio::time::timeout_at(deadline, self.fill()).await {
                 Err(_) => return Ok(None),
-                Ok(Ok(0)) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the connection")),
+                Ok(Ok(0)) => {
+                    return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "the server closed the connection"))
+                }
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => return Err(e),
             }
@@ -150,7 +155,12 @@ impl Client {
             match self.read_frame(left).await {
                 Ok(Some(f)) if codec::packet_type(&f) == kind => break Ok(f),
                 Ok(Some(f)) => kept.push(f),
-                Ok(None) => break Err(io::Error::new(io::ErrorKind::TimedOut, format!("no packet of type {kind} within {wait:?}"))),
+                Ok(None) => {
+                    break Err(io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no packet of type {kind} within {wait:?}"),
+                    ))
+                }
                 Err(e) => break Err(e),
             }
         };
@@ -165,10 +175,21 @@ impl Client {
         self.connect_with(client_id, password, None, 30).await
     }
 
-    pub async fn connect_with(&mut self, client_id: &str, password: Option<&str>, will: Option<(&str, &str)>, keep_alive: u16) -> io::Result<u8> {
+    pub async fn connect_with(
+        &mut self,
+        client_id: &str,
+        password: Option<&str>,
+        will: Option<(&str, &str)>,
+        keep_alive: u16,
+    ) -> io::Result<u8> {
         let connect = Connect { keep_alive, client_id: client_id.into(), clean_session: true };
         let login = password.map(|p| Login { username: "apikey".into(), password: p.into() });
-        let will = will.map(|(topic, message)| LastWill { topic: Bytes::from(topic.to_owned()), message: Bytes::from(message.to_owned()), qos: QoS::AtMostOnce, retain: false });
+        let will = will.map(|(topic, message)| LastWill {
+            topic: Bytes::from(topic.to_owned()),
+            message: Bytes::from(message.to_owned()),
+            qos: QoS::AtMostOnce,
+            retain: false,
+        });
         let properties = (self.version == Version::V5).then(|| ConnectProperties {
             session_expiry_interval: None,
             receive_maximum: None,
@@ -180,7 +201,8 @@ impl Client {
             authentication_method: None,
             authentication_data: None,
         });
-        let bytes = codec::encode(self.version, Packet::Connect(connect, properties, will, None, login)).map_err(io::Error::other)?;
+        let bytes = codec::encode(self.version, Packet::Connect(connect, properties, will, None, login))
+            .map_err(io::Error::other)?;
         self.write(&bytes).await?;
         let frame = self.expect(codec::CONNACK, Duration::from_secs(10)).await?;
         let header = codec::frame(&frame, 1 << 20).unwrap().unwrap().header_len;
@@ -201,7 +223,8 @@ impl Client {
             })
             .collect();
         let props = None;
-        let bytes = codec::encode(self.version, Packet::Subscribe(Subscribe { pkid, filters }, props)).map_err(io::Error::other)?;
+        let bytes = codec::encode(self.version, Packet::Subscribe(Subscribe { pkid, filters }, props))
+            .map_err(io::Error::other)?;
         self.write(&bytes).await?;
         let frame = self.expect(codec::SUBACK, Duration::from_secs(10)).await?;
         Ok(suback_codes(&frame, self.version))
@@ -229,7 +252,11 @@ impl Client {
                 let reason = ack_reason(&rec);
                 if reason < 0x80 {
                     let pkid = u16::from_be_bytes([rec[2], rec[3]]);
-                    let rel = codec::encode(self.version, Packet::PubRel(PubRel { pkid, reason: PubRelReason::Success }, None)).map_err(io::Error::other)?;
+                    let rel = codec::encode(
+                        self.version,
+                        Packet::PubRel(PubRel { pkid, reason: PubRelReason::Success }, None),
+                    )
+                    .map_err(io::Error::other)?;
                     self.write(&rel).await?;
                     self.expect(7, Duration::from_secs(10)).await?;
                 }
@@ -250,7 +277,14 @@ impl Client {
             let Ok(Packet::Publish(p, _)) = codec::decode(self.version, &frame) else { continue };
             let header = codec::frame(&frame, usize::MAX >> 1).unwrap().unwrap().header_len;
             if let Some((1, pkid)) = codec::publish_qos_pkid(&frame, header) {
-                let ack = codec::encode(self.version, Packet::PubAck(rumqttd::protocol::PubAck { pkid, reason: rumqttd::protocol::PubAckReason::Success }, None)).unwrap();
+                let ack = codec::encode(
+                    self.version,
+                    Packet::PubAck(
+                        rumqttd::protocol::PubAck { pkid, reason: rumqttd::protocol::PubAckReason::Success },
+                        None,
+                    ),
+                )
+                .unwrap();
                 self.write(&ack).await?;
             }
             return Ok(Some((String::from_utf8_lossy(&p.topic).into_owned(), p.payload)));

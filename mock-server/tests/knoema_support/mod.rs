@@ -66,7 +66,8 @@ pub async fn json(r: reqwest::Response) -> (StatusCode, Value) {
 /// Knoema's events of one kind, as JSON.
 pub fn events(server: &MockServer, kind: &str) -> Vec<Value> {
     server
-        .events().all()
+        .events()
+        .all()
         .into_iter()
         .filter(|e| e.provider == "knoema" && e.kind.name() == kind)
         .map(|e| serde_json::to_value(e).unwrap())
@@ -80,6 +81,9 @@ pub fn last_reason(server: &MockServer) -> String {
 /// Freezes the virtual clock at `at`.
 pub fn freeze_at(server: &MockServer, at: &str) -> DateTime<Utc> {
     let at: DateTime<Utc> = at.parse().unwrap();
-    server.clock().apply(&mock_server::clock::ClockChange { set: Some(at), freeze: Some(true), ..Default::default() }).unwrap();
+    server
+        .clock()
+        .apply(&mock_server::clock::ClockChange { set: Some(at), freeze: Some(true), ..Default::default() })
+        .unwrap();
     at
 }

@@ -104,7 +104,12 @@ pub fn credentials(server: &MockServer, statement: Statement) -> Credentials {
 pub fn credentials_valid_for(server: &MockServer, statement: Statement, seconds: i64) -> Credentials {
     let (csr, key_pem) = csr_for(oe_subject(statement.organisation, statement.organisation_id, statement.id));
     let issued = server.sign_csr(csr.as_bytes(), seconds).unwrap();
-    Credentials { client_id: statement.client_id.into(), cert_pem: issued.certificate, key_pem, thumbprint: issued.thumbprint }
+    Credentials {
+        client_id: statement.client_id.into(),
+        cert_pem: issued.certificate,
+        key_pem,
+        thumbprint: issued.thumbprint,
+    }
 }
 
 fn builder(server: &MockServer) -> reqwest::ClientBuilder {
@@ -155,7 +160,12 @@ pub fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 }
 
 /// `POST /token` with client credentials for `client_id` and an optional scope.
-pub async fn token_response(http: &Client, server: &MockServer, client_id: &str, scope: Option<&str>) -> (StatusCode, HeaderMap, Value) {
+pub async fn token_response(
+    http: &Client,
+    server: &MockServer,
+    client_id: &str,
+    scope: Option<&str>,
+) -> (StatusCode, HeaderMap, Value) {
     let mut form = vec![("grant_type", "client_credentials"), ("client_id", client_id)];
     if let Some(scope) = scope {
         form.push(("scope", scope));
@@ -173,13 +183,20 @@ pub async fn token(http: &Client, server: &MockServer, client_id: &str, scope: O
 /// Introspection by `http`'s client.
 pub async fn introspect(http: &Client, server: &MockServer, caller: &str, token: &str) -> (StatusCode, Value) {
     let form = [("token", token), ("client_id", caller)];
-    let (status, _, body) = json(http.post(auth_url(server, "/token/introspection")).form(&form).send().await.unwrap()).await;
+    let (status, _, body) =
+        json(http.post(auth_url(server, "/token/introspection")).form(&form).send().await.unwrap()).await;
     (status, body)
 }
 
 /// The journal's events of one kind, as JSON.
 pub fn events_of_kind(server: &MockServer, kind: &str) -> Vec<Value> {
-    server.events().all().into_iter().filter(|e| e.kind.name() == kind).map(|e| serde_json::to_value(e).unwrap()).collect()
+    server
+        .events()
+        .all()
+        .into_iter()
+        .filter(|e| e.kind.name() == kind)
+        .map(|e| serde_json::to_value(e).unwrap())
+        .collect()
 }
 
 /// Default fixtures with `from` replaced by `to` (which must be there).

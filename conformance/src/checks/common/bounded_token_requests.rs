@@ -1,7 +1,7 @@
 //! `common.bounded-retries`: the client does not hammer the token endpoint: errors that retrying
 //! cannot fix (a wrong secret) are not retried in a loop.
 
-use crate::checks::{Check, Params, ParamSpec, Run, Verdict};
+use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct BoundedTokenRequests;
 
@@ -23,8 +23,12 @@ impl Check for BoundedTokenRequests {
         let requests: Vec<_> = run.token_requests().collect();
         if requests.len() > max {
             let statuses: Vec<String> = requests.iter().map(|e| e.status().to_string()).collect();
-            return Verdict::violated(format!("{} token requests (statuses {}); at most {max} allowed", requests.len(), statuses.join(", ")))
-                .with(requests.iter().rev().take(3).copied());
+            return Verdict::violated(format!(
+                "{} token requests (statuses {}); at most {max} allowed",
+                requests.len(),
+                statuses.join(", ")
+            ))
+            .with(requests.iter().rev().take(3).copied());
         }
         Verdict::pass(format!("{} token request(s), at most {max} allowed", requests.len()))
     }

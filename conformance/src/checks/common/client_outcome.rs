@@ -19,14 +19,21 @@ impl Check for ClientOutcome {
     fn evaluate(&self, run: &Run, _: &crate::checks::Params) -> Verdict {
         let c = run.client;
         if c.timed_out {
-            return Verdict::violated(format!("still running after {:.1} s: killed (looping or hanging?)", run.scenario.timeout_seconds));
+            return Verdict::violated(format!(
+                "still running after {:.1} s: killed (looping or hanging?)",
+                run.scenario.timeout_seconds
+            ));
         }
         let code = c.code.unwrap_or(-1);
         match (run.scenario.expect.exit, code == 0) {
             (ExitExpectation::Success, true) => Verdict::pass("exited 0 as expected"),
             (ExitExpectation::Failure, false) => Verdict::pass(format!("exited {code}: reported the failure")),
-            (ExitExpectation::Success, false) => Verdict::violated(format!("exited {code}; the action should have succeeded")),
-            (ExitExpectation::Failure, true) => Verdict::violated("exited 0 although the action cannot succeed: failure hidden from the caller"),
+            (ExitExpectation::Success, false) => {
+                Verdict::violated(format!("exited {code}; the action should have succeeded"))
+            }
+            (ExitExpectation::Failure, true) => {
+                Verdict::violated("exited 0 although the action cannot succeed: failure hidden from the caller")
+            }
         }
     }
 }

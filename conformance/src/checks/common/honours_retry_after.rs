@@ -1,7 +1,7 @@
 //! `common.honours-retry-after`: after a 429 or 503 carrying `Retry-After: N`, the client sends
 //! nothing to the same endpoint for N seconds.
 
-use crate::checks::{Check, Params, ParamSpec, Run, Verdict};
+use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct HonoursRetryAfter;
 
@@ -25,9 +25,13 @@ impl Check for HonoursRetryAfter {
         let exchanges: Vec<_> = run.exchanges().collect();
         let mut asked = 0;
         for (i, refused) in exchanges.iter().enumerate() {
-            let Some(wait) = refused.retry_after_seconds().filter(|_| matches!(refused.status(), 429 | 503)) else { continue };
+            let Some(wait) = refused.retry_after_seconds().filter(|_| matches!(refused.status(), 429 | 503)) else {
+                continue;
+            };
             asked += 1;
-            let Some(next) = exchanges[i + 1..].iter().find(|e| e.path() == refused.path() && e.method() == refused.method()) else {
+            let Some(next) =
+                exchanges[i + 1..].iter().find(|e| e.path() == refused.path() && e.method() == refused.method())
+            else {
                 continue;
             };
             let waited = next.started() - refused.at();

@@ -17,12 +17,17 @@ impl Check for CompletesSmsLogin {
         "IoT Open seed: users log in 'with a username and password and, if desired, two-factor authentication via SMS'; PUT /api/v2/auth {challenge} after 'nextstep': 'smslogin' (shared/providers/iotopen.md, 'Authentication')"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
-        let Some(pending) = iotopen(run, "token.issued").find(|e| e.str("grant").is_some_and(|g| g.contains("SMS step pending"))) else {
+        let Some(pending) =
+            iotopen(run, "token.issued").find(|e| e.str("grant").is_some_and(|g| g.contains("SMS step pending")))
+        else {
             return Verdict::not_applicable("no login waited for an SMS code");
         };
-        let Some(full) = iotopen(run, "token.issued").find(|e| e.str("grant") == Some("sms") && e.seq() > pending.seq()) else {
+        let Some(full) =
+            iotopen(run, "token.issued").find(|e| e.str("grant") == Some("sms") && e.seq() > pending.seq())
+        else {
             let denied: Vec<_> = iotopen(run, "api.denied").chain(iotopen(run, "token.rejected")).collect();
-            return Verdict::violated("the SMS code was never accepted: the login was left half done").with(std::iter::once(pending).chain(denied));
+            return Verdict::violated("the SMS code was never accepted: the login was left half done")
+                .with(std::iter::once(pending).chain(denied));
         };
         let id = full.str("token_id").unwrap_or_default();
         match iotopen(run, "api.authorized").find(|e| e.str("token_id") == Some(id)) {

@@ -1,7 +1,7 @@
 //! `iotopen.history-paged`: the client reads a long history page by page (`limit` and
 //! `offset`) until it has every point, instead of trusting one page or the default limit.
 
-use crate::checks::{Check, Params, ParamSpec, Run, Verdict};
+use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct HistoryPaged;
 
@@ -24,7 +24,8 @@ impl Check for HistoryPaged {
             .filter(|e| e.provider() == "iotopen" && e.path().contains("/api/v3beta/log/") && e.status() == 200)
             .collect();
         // What there was to read: the action's points, or fewer when fewer were stored.
-        let stored = super::iotopen(run, "mqtt.published").filter(|e| e.0["stored"].as_bool() == Some(true)).count() as u64;
+        let stored =
+            super::iotopen(run, "mqtt.published").filter(|e| e.0["stored"].as_bool() == Some(true)).count() as u64;
         let asked: u64 = run.scenario.action_params.get("points").and_then(|p| p.parse().ok()).unwrap_or(stored);
         let points = asked.min(stored);
         if pages.is_empty() {
@@ -34,14 +35,21 @@ impl Check for HistoryPaged {
             return Verdict::violated(format!("the history API was not read ({points} point(s) stored)"));
         }
         let max = params.get("max_limit") as u64;
-        let number = |e: &crate::events::EventView, key: &str| e.0["query"][key].as_str().and_then(|v| v.parse::<u64>().ok());
+        let number =
+            |e: &crate::events::EventView, key: &str| e.0["query"][key].as_str().and_then(|v| v.parse::<u64>().ok());
         let mut covered = Vec::new();
         for p in &pages {
             let Some(limit) = number(p, "limit") else {
-                return Verdict::violated("a history request without limit: the server's default (500) decides the page").with([*p]);
+                return Verdict::violated(
+                    "a history request without limit: the server's default (500) decides the page",
+                )
+                .with([*p]);
             };
             if limit > max {
-                return Verdict::violated(format!("a history page of limit {limit}; pages of at most {max} were asked for")).with([*p]);
+                return Verdict::violated(format!(
+                    "a history page of limit {limit}; pages of at most {max} were asked for"
+                ))
+                .with([*p]);
             }
             covered.push((number(p, "offset").unwrap_or(0), limit));
         }

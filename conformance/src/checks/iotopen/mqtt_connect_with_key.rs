@@ -31,7 +31,8 @@ impl Check for MqttConnectWithKey {
         match connected.first() {
             None => Verdict::violated("the client never connected to the broker"),
             Some(c) if !c.str("principal").is_some_and(|p| p.contains(" key ")) => {
-                Verdict::violated(format!("connected as {}, not with an API key", c.str("principal").unwrap_or("?"))).with([*c])
+                Verdict::violated(format!("connected as {}, not with an API key", c.str("principal").unwrap_or("?")))
+                    .with([*c])
             }
             Some(c) => Verdict::pass(format!("connected with {}", c.str("principal").unwrap_or_default())).with([*c]),
         }

@@ -2,7 +2,7 @@
 //! the client reports it instead of reconnecting in a loop.
 
 use super::iotopen;
-use crate::checks::{Check, Params, ParamSpec, Run, Verdict};
+use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct NoReconnectStorm;
 
@@ -35,6 +35,7 @@ impl Check for NoReconnectStorm {
             ))
             .with(refused.iter().take(3).copied());
         }
-        Verdict::pass(format!("{attempts} CONNECT attempt(s); the refusal was taken as final")).with(refused.first().copied())
+        Verdict::pass(format!("{attempts} CONNECT attempt(s); the refusal was taken as final"))
+            .with(refused.first().copied())
     }
 }

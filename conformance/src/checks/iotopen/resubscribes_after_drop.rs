@@ -17,7 +17,9 @@ impl Check for ResubscribesAfterDrop {
         "MQTT 3.1.1 §3.1.2.4 and §4.1 (with a clean session the subscriptions end with the connection: the client must subscribe again); MQTT 5 §3.1.2.4"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
-        let Some(drop) = iotopen(run, "mqtt.disconnected").find(|e| e.str("reason").is_some_and(|r| r.contains("fault rule"))) else {
+        let Some(drop) =
+            iotopen(run, "mqtt.disconnected").find(|e| e.str("reason").is_some_and(|r| r.contains("fault rule")))
+        else {
             return Verdict::not_applicable("the broker did not drop the client");
         };
         let before: std::collections::BTreeSet<&str> =
@@ -29,7 +31,8 @@ impl Check for ResubscribesAfterDrop {
             iotopen(run, "mqtt.subscribed").filter(|e| e.seq() > again.seq()).filter_map(|e| e.str("filter")).collect();
         let missing: Vec<&str> = before.difference(&after).copied().collect();
         if !missing.is_empty() {
-            return Verdict::violated(format!("reconnected but did not subscribe again to {}", missing.join(", "))).with([drop, again]);
+            return Verdict::violated(format!("reconnected but did not subscribe again to {}", missing.join(", ")))
+                .with([drop, again]);
         }
         Verdict::pass(format!("reconnected and subscribed again to {} filter(s)", before.len())).with([drop, again])
     }

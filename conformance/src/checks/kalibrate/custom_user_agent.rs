@@ -21,7 +21,10 @@ impl Check for CustomUserAgent {
         let bad: Vec<_> = calls
             .iter()
             .copied()
-            .filter(|e| e.user_agent().is_none_or(|ua| ua.trim().is_empty() || ua.to_ascii_lowercase().starts_with("python-requests/")))
+            .filter(|e| {
+                e.user_agent()
+                    .is_none_or(|ua| ua.trim().is_empty() || ua.to_ascii_lowercase().starts_with("python-requests/"))
+            })
             .collect();
         if let Some(first) = bad.first() {
             return Verdict::violated(format!(

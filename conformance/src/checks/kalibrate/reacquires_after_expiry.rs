@@ -2,7 +2,7 @@
 //! the client gets a new token and carries on, instead of retrying the dead token.
 
 use super::authorized_calls;
-use crate::checks::{Check, Params, ParamSpec, Run, Verdict};
+use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct ReacquiresAfterExpiry;
 
@@ -21,14 +21,18 @@ impl Check for ReacquiresAfterExpiry {
     }
     fn evaluate(&self, run: &Run, params: &Params) -> Verdict {
         let denied: Vec<_> = run.of_kind("api.denied").collect();
-        let rejected: Vec<_> = run.exchanges().filter(|e| e.service() == run.profile.api_service && e.status() == 401).collect();
+        let rejected: Vec<_> =
+            run.exchanges().filter(|e| e.service() == run.profile.api_service && e.status() == 401).collect();
         let Some(first) = rejected.first() else {
             return Verdict::not_applicable("the API never answered 401");
         };
         let max = params.get("max_rejected") as usize;
         if rejected.len() > max {
-            return Verdict::violated(format!("{} requests rejected with 401; the client kept using a dead token", rejected.len()))
-                .with(rejected.iter().take(3).copied().chain(denied.first().copied()));
+            return Verdict::violated(format!(
+                "{} requests rejected with 401; the client kept using a dead token",
+                rejected.len()
+            ))
+            .with(rejected.iter().take(3).copied().chain(denied.first().copied()));
         }
         let renewed = run.of_kind("token.issued").find(|t| t.seq() > first.seq());
         let Some(renewed) = renewed else {
@@ -36,7 +40,8 @@ impl Check for ReacquiresAfterExpiry {
         };
         match authorized_calls(run).find(|c| c.seq() > renewed.seq()) {
             Some(ok) => Verdict::pass("requested a new token after the 401 and carried on").with([*first, renewed, ok]),
-            None => Verdict::violated("got a new token after the 401 but made no successful call with it").with([*first, renewed]),
+            None => Verdict::violated("got a new token after the 401 but made no successful call with it")
+                .with([*first, renewed]),
         }
     }
 }

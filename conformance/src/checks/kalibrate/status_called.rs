@@ -2,7 +2,7 @@
 //! gateway lets it through, as many times as the action asked.
 
 use super::authorized_calls;
-use crate::checks::{Check, Params, ParamSpec, Run, Verdict};
+use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct StatusCalled;
 
@@ -24,8 +24,10 @@ impl Check for StatusCalled {
         let calls: Vec<_> = authorized_calls(run).filter(|e| e.str("endpoint") == Some("/api/status")).collect();
         if calls.len() < min {
             let denied: Vec<_> = run.of_kind("api.denied").collect();
-            let why = denied.first().and_then(|e| e.str("reason")).map(|r| format!(" (denied: {r})")).unwrap_or_default();
-            return Verdict::violated(format!("{} authorized status call(s), {min} required{why}", calls.len())).with(denied);
+            let why =
+                denied.first().and_then(|e| e.str("reason")).map(|r| format!(" (denied: {r})")).unwrap_or_default();
+            return Verdict::violated(format!("{} authorized status call(s), {min} required{why}", calls.len()))
+                .with(denied);
         }
         Verdict::pass(format!("{} authorized status call(s)", calls.len()))
     }

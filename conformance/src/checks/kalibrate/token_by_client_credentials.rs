@@ -28,7 +28,10 @@ impl Check for TokenByClientCredentials {
             Some(first) => Verdict::violated(format!("token issued by grant {:?}", first.str("grant"))).with([*first]),
             None => {
                 let rejected: Vec<_> = run.of_kind("token.rejected").collect();
-                let why = rejected.first().and_then(|e| e.str("reason")).unwrap_or("no token request reached the token endpoint");
+                let why = rejected
+                    .first()
+                    .and_then(|e| e.str("reason"))
+                    .unwrap_or("no token request reached the token endpoint");
                 Verdict::violated(format!("no token was issued: {why}")).with(rejected)
             }
         }

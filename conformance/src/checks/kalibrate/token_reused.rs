@@ -2,7 +2,7 @@
 //! Azure AD again for every call.
 
 use super::authorized_calls;
-use crate::checks::{Check, Params, ParamSpec, Run, Verdict};
+use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct TokenReused;
 
@@ -27,8 +27,11 @@ impl Check for TokenReused {
             return Verdict::not_applicable(format!("{calls} API call(s): nothing to reuse a token for"));
         }
         if issued.len() > max {
-            return Verdict::violated(format!("{} tokens for {calls} API calls; one valid token serves them all", issued.len()))
-                .with(issued);
+            return Verdict::violated(format!(
+                "{} tokens for {calls} API calls; one valid token serves them all",
+                issued.len()
+            ))
+            .with(issued);
         }
         Verdict::pass(format!("{} token(s) for {calls} API calls", issued.len()))
     }

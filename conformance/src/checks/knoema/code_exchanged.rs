@@ -17,7 +17,8 @@ impl Check for CodeExchanged {
         "Knoema seed, 'Server-flow authentication' (GET /oauth/token?grant_type=authorization_code&client_id&client_secret&code&redirect_uri); RFC 6749 §4.1.3, RFC 6750 §2"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
-        let issued: Vec<_> = knoema(run, "token.issued").filter(|e| e.str("grant") == Some("authorization_code")).collect();
+        let issued: Vec<_> =
+            knoema(run, "token.issued").filter(|e| e.str("grant") == Some("authorization_code")).collect();
         let Some(token) = issued.first() else {
             let rejected: Vec<_> = knoema(run, "token.rejected").collect();
             let why = rejected.first().and_then(|e| e.str("reason")).unwrap_or("no code reached the token endpoint");

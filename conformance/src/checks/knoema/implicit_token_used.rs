@@ -26,7 +26,8 @@ impl Check for ImplicitTokenUsed {
             Some(call) => Verdict::pass("token taken from the fragment and used on the data API").with([*token, call]),
             None => {
                 let denied: Vec<_> = knoema(run, "api.denied").collect();
-                Verdict::violated("the token from the fragment never opened the data API").with(std::iter::once(*token).chain(denied))
+                Verdict::violated("the token from the fragment never opened the data API")
+                    .with(std::iter::once(*token).chain(denied))
             }
         }
     }

@@ -1,7 +1,7 @@
 //! `knoema.oauth-state`: every authorization request carries an unguessable `state`, new for
 //! each request, which binds the answer to the browser session that asked.
 
-use crate::checks::{Check, Params, ParamSpec, Run, Verdict};
+use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct OauthState;
 
@@ -21,7 +21,11 @@ impl Check for OauthState {
     fn evaluate(&self, run: &Run, params: &Params) -> Verdict {
         let requests: Vec<_> = run
             .exchanges()
-            .filter(|e| e.provider() == "knoema" && e.method() == "GET" && e.path().trim_end_matches('/').ends_with("/oauth/authorize"))
+            .filter(|e| {
+                e.provider() == "knoema"
+                    && e.method() == "GET"
+                    && e.path().trim_end_matches('/').ends_with("/oauth/authorize")
+            })
             .collect();
         if requests.is_empty() {
             return Verdict::not_applicable("no authorization request was made");
@@ -31,10 +35,17 @@ impl Check for OauthState {
         for r in &requests {
             let state = r.0["query"]["state"].as_str().unwrap_or_default();
             if state.is_empty() {
-                return Verdict::violated("an authorization request without state: the answer cannot be tied to the session that asked").with([*r]);
+                return Verdict::violated(
+                    "an authorization request without state: the answer cannot be tied to the session that asked",
+                )
+                .with([*r]);
             }
             if state.chars().count() < min {
-                return Verdict::violated(format!("state of {} character(s): guessable (at least {min})", state.chars().count())).with([*r]);
+                return Verdict::violated(format!(
+                    "state of {} character(s): guessable (at least {min})",
+                    state.chars().count()
+                ))
+                .with([*r]);
             }
             if !seen.insert(state) {
                 return Verdict::violated("the same state was sent twice: it must be new for each request").with([*r]);

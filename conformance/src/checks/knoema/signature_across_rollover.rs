@@ -18,7 +18,9 @@ impl Check for SignatureAcrossRollover {
         "Knoema seed, 'Basic authentication' (the key is the current UTC date and hour, so the hash changes every hour); shared/providers/knoema.md: only the current and the previous hour are accepted"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
-        let Some(step) = knoema(run, "fault.applied").find(|e| e.str("action").is_some_and(|a| a.contains("advance clock"))) else {
+        let Some(step) =
+            knoema(run, "fault.applied").find(|e| e.str("action").is_some_and(|a| a.contains("advance clock")))
+        else {
             return Verdict::not_applicable("the clock did not step during the run");
         };
         let refused: Vec<_> = signature_denials(run).filter(|e| e.seq() > step.seq()).collect();

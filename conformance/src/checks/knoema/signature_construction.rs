@@ -17,7 +17,8 @@ impl Check for SignatureConstruction {
         "Knoema seed, 'Basic authentication': HMACSHA1 keyed with the date as \"dd-MM-yy-HH\", over the app secret, in base64, then \":1.2\" (its C# example); shared/providers/knoema.md (test vector b/6yWnLv5KieYNXaGNCYAjGxxhI=)"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
-        let bad: Vec<_> = signature_denials(run).filter(|e| !signature_cause(e).is_some_and(|c| HOUR_CAUSES.contains(&c))).collect();
+        let bad: Vec<_> =
+            signature_denials(run).filter(|e| !signature_cause(e).is_some_and(|c| HOUR_CAUSES.contains(&c))).collect();
         if let Some(first) = bad.first() {
             return Verdict::violated(format!(
                 "{} request(s) refused: {}",

@@ -16,7 +16,8 @@ impl Check for SignatureUtcHour {
         "Knoema seed, 'Basic authentication' C# example: DateTime.UtcNow.ToString(\"dd-MM-yy-HH\"); the Python, C# and R clients all sign with UTC"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
-        let wrong: Vec<_> = signature_denials(run).filter(|e| signature_cause(e).is_some_and(|c| HOUR_CAUSES.contains(&c))).collect();
+        let wrong: Vec<_> =
+            signature_denials(run).filter(|e| signature_cause(e).is_some_and(|c| HOUR_CAUSES.contains(&c))).collect();
         if let Some(first) = wrong.first() {
             return Verdict::violated(format!(
                 "{} signature(s) made for the wrong hour: {}",

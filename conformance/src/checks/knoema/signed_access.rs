@@ -1,7 +1,7 @@
 //! `knoema.signed-access`: the client reaches the private dataset with the signed header.
 
 use super::{signature_denials, signed_calls};
-use crate::checks::{Check, Params, ParamSpec, Run, Verdict};
+use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct SignedAccess;
 
@@ -23,8 +23,10 @@ impl Check for SignedAccess {
         let calls: Vec<_> = signed_calls(run).collect();
         if calls.len() < min {
             let denied: Vec<_> = signature_denials(run).collect();
-            let why = denied.first().and_then(|e| e.str("reason")).map(|r| format!(" (denied: {r})")).unwrap_or_default();
-            return Verdict::violated(format!("{} signed call(s) accepted, {min} required{why}", calls.len())).with(denied);
+            let why =
+                denied.first().and_then(|e| e.str("reason")).map(|r| format!(" (denied: {r})")).unwrap_or_default();
+            return Verdict::violated(format!("{} signed call(s) accepted, {min} required{why}", calls.len()))
+                .with(denied);
         }
         Verdict::pass(format!("{} signed call(s) accepted", calls.len())).with(calls.first().copied())
     }

@@ -17,14 +17,21 @@ impl Check for NewTokenAfterExpiry {
         "RFC 6749 §5.1 (expires_in); OE security profile: short-lived access tokens; FAPISession renews when now >= expiry"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
-        let expired: Vec<_> = oe(run, "api.denied").filter(|e| e.str("reason").is_some_and(|r| r.starts_with("token expired"))).collect();
+        let expired: Vec<_> =
+            oe(run, "api.denied").filter(|e| e.str("reason").is_some_and(|r| r.starts_with("token expired"))).collect();
         if let Some(first) = expired.first() {
-            return Verdict::violated(format!("{} call(s) with an expired token: {}", expired.len(), first.str("reason").unwrap_or_default())).with(expired);
+            return Verdict::violated(format!(
+                "{} call(s) with an expired token: {}",
+                expired.len(),
+                first.str("reason").unwrap_or_default()
+            ))
+            .with(expired);
         }
         let issued: Vec<_> = oe(run, "token.issued").collect();
         if issued.len() < 2 {
             return Verdict::not_applicable(format!("{} token(s): the run did not outlive a token", issued.len()));
         }
-        Verdict::pass(format!("{} tokens, none used after it expired", issued.len())).with(issued.into_iter().skip(1).take(2))
+        Verdict::pass(format!("{} tokens, none used after it expired", issued.len()))
+            .with(issued.into_iter().skip(1).take(2))
     }
 }

@@ -26,9 +26,17 @@ impl Check for NoCallsAfterRefusal {
         }
         let after: Vec<_> = resource_calls(run).filter(|e| e.seq() > refused.seq()).collect();
         if let Some(first) = after.first() {
-            return Verdict::violated(format!("{} resource call(s) after the refusal ({}), first {} {} answered {}", after.len(), refused.str("reason").unwrap_or_default(), first.method(), first.path(), first.status()))
-                .with(std::iter::once(refused).chain(after));
+            return Verdict::violated(format!(
+                "{} resource call(s) after the refusal ({}), first {} {} answered {}",
+                after.len(),
+                refused.str("reason").unwrap_or_default(),
+                first.method(),
+                first.path(),
+                first.status()
+            ))
+            .with(std::iter::once(refused).chain(after));
         }
-        Verdict::pass(format!("stopped after the refusal: {}", refused.str("reason").unwrap_or_default())).with([refused])
+        Verdict::pass(format!("stopped after the refusal: {}", refused.str("reason").unwrap_or_default()))
+            .with([refused])
     }
 }

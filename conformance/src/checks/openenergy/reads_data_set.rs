@@ -2,7 +2,7 @@
 //! data provider lets it through, as many times as the action asked.
 
 use super::oe;
-use crate::checks::{Check, Params, ParamSpec, Run, Verdict};
+use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct ReadsDataSet;
 
@@ -25,8 +25,14 @@ impl Check for ReadsDataSet {
         if reads.len() < min {
             let denied: Vec<_> = oe(run, "api.denied").collect();
             let rejected: Vec<_> = oe(run, "token.rejected").collect();
-            let why = denied.first().or(rejected.first()).and_then(|e| e.str("reason")).map(|r| format!(" ({r})")).unwrap_or_default();
-            return Verdict::violated(format!("{} authorized read(s), {min} required{why}", reads.len())).with(denied.into_iter().chain(rejected));
+            let why = denied
+                .first()
+                .or(rejected.first())
+                .and_then(|e| e.str("reason"))
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            return Verdict::violated(format!("{} authorized read(s), {min} required{why}", reads.len()))
+                .with(denied.into_iter().chain(rejected));
         }
         Verdict::pass(format!("{} authorized read(s)", reads.len()))
     }

@@ -20,11 +20,19 @@ impl Check for SendsInteractionId {
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let calls: Vec<_> = resource_calls(run).collect();
-        let has = |e: &&crate::events::EventView| e.0["headers"].as_array().is_some_and(|h| h.iter().any(|n| n.as_str() == Some(HEADER)));
+        let has = |e: &&crate::events::EventView| {
+            e.0["headers"].as_array().is_some_and(|h| h.iter().any(|n| n.as_str() == Some(HEADER)))
+        };
         let without: Vec<_> = calls.iter().copied().filter(|e| !has(e)).collect();
         if let Some(first) = without.first() {
-            return Verdict::violated(format!("{} of {} resource call(s) without {HEADER}, first {} {}", without.len(), calls.len(), first.method(), first.path()))
-                .with(without);
+            return Verdict::violated(format!(
+                "{} of {} resource call(s) without {HEADER}, first {} {}",
+                without.len(),
+                calls.len(),
+                first.method(),
+                first.path()
+            ))
+            .with(without);
         }
         if calls.is_empty() {
             return Verdict::not_applicable("no resource call was made");

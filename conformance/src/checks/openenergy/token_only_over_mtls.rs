@@ -26,9 +26,18 @@ impl Check for TokenOnlyOverMtls {
             })
             .collect();
         if let Some(first) = stray.first() {
-            let how = if first.query_keys().iter().any(|k| k.eq_ignore_ascii_case("access_token")) { "in the query string" } else { "without mTLS" };
-            return Verdict::violated(format!("a token was sent {how}: {} {} on the {} listener", first.method(), first.path(), first.str("listener").unwrap_or("?")))
-                .with(stray);
+            let how = if first.query_keys().iter().any(|k| k.eq_ignore_ascii_case("access_token")) {
+                "in the query string"
+            } else {
+                "without mTLS"
+            };
+            return Verdict::violated(format!(
+                "a token was sent {how}: {} {} on the {} listener",
+                first.method(),
+                first.path(),
+                first.str("listener").unwrap_or("?")
+            ))
+            .with(stray);
         }
         Verdict::pass("tokens went only in the Authorization header, over mTLS")
     }

@@ -2,7 +2,7 @@
 //! reused for every call while it lives, rather than one token request (and handshake) per call.
 
 use super::oe;
-use crate::checks::{Check, Params, ParamSpec, Run, Verdict};
+use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct TokenReusedUntilExpiry;
 
@@ -30,7 +30,11 @@ impl Check for TokenReusedUntilExpiry {
         }
         let max = params.get("max_tokens") as usize;
         if issued.len() > max {
-            return Verdict::violated(format!("{} tokens for {calls} calls; one bound token serves them until it expires", issued.len())).with(issued);
+            return Verdict::violated(format!(
+                "{} tokens for {calls} calls; one bound token serves them until it expires",
+                issued.len()
+            ))
+            .with(issued);
         }
         Verdict::pass(format!("{} bound token(s) for {calls} calls", issued.len())).with(issued.first().copied())
     }

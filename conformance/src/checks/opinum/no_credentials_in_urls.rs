@@ -6,7 +6,8 @@ use crate::checks::{Check, Params, Run, Verdict};
 pub struct NoCredentialsInUrls;
 
 /// Query keys that carry a credential whatever their value.
-const CREDENTIAL_KEYS: &[&str] = &["access_token", "refresh_token", "token", "password", "client_secret", "apikey", "api_key"];
+const CREDENTIAL_KEYS: &[&str] =
+    &["access_token", "refresh_token", "token", "password", "client_secret", "apikey", "api_key"];
 
 impl Check for NoCredentialsInUrls {
     fn name(&self) -> &'static str {
@@ -29,7 +30,13 @@ impl Check for NoCredentialsInUrls {
             .collect();
         if let Some(first) = leaks.first() {
             let mut places: Vec<String> = first.secret_in().iter().map(|s| s.to_string()).collect();
-            places.extend(first.query_keys().iter().filter(|k| CREDENTIAL_KEYS.iter().any(|c| k.eq_ignore_ascii_case(c))).map(|k| format!("query:{k}")));
+            places.extend(
+                first
+                    .query_keys()
+                    .iter()
+                    .filter(|k| CREDENTIAL_KEYS.iter().any(|c| k.eq_ignore_ascii_case(c)))
+                    .map(|k| format!("query:{k}")),
+            );
             places.dedup();
             return Verdict::violated(format!(
                 "credentials in the URL of {} {} ({}); {} request(s) in all",

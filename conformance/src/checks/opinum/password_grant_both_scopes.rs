@@ -25,19 +25,31 @@ impl Check for PasswordGrantBothScopes {
         let issued: Vec<_> = opinum(run, "token.issued").collect();
         let Some(first) = issued.first() else {
             let rejected: Vec<_> = opinum(run, "token.rejected").collect();
-            let why = rejected.first().and_then(|e| e.str("reason")).unwrap_or("no token request reached the identity server");
+            let why = rejected
+                .first()
+                .and_then(|e| e.str("reason"))
+                .unwrap_or("no token request reached the identity server");
             return Verdict::violated(format!("no token was issued: {why}")).with(rejected);
         };
         if first.str("grant") != Some("password") {
-            return Verdict::violated(format!("the first token came by grant {:?}, not password", first.str("grant"))).with([*first]);
+            return Verdict::violated(format!("the first token came by grant {:?}, not password", first.str("grant")))
+                .with([*first]);
         }
         let scopes = |e: &crate::events::EventView| -> Vec<String> {
             e.0["scopes"].as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
         };
-        if let Some(short) = issued.iter().find(|e| e.str("grant") == Some("password") && !SCOPES.iter().all(|s| scopes(e).iter().any(|g| g == s))) {
-            return Verdict::violated(format!("a password grant asked for [{}]; both {} are needed", scopes(short).join(" "), SCOPES.join(" and ")))
-                .with([*short]);
+        if let Some(short) = issued
+            .iter()
+            .find(|e| e.str("grant") == Some("password") && !SCOPES.iter().all(|s| scopes(e).iter().any(|g| g == s)))
+        {
+            return Verdict::violated(format!(
+                "a password grant asked for [{}]; both {} are needed",
+                scopes(short).join(" "),
+                SCOPES.join(" and ")
+            ))
+            .with([*short]);
         }
-        Verdict::pass(format!("{} token(s), by the password grant with {}", issued.len(), SCOPES.join(" and "))).with([*first])
+        Verdict::pass(format!("{} token(s), by the password grant with {}", issued.len(), SCOPES.join(" and ")))
+            .with([*first])
     }
 }

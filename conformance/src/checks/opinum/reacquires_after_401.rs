@@ -3,7 +3,7 @@
 //! failing or retrying the dead token.
 
 use super::{authorized_calls, expired_denials, opinum};
-use crate::checks::{Check, Params, ParamSpec, Run, Verdict};
+use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct ReacquiresAfter401;
 
@@ -27,15 +27,23 @@ impl Check for ReacquiresAfter401 {
         };
         let max = params.get("max_rejected") as usize;
         if denied.len() > max {
-            return Verdict::violated(format!("{} calls refused for an expired token; the client kept using it", denied.len()))
-                .with(denied.iter().take(3).copied());
+            return Verdict::violated(format!(
+                "{} calls refused for an expired token; the client kept using it",
+                denied.len()
+            ))
+            .with(denied.iter().take(3).copied());
         }
         let Some(renewed) = opinum(run, "token.issued").find(|t| t.seq() > first.seq()) else {
             return Verdict::violated("no new token was obtained after the 401").with([*first]);
         };
         match authorized_calls(run).find(|c| c.seq() > renewed.seq()) {
-            Some(ok) => Verdict::pass(format!("renewed by {} after the 401 and carried on", renewed.str("grant").unwrap_or("?"))).with([*first, renewed, ok]),
-            None => Verdict::violated("got a new token after the 401 but made no successful call with it").with([*first, renewed]),
+            Some(ok) => Verdict::pass(format!(
+                "renewed by {} after the 401 and carried on",
+                renewed.str("grant").unwrap_or("?")
+            ))
+            .with([*first, renewed, ok]),
+            None => Verdict::violated("got a new token after the 401 but made no successful call with it")
+                .with([*first, renewed]),
         }
     }
 }

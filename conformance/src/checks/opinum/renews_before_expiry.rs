@@ -32,7 +32,11 @@ impl Check for RenewsBeforeExpiry {
             return Verdict::not_applicable(format!("{} token(s): the run did not outlive a token", issued.len()));
         }
         let grants: Vec<&str> = issued.iter().skip(1).filter_map(|e| e.str("grant")).collect();
-        Verdict::pass(format!("renewed {} time(s) ({}), no call with an expired token", grants.len(), grants.join(", ")))
-            .with(issued.into_iter().skip(1).take(2))
+        Verdict::pass(format!(
+            "renewed {} time(s) ({}), no call with an expired token",
+            grants.len(),
+            grants.join(", ")
+        ))
+        .with(issued.into_iter().skip(1).take(2))
     }
 }

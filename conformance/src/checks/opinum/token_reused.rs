@@ -2,7 +2,7 @@
 //! logging in again for each.
 
 use super::{authorized_calls, opinum};
-use crate::checks::{Check, Params, ParamSpec, Run, Verdict};
+use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct TokenReused;
 
@@ -27,7 +27,11 @@ impl Check for TokenReused {
             return Verdict::not_applicable(format!("{calls} authorized call(s): nothing to reuse a token for"));
         }
         if issued.len() > max {
-            return Verdict::violated(format!("{} tokens for {calls} calls; one valid token serves them all", issued.len())).with(issued);
+            return Verdict::violated(format!(
+                "{} tokens for {calls} calls; one valid token serves them all",
+                issued.len()
+            ))
+            .with(issued);
         }
         Verdict::pass(format!("{} token(s) for {calls} calls", issued.len()))
     }

@@ -74,7 +74,11 @@ pub async fn list(State(io): State<Arc<IotOpen>>, ctx: Ctx, Path(user): Path<Str
         return r;
     }
     let store = io.credentials.lock().unwrap_or_else(|e| e.into_inner());
-    let keys: Vec<Value> = store.listed(caller.access.user_id).into_iter().map(|(digest, c)| key_json(&io, c, None, *digest == caller.digest)).collect();
+    let keys: Vec<Value> = store
+        .listed(caller.access.user_id)
+        .into_iter()
+        .map(|(digest, c)| key_json(&io, c, None, *digest == caller.digest))
+        .collect();
     json_response(StatusCode::OK, Value::Array(keys))
 }
 
@@ -101,7 +105,10 @@ pub async fn create(State(io): State<Arc<IotOpen>>, ctx: Ctx, Path(user): Path<S
     let number = |field: &str| -> Result<i64, Response<Body>> {
         match query::field(&body, field) {
             None | Some(Value::Null) => Ok(0),
-            Some(v) => v.as_i64().filter(|n| *n >= 0).ok_or_else(|| errors::bad_request(format!("{field} must be a whole number of at least 0"))),
+            Some(v) => v
+                .as_i64()
+                .filter(|n| *n >= 0)
+                .ok_or_else(|| errors::bad_request(format!("{field} must be a whole number of at least 0"))),
         }
     };
     let (expire, session_timeout) = match (number("expire"), number("session_timeout")) {
@@ -117,14 +124,19 @@ pub async fn create(State(io): State<Arc<IotOpen>>, ctx: Ctx, Path(user): Path<S
         Some(Value::Array(items)) => {
             let mut list = Vec::new();
             for item in items {
-                let Some(p) = item.as_str() else { return errors::bad_request("permissions must be a list of permission names") };
+                let Some(p) = item.as_str() else {
+                    return errors::bad_request("permissions must be a list of permission names");
+                };
                 if !caller.access.has(p) {
                     io.record(
                         &ctx.route,
                         crate::journal::EventKind::ApiDenied {
                             endpoint: "security/token".into(),
                             status: 403,
-                            reason: format!("{} cannot give a key the permission '{p}' it does not have", caller.access.principal),
+                            reason: format!(
+                                "{} cannot give a key the permission '{p}' it does not have",
+                                caller.access.principal
+                            ),
                             client_id: Some(caller.access.principal.clone()),
                         },
                     );
@@ -145,17 +157,28 @@ pub async fn create(State(io): State<Arc<IotOpen>>, ctx: Ctx, Path(user): Path<S
     c.expire = expire;
     c.session_timeout = session_timeout;
     c.permissions = permissions;
-    c.agent = ctx.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().chars().take(256).collect();
+    c.agent =
+        ctx.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().chars().take(256).collect();
     store.insert(&token, c);
     let Some(created) = store.get(&credentials::digest(&token)).cloned() else {
         return errors::message(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error");
     };
     drop(store);
-    io.issued(&ctx, "api_key", caller.access.principal.clone(), &token, if expire == 0 { now + 100 * 365 * 86_400 } else { expire });
+    io.issued(
+        &ctx,
+        "api_key",
+        caller.access.principal.clone(),
+        &token,
+        if expire == 0 { now + 100 * 365 * 86_400 } else { expire },
+    );
     json_response(StatusCode::OK, key_json(&io, &created, Some(&token), false))
 }
 
-pub async fn revoke(State(io): State<Arc<IotOpen>>, ctx: Ctx, Path((user, id)): Path<(String, String)>) -> Response<Body> {
+pub async fn revoke(
+    State(io): State<Arc<IotOpen>>,
+    ctx: Ctx,
+    Path((user, id)): Path<(String, String)>,
+) -> Response<Body> {
     let caller = match io.authenticate(&ctx, "security/token") {
         Ok(c) => c,
         Err(r) => return r,

@@ -53,7 +53,9 @@ impl Authority for Broker {
         }
         match credential.kind {
             Kind::PendingSms { .. } => return Err(Refusal::NotAuthorized("the SMS login step is not finished".into())),
-            Kind::OAuthRefresh { .. } => return Err(Refusal::NotAuthorized("a refresh token is not an access token".into())),
+            Kind::OAuthRefresh { .. } => {
+                return Err(Refusal::NotAuthorized("a refresh token is not an access token".into()))
+            }
             _ => {}
         }
         let Some(access) = credential.access(&self.io.directory()) else {
@@ -117,8 +119,14 @@ impl Session for MqttSession {
         }
         let first = topics::first_level(inner);
         if first == "+" || first == "#" {
-            let broad = self.access.has(MQTT_SUBSCRIBE_BROAD) && self.access.has(&format!("{MQTT_SUBSCRIBE}/all")) && self.access.only.is_none();
-            return if broad { Ok(()) } else { Err("a wildcard first level reaches every installation (needs mqtt/subscribe/broad)".into()) };
+            let broad = self.access.has(MQTT_SUBSCRIBE_BROAD)
+                && self.access.has(&format!("{MQTT_SUBSCRIBE}/all"))
+                && self.access.only.is_none();
+            return if broad {
+                Ok(())
+            } else {
+                Err("a wildcard first level reaches every installation (needs mqtt/subscribe/broad)".into())
+            };
         }
         self.installation(inner, MQTT_SUBSCRIBE).map(|_| ())
     }

@@ -30,10 +30,20 @@ const MAX_ACCESSES: usize = 10;
 pub enum Kind {
     Login,
     /// Logged in with the password, waiting for the SMS code.
-    PendingSms { code: String, code_expires: i64, attempts_left: u32 },
+    PendingSms {
+        code: String,
+        code_expires: i64,
+        attempts_left: u32,
+    },
     ApiKey,
-    OAuthAccess { client_id: String, consent: String },
-    OAuthRefresh { client_id: String, consent: String },
+    OAuthAccess {
+        client_id: String,
+        consent: String,
+    },
+    OAuthRefresh {
+        client_id: String,
+        consent: String,
+    },
 }
 
 impl Kind {
@@ -116,7 +126,9 @@ impl Credential {
         match &self.kind {
             Kind::ApiKey => format!("user {} key {}", self.user_id, self.id),
             Kind::Login | Kind::PendingSms { .. } => format!("user {} login {}", self.user_id, self.id),
-            Kind::OAuthAccess { client_id, .. } | Kind::OAuthRefresh { client_id, .. } => format!("user {} oauth {client_id}", self.user_id),
+            Kind::OAuthAccess { client_id, .. } | Kind::OAuthRefresh { client_id, .. } => {
+                format!("user {} oauth {client_id}", self.user_id)
+            }
         }
     }
 
@@ -222,7 +234,6 @@ impl Store {
             _ => true,
         });
     }
-
 }
 
 /// The key a REST request presents, in any of Lynx's three forms; `Err` when a header is

@@ -55,7 +55,8 @@ impl Directory {
 
     /// Users assigned to an installation, by id.
     pub fn users_of(&self, installation: i64) -> Vec<i64> {
-        let mut ids: Vec<i64> = self.users.values().filter(|u| u.installations.contains(&installation)).map(|u| u.id).collect();
+        let mut ids: Vec<i64> =
+            self.users.values().filter(|u| u.installations.contains(&installation)).map(|u| u.id).collect();
         ids.sort_unstable();
         ids
     }

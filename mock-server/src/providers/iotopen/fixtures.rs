@@ -237,57 +237,132 @@ impl Fixtures {
             let mut sorted = list.clone();
             sorted.sort_unstable();
             if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-                issues.push(Issue::new(format!("iotopen.{kind}"), format!("{} is used twice", w[0]), "give each one its own id"));
+                issues.push(Issue::new(
+                    format!("iotopen.{kind}"),
+                    format!("{} is used twice", w[0]),
+                    "give each one its own id",
+                ));
             }
         }
         for (i, inst) in self.installations.iter().enumerate() {
             if !orgs.contains(&inst.organization_id) {
                 issues.push(
-                    Issue::new(format!("iotopen.installations[{i}].organization_id"), format!("organization {} is not defined", inst.organization_id), "add it under [[iotopen.organizations]]")
-                        .near(inst.name.clone()),
+                    Issue::new(
+                        format!("iotopen.installations[{i}].organization_id"),
+                        format!("organization {} is not defined", inst.organization_id),
+                        "add it under [[iotopen.organizations]]",
+                    )
+                    .near(inst.name.clone()),
                 );
             }
             if inst.client_id <= 0 || inst.id <= 0 {
-                issues.push(Issue::new(format!("iotopen.installations[{i}]"), "ids must be positive", "use positive numbers for id and client_id").near(inst.name.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("iotopen.installations[{i}]"),
+                        "ids must be positive",
+                        "use positive numbers for id and client_id",
+                    )
+                    .near(inst.name.clone()),
+                );
             }
         }
         for (i, u) in self.users.iter().enumerate() {
             if !roles.contains(&u.role) {
-                issues.push(Issue::new(format!("iotopen.users[{i}].role"), format!("role {} is not defined", u.role), "add it under [[iotopen.roles]]").near(u.email.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("iotopen.users[{i}].role"),
+                        format!("role {} is not defined", u.role),
+                        "add it under [[iotopen.roles]]",
+                    )
+                    .near(u.email.clone()),
+                );
             }
             for o in u.organizations.iter().filter(|o| !orgs.contains(o)) {
-                issues.push(Issue::new(format!("iotopen.users[{i}].organizations"), format!("organization {o} is not defined"), "add it under [[iotopen.organizations]]").near(u.email.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("iotopen.users[{i}].organizations"),
+                        format!("organization {o} is not defined"),
+                        "add it under [[iotopen.organizations]]",
+                    )
+                    .near(u.email.clone()),
+                );
             }
             for inst in u.installations.iter().filter(|x| !installations.contains(x)) {
                 issues.push(
-                    Issue::new(format!("iotopen.users[{i}].installations"), format!("installation {inst} is not defined"), "list installation ids (not client ids) of [[iotopen.installations]]")
-                        .near(u.email.clone()),
+                    Issue::new(
+                        format!("iotopen.users[{i}].installations"),
+                        format!("installation {inst} is not defined"),
+                        "list installation ids (not client ids) of [[iotopen.installations]]",
+                    )
+                    .near(u.email.clone()),
                 );
             }
             if u.sms_login && u.mobile.is_empty() {
-                issues.push(Issue::new(format!("iotopen.users[{i}].mobile"), "SMS login needs a mobile number", "add mobile = \"+46...\" or set sms_login = false").near(u.email.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("iotopen.users[{i}].mobile"),
+                        "SMS login needs a mobile number",
+                        "add mobile = \"+46...\" or set sms_login = false",
+                    )
+                    .near(u.email.clone()),
+                );
             }
         }
         for (kind, things) in [("functions", &self.functions), ("devices", &self.devices)] {
             for (i, t) in things.iter().enumerate().filter(|(_, t)| !installations.contains(&t.installation_id)) {
-                issues.push(Issue::new(format!("iotopen.{kind}[{i}].installation_id"), format!("installation {} is not defined", t.installation_id), "use an id of [[iotopen.installations]]").near(t.kind.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("iotopen.{kind}[{i}].installation_id"),
+                        format!("installation {} is not defined", t.installation_id),
+                        "use an id of [[iotopen.installations]]",
+                    )
+                    .near(t.kind.clone()),
+                );
             }
         }
         for (i, k) in self.api_keys.iter().enumerate() {
             if !users.contains(&k.user_id) {
-                issues.push(Issue::new(format!("iotopen.api_keys[{i}].user_id"), format!("user {} is not defined", k.user_id), "use an id of [[iotopen.users]]").near(k.name.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("iotopen.api_keys[{i}].user_id"),
+                        format!("user {} is not defined", k.user_id),
+                        "use an id of [[iotopen.users]]",
+                    )
+                    .near(k.name.clone()),
+                );
             }
             if k.token.len() != 32 || !k.token.bytes().all(|b| b.is_ascii_hexdigit()) {
-                issues.push(Issue::new(format!("iotopen.api_keys[{i}].token"), "a Lynx key is 32 hexadecimal characters", "use 32 characters from 0-9 and a-f").near(k.name.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("iotopen.api_keys[{i}].token"),
+                        "a Lynx key is 32 hexadecimal characters",
+                        "use 32 characters from 0-9 and a-f",
+                    )
+                    .near(k.name.clone()),
+                );
             }
         }
         for (i, c) in self.oauth_clients.iter().enumerate() {
             if c.redirect_uris.is_empty() {
-                issues.push(Issue::new(format!("iotopen.oauth_clients[{i}].redirect_uris"), "a client needs at least one redirect URI", "add the URI the client's callback listens on").near(c.client_id.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("iotopen.oauth_clients[{i}].redirect_uris"),
+                        "a client needs at least one redirect URI",
+                        "add the URI the client's callback listens on",
+                    )
+                    .near(c.client_id.clone()),
+                );
             }
             for s in c.allowed_scopes.iter().filter(|s| !super::oauth::SCOPES.iter().any(|(name, ..)| name == s)) {
                 let known: Vec<&str> = super::oauth::SCOPES.iter().map(|(n, ..)| *n).collect();
-                issues.push(Issue::new(format!("iotopen.oauth_clients[{i}].allowed_scopes"), format!("unknown scope '{s}'"), format!("use scopes from: {}", known.join(", "))).near(c.client_id.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("iotopen.oauth_clients[{i}].allowed_scopes"),
+                        format!("unknown scope '{s}'"),
+                        format!("use scopes from: {}", known.join(", ")),
+                    )
+                    .near(c.client_id.clone()),
+                );
             }
         }
         let bounds = [
@@ -301,7 +376,11 @@ impl Fixtures {
         ];
         for (name, value, low, high) in bounds {
             if !(low..=high).contains(&value) {
-                issues.push(Issue::new(format!("iotopen.{name}"), format!("{value} is out of range"), format!("use {low} to {high}")));
+                issues.push(Issue::new(
+                    format!("iotopen.{name}"),
+                    format!("{value} is out of range"),
+                    format!("use {low} to {high}"),
+                ));
             }
         }
         issues
@@ -319,7 +398,11 @@ mod tests {
         let broken = DEFAULT_FIXTURES
             .replacen("token = \"f7650807dffc43c98710bdd942d78b68\"", "token = \"not-hex\"", 1)
             .replacen("installations = [2001]", "installations = [9999]", 1)
-            .replacen("allowed_scopes = [\"installation:read\"", "allowed_scopes = [\"everything\", \"installation:read\"", 1);
+            .replacen(
+                "allowed_scopes = [\"installation:read\"",
+                "allowed_scopes = [\"everything\", \"installation:read\"",
+                1,
+            );
         let err = parse("f.toml", &broken).unwrap_err().to_string();
         assert!(err.contains("iotopen.api_keys[0].token: a Lynx key is 32 hexadecimal characters"), "{err}");
         assert!(err.contains("iotopen.users[0].installations: installation 9999 is not defined"), "{err}");

@@ -60,7 +60,9 @@ pub fn parse(raw: Option<&str>, now: f64) -> Result<Query, String> {
             None
         }
         Some(m) => {
-            let method = Method::parse(m).ok_or_else(|| format!("aggr_method '{m}' is not one of avg, mean, min, max, sum, count, first, last"))?;
+            let method = Method::parse(m).ok_or_else(|| {
+                format!("aggr_method '{m}' is not one of avg, mean, min, max, sum, count, first, last")
+            })?;
             let interval = get("aggr_interval").map(query::go_duration).transpose()?.unwrap_or(0.0);
             if interval < 0.0 {
                 return Err("aggr_interval must not be negative".into());
@@ -95,7 +97,9 @@ async fn log(io: Arc<IotOpen>, ctx: Ctx, raw: String, body: Option<Body>) -> Res
             Err(r) => return r,
         }
     }
-    let Some(client_id) = io.directory().installation(installation).map(|i| i.client_id) else { return errors::not_found() };
+    let Some(client_id) = io.directory().installation(installation).map(|i| i.client_id) else {
+        return errors::not_found();
+    };
     q.topics = without_prefix(client_id, std::mem::take(&mut q.topics));
     let page = io.values.query(installation, &q, now, io.bounds().retention_seconds);
     let last = page.entries.last().map_or(0.0, |e| e.timestamp);
@@ -138,7 +142,17 @@ mod tests {
         let d = parse(None, 1000.0).unwrap();
         assert_eq!((d.from, d.to, d.limit, d.descending, d.aggregate), (1000.0 - 86_400.0, 1000.0, 500, true, None));
         assert!(parse(Some("aggr_method=avg&aggr_interval=0s"), 0.0).unwrap().aggregate.is_some());
-        for bad in ["from=x", "from=10&to=5", "limit=0", "limit=-1", "order=up", "aggr_method=median", "aggr_method=avg&aggr_interval=1y", "include_total=maybe", "aggr_interval=1h"] {
+        for bad in [
+            "from=x",
+            "from=10&to=5",
+            "limit=0",
+            "limit=-1",
+            "order=up",
+            "aggr_method=median",
+            "aggr_method=avg&aggr_interval=1y",
+            "include_total=maybe",
+            "aggr_interval=1h",
+        ] {
             assert!(parse(Some(bad), 1000.0).is_err(), "{bad}");
         }
     }

@@ -33,7 +33,13 @@ impl IotOpen {
     pub(super) fn rejected(&self, ctx: &Ctx, grant: &str, who: Option<String>, reason: &str) -> Response<Body> {
         self.record(
             &ctx.route,
-            EventKind::TokenRejected { grant: Some(grant.to_owned()), client_id: who, error: "unauthorized".into(), reason: reason.to_owned(), code: None },
+            EventKind::TokenRejected {
+                grant: Some(grant.to_owned()),
+                client_id: who,
+                error: "unauthorized".into(),
+                reason: reason.to_owned(),
+                code: None,
+            },
         );
         errors::unauthorized()
     }
@@ -90,7 +96,11 @@ pub async fn login(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Resp
         let expires = now + f.iotopen.sms_code_lifetime_seconds;
         let token = credentials::new_token();
         let mut c = Credential::new(
-            Kind::PendingSms { code: code.clone(), code_expires: expires, attempts_left: f.iotopen.sms_code_attempts.max(1) },
+            Kind::PendingSms {
+                code: code.clone(),
+                code_expires: expires,
+                attempts_left: f.iotopen.sms_code_attempts.max(1),
+            },
             user.id,
             "login (waiting for the SMS code)",
             now,
@@ -98,7 +108,13 @@ pub async fn login(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Resp
         c.expire = expires;
         c.agent = agent(&ctx);
         io.credentials.lock().unwrap_or_else(|e| e.into_inner()).insert(&token, c);
-        io.core.sms.send(io.core.clock.now(), "iotopen", &user.mobile, format!("Your IoT Open verification code is {code}"), Some(code));
+        io.core.sms.send(
+            io.core.clock.now(),
+            "iotopen",
+            &user.mobile,
+            format!("Your IoT Open verification code is {code}"),
+            Some(code),
+        );
         io.issued(&ctx, "password (SMS step pending)", format!("user {}", user.id), &token, expires);
         return json_response(StatusCode::OK, json!({"token": token, "nextstep": "smslogin", "next_step": "smslogin"}));
     }

@@ -84,7 +84,8 @@ impl IotOpen {
         *self.directory.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Directory::new(f));
         let mut store = credentials::Store::new(f.max_tokens);
         for key in &f.api_keys {
-            let mut c = credentials::Credential::new(credentials::Kind::ApiKey, key.user_id, key.name.clone(), 1_700_000_000);
+            let mut c =
+                credentials::Credential::new(credentials::Kind::ApiKey, key.user_id, key.name.clone(), 1_700_000_000);
             c.id = key.id;
             c.expire = key.expire;
             c.permissions = key.permissions.clone();
@@ -138,7 +139,15 @@ impl IotOpen {
     /// The caller of a REST request, from its key (401 when there is none that works).
     fn authenticate(&self, ctx: &Ctx, endpoint: &str) -> Result<Caller, Response<Body>> {
         let deny = |reason: &str| {
-            self.record(&ctx.route, EventKind::ApiDenied { endpoint: endpoint.to_owned(), status: 401, reason: reason.to_owned(), client_id: None });
+            self.record(
+                &ctx.route,
+                EventKind::ApiDenied {
+                    endpoint: endpoint.to_owned(),
+                    status: 401,
+                    reason: reason.to_owned(),
+                    client_id: None,
+                },
+            );
             errors::unauthorized()
         };
         let token = match credentials::presented(&ctx.headers) {
@@ -158,7 +167,9 @@ impl IotOpen {
             return Err(deny(&why));
         }
         match credential.kind {
-            credentials::Kind::PendingSms { .. } => return Err(deny("the SMS code has not been given yet (PUT /api/v2/auth)")),
+            credentials::Kind::PendingSms { .. } => {
+                return Err(deny("the SMS code has not been given yet (PUT /api/v2/auth)"))
+            }
             credentials::Kind::OAuthRefresh { .. } => return Err(deny("a refresh token is not an access token")),
             _ => {}
         }
@@ -169,12 +180,26 @@ impl IotOpen {
         store.touch(&digest, now, &ctx.ip, &agent);
         drop(store);
         let token_id = crate::tokens::token_id(&token);
-        self.record(&ctx.route, EventKind::ApiAuthorized { endpoint: endpoint.to_owned(), client_id: access.principal.clone(), token_id: token_id.clone() });
+        self.record(
+            &ctx.route,
+            EventKind::ApiAuthorized {
+                endpoint: endpoint.to_owned(),
+                client_id: access.principal.clone(),
+                token_id: token_id.clone(),
+            },
+        );
         Ok(Caller { access, digest, token_id })
     }
 
     /// 403 unless the caller may do `action` on `installation`.
-    fn allow(&self, ctx: &Ctx, caller: &Caller, action: &str, installation: i64, endpoint: &str) -> Result<(), Response<Body>> {
+    fn allow(
+        &self,
+        ctx: &Ctx,
+        caller: &Caller,
+        action: &str,
+        installation: i64,
+        endpoint: &str,
+    ) -> Result<(), Response<Body>> {
         if caller.access.can(action, installation) {
             return Ok(());
         }
@@ -237,7 +262,10 @@ fn things_routes(which: Which) -> Router<Arc<IotOpen>> {
     let base = format!("/api/v2/{}", which.name());
     Router::new()
         .route(&format!("{base}/{{installation}}"), get(objects::list).post(objects::create))
-        .route(&format!("{base}/{{installation}}/{{id}}"), get(objects::get_one).put(objects::update).delete(objects::remove))
+        .route(
+            &format!("{base}/{{installation}}/{{id}}"),
+            get(objects::get_one).put(objects::update).delete(objects::remove),
+        )
         .route(
             &format!("{base}/{{installation}}/{{id}}/meta/{{key}}"),
             get(objects::get_meta).post(objects::create_meta).put(objects::update_meta).delete(objects::delete_meta),
@@ -327,7 +355,9 @@ impl Provider for IotOpen {
             })
             .collect();
         lines.extend(f.api_keys.iter().map(|k| format!("API key {} ({}, user {})", k.token, k.name, k.user_id)));
-        lines.extend(f.oauth_clients.iter().map(|c| format!("OAuth client {} secret {} redirect {}", c.client_id, c.secret, c.redirect_uris.join(" "))));
+        lines.extend(f.oauth_clients.iter().map(|c| {
+            format!("OAuth client {} secret {} redirect {}", c.client_id, c.secret, c.redirect_uris.join(" "))
+        }));
         lines
     }
 

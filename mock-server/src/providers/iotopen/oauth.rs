@@ -44,7 +44,11 @@ use crate::wire::{read_body, Authorization, Form};
 pub const SCOPES: &[(&str, &str, &[&str])] = &[
     ("installation:read", "See the installations you choose", &[access::INSTALLATION_LIST]),
     ("functionx:read", "Read functions", &[access::FUNCTIONX_LIST]),
-    ("functionx:write", "Create, change and delete functions", &[access::FUNCTIONX_UPDATE, access::FUNCTIONX_CREATE_DELETE]),
+    (
+        "functionx:write",
+        "Create, change and delete functions",
+        &[access::FUNCTIONX_UPDATE, access::FUNCTIONX_CREATE_DELETE],
+    ),
     ("devicex:read", "Read devices", &[access::DEVICEX_LIST]),
     ("devicex:write", "Create, change and delete devices", &[access::DEVICEX_UPDATE, access::DEVICEX_CREATE_DELETE]),
     ("status:read", "Read current values", &[access::STATUS_READ]),
@@ -135,7 +139,10 @@ impl OAuthState {
 /// Scopes from a list or a space/comma-joined string.
 fn words(v: Option<&Value>) -> Vec<String> {
     match v {
-        Some(Value::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_owned).or_else(|| i.as_i64().map(|n| n.to_string()))).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_owned).or_else(|| i.as_i64().map(|n| n.to_string())))
+            .collect(),
         Some(Value::String(s)) => s.split([' ', ',']).filter(|w| !w.is_empty()).map(str::to_owned).collect(),
         Some(Value::Number(n)) => vec![n.to_string()],
         _ => Vec::new(),
@@ -144,7 +151,12 @@ fn words(v: Option<&Value>) -> Vec<String> {
 
 /// Installations the user could share: every one any of their permissions reaches.
 fn shareable(access: &Access) -> BTreeSet<i64> {
-    access.organization.union(&access.assigned).copied().filter(|i| SCOPES.iter().flat_map(|(_, _, a)| a.iter()).any(|a| access.can(a, *i))).collect()
+    access
+        .organization
+        .union(&access.assigned)
+        .copied()
+        .filter(|i| SCOPES.iter().flat_map(|(_, _, a)| a.iter()).any(|a| access.can(a, *i)))
+        .collect()
 }
 
 /// Checks an authorization request's parameters; `Err` is a 400 message.
@@ -154,14 +166,20 @@ fn check_request(io: &IotOpen, params: &dyn Fn(&str) -> Option<String>, user_id:
     }
     let client_id = params("client_id").ok_or("invalid_request: client_id is missing")?;
     let f = io.fixtures();
-    let client = f.iotopen.oauth_clients.iter().find(|c| c.client_id == client_id).ok_or_else(|| format!("invalid_client: unknown client '{client_id}'"))?;
+    let client = f
+        .iotopen
+        .oauth_clients
+        .iter()
+        .find(|c| c.client_id == client_id)
+        .ok_or_else(|| format!("invalid_client: unknown client '{client_id}'"))?;
     let redirect_uri = match params("redirect_uri") {
         Some(uri) if client.redirect_uris.contains(&uri) => uri,
         Some(uri) => return Err(format!("invalid_request: redirect_uri '{uri}' is not registered for this client")),
         None if client.redirect_uris.len() == 1 => client.redirect_uris[0].clone(),
         None => return Err("invalid_request: redirect_uri is missing".into()),
     };
-    let scopes: Vec<String> = params("scope").unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let scopes: Vec<String> =
+        params("scope").unwrap_or_default().split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect();
     if scopes.is_empty() {
         return Err("invalid_scope: ask for at least one scope".into());
     }
@@ -178,7 +196,15 @@ fn check_request(io: &IotOpen, params: &dyn Fn(&str) -> Option<String>, user_id:
             Some((c, method))
         }
     };
-    Ok(Request { user_id, client_id, redirect_uri, scopes, state: params("state"), challenge, expires: io.now() + CODE_LIFETIME })
+    Ok(Request {
+        user_id,
+        client_id,
+        redirect_uri,
+        scopes,
+        state: params("state"),
+        challenge,
+        expires: io.now() + CODE_LIFETIME,
+    })
 }
 
 pub async fn authorize(State(io): State<Arc<IotOpen>>, ctx: Ctx) -> Response<Body> {
@@ -200,7 +226,13 @@ pub async fn authorize(State(io): State<Arc<IotOpen>>, ctx: Ctx) -> Response<Bod
         .map(|i| json!({"id": i.id, "client_id": i.client_id, "name": i.name}))
         .collect();
     let f = io.fixtures();
-    let client_name = f.iotopen.oauth_clients.iter().find(|c| c.client_id == request.client_id).map(|c| c.name.clone()).unwrap_or_default();
+    let client_name = f
+        .iotopen
+        .oauth_clients
+        .iter()
+        .find(|c| c.client_id == request.client_id)
+        .map(|c| c.name.clone())
+        .unwrap_or_default();
     let body = json!({
         "consent_challenge": challenge,
         "client": {"client_id": request.client_id, "name": client_name},
@@ -237,21 +269,36 @@ pub async fn consent(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Re
     };
     let mut redirect = request.redirect_uri.clone();
     let sep = if redirect.contains('?') { '&' } else { '?' };
-    let state = request.state.as_deref().map(|s| format!("&state={}", form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>())).unwrap_or_default();
-    let refused = query::field(&body, "accept").and_then(Value::as_bool) == Some(false) || query::field(&body, "deny").and_then(Value::as_bool) == Some(true);
+    let state = request
+        .state
+        .as_deref()
+        .map(|s| format!("&state={}", form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>()))
+        .unwrap_or_default();
+    let refused = query::field(&body, "accept").and_then(Value::as_bool) == Some(false)
+        || query::field(&body, "deny").and_then(Value::as_bool) == Some(true);
     if refused {
         redirect.push_str(&format!("{sep}error=access_denied&error_description=the+user+refused{state}"));
         return json_response(StatusCode::OK, json!({"redirect_to": redirect}));
     }
-    let granted_scopes = words(query::field(&body, "grant_scope").or_else(|| query::field(&body, "scopes")).or_else(|| query::field(&body, "scope")));
-    let granted_scopes: BTreeSet<String> = if granted_scopes.is_empty() { request.scopes.iter().cloned().collect() } else { granted_scopes.into_iter().collect() };
+    let granted_scopes = words(
+        query::field(&body, "grant_scope")
+            .or_else(|| query::field(&body, "scopes"))
+            .or_else(|| query::field(&body, "scope")),
+    );
+    let granted_scopes: BTreeSet<String> = if granted_scopes.is_empty() {
+        request.scopes.iter().cloned().collect()
+    } else {
+        granted_scopes.into_iter().collect()
+    };
     if let Some(bad) = granted_scopes.iter().find(|s| !request.scopes.contains(s)) {
         return errors::bad_request(format!("scope '{bad}' was not requested"));
     }
     let allowed = shareable(&caller.access);
     let mut installations = BTreeSet::new();
     for raw in words(query::field(&body, "installations").or_else(|| query::field(&body, "grant_installations"))) {
-        let Ok(id) = raw.parse::<i64>() else { return errors::bad_request(format!("installation '{raw}' is not a number")) };
+        let Ok(id) = raw.parse::<i64>() else {
+            return errors::bad_request(format!("installation '{raw}' is not a number"));
+        };
         if !allowed.contains(&id) {
             return errors::message(StatusCode::FORBIDDEN, format!("installation {id} is not yours to share"));
         }
@@ -286,18 +333,32 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response<B
 
 pub async fn token(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Response<Body> {
     let reject = |error: &str, description: &str, client: Option<String>| {
-        io.record(&ctx.route, EventKind::TokenRejected { grant: None, client_id: client, error: error.to_owned(), reason: description.to_owned(), code: None });
+        io.record(
+            &ctx.route,
+            EventKind::TokenRejected {
+                grant: None,
+                client_id: client,
+                error: error.to_owned(),
+                reason: description.to_owned(),
+                code: None,
+            },
+        );
         let status = if error == "invalid_client" { StatusCode::UNAUTHORIZED } else { StatusCode::BAD_REQUEST };
         oauth_error(status, error, description)
     };
-    let Ok(bytes) = read_body(body, query::MAX_BODY).await else { return reject("invalid_request", "the body could not be read", None) };
+    let Ok(bytes) = read_body(body, query::MAX_BODY).await else {
+        return reject("invalid_request", "the body could not be read", None);
+    };
     let form = match Form::from_request(&ctx.headers, &bytes) {
         Ok(f) => f,
         Err(e) => return reject("invalid_request", &e.to_string(), None),
     };
     let (client_id, secret) = match Authorization::from_headers(&ctx.headers) {
         Ok(Some(Authorization::Basic { user, password })) => (user, password),
-        _ => (form.get("client_id").unwrap_or_default().to_owned(), form.get("client_secret").unwrap_or_default().to_owned()),
+        _ => (
+            form.get("client_id").unwrap_or_default().to_owned(),
+            form.get("client_secret").unwrap_or_default().to_owned(),
+        ),
     };
     let f = io.fixtures();
     let Some(client) = f.iotopen.oauth_clients.iter().find(|c| c.client_id == client_id) else {
@@ -310,8 +371,11 @@ pub async fn token(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Resp
     let (user_id, consent_id) = match form.get("grant_type") {
         Some("authorization_code") => {
             let code = form.get("code").unwrap_or_default();
-            let grant = io.oauth.inner.lock().unwrap_or_else(|e| e.into_inner()).codes.remove(&credentials::digest(code));
-            let Some(grant) = grant else { return reject("invalid_grant", "unknown or already used code", Some(client_id)) };
+            let grant =
+                io.oauth.inner.lock().unwrap_or_else(|e| e.into_inner()).codes.remove(&credentials::digest(code));
+            let Some(grant) = grant else {
+                return reject("invalid_grant", "unknown or already used code", Some(client_id));
+            };
             let r = &grant.request;
             if r.client_id != client_id || r.expires <= now {
                 return reject("invalid_grant", "the code belongs to another client or expired", Some(client_id));
@@ -334,10 +398,19 @@ pub async fn token(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Resp
         }
         Some("refresh_token") => {
             let presented = form.get("refresh_token").unwrap_or_default();
-            let taken = io.credentials.lock().unwrap_or_else(|e| e.into_inner()).remove(&credentials::digest(presented));
+            let taken =
+                io.credentials.lock().unwrap_or_else(|e| e.into_inner()).remove(&credentials::digest(presented));
             match taken {
-                Some(Credential { kind: Kind::OAuthRefresh { client_id: owner, consent }, user_id, expire, .. }) if owner == client_id && (expire == 0 || expire > now) => (user_id, consent),
-                _ => return reject("invalid_grant", "unknown, used, expired or another client's refresh token", Some(client_id)),
+                Some(Credential {
+                    kind: Kind::OAuthRefresh { client_id: owner, consent }, user_id, expire, ..
+                }) if owner == client_id && (expire == 0 || expire > now) => (user_id, consent),
+                _ => {
+                    return reject(
+                        "invalid_grant",
+                        "unknown, used, expired or another client's refresh token",
+                        Some(client_id),
+                    )
+                }
             }
         }
         Some(other) => return reject("unsupported_grant_type", &format!("grant type '{other}'"), Some(client_id)),
@@ -350,12 +423,22 @@ pub async fn token(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Resp
     let refresh_token = credentials::new_token();
     {
         let mut store = io.credentials.lock().unwrap_or_else(|e| e.into_inner());
-        let mut access = Credential::new(Kind::OAuthAccess { client_id: client_id.clone(), consent: consent.id.clone() }, user_id, client.name.clone(), now);
+        let mut access = Credential::new(
+            Kind::OAuthAccess { client_id: client_id.clone(), consent: consent.id.clone() },
+            user_id,
+            client.name.clone(),
+            now,
+        );
         access.expire = now + lifetime;
         access.scopes = Some(consent.scopes.clone());
         access.installations = Some(consent.installations.clone());
         store.insert(&access_token, access);
-        let mut refresh = Credential::new(Kind::OAuthRefresh { client_id: client_id.clone(), consent: consent.id.clone() }, user_id, client.name.clone(), now);
+        let mut refresh = Credential::new(
+            Kind::OAuthRefresh { client_id: client_id.clone(), consent: consent.id.clone() },
+            user_id,
+            client.name.clone(),
+            now,
+        );
         refresh.expire = now + f.iotopen.login_token_lifetime_seconds;
         store.insert(&refresh_token, refresh);
     }
@@ -381,7 +464,8 @@ pub async fn token(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Resp
 }
 
 pub async fn scopes() -> Response<Body> {
-    let list: Vec<Value> = SCOPES.iter().map(|(scope, description, _)| json!({"scope": scope, "description": description})).collect();
+    let list: Vec<Value> =
+        SCOPES.iter().map(|(scope, description, _)| json!({"scope": scope, "description": description})).collect();
     json_response(StatusCode::OK, Value::Array(list))
 }
 
@@ -398,7 +482,8 @@ pub async fn consents(State(io): State<Arc<IotOpen>>, ctx: Ctx, Path(user): Path
         return errors::forbidden();
     }
     let inner = io.oauth.inner.lock().unwrap_or_else(|e| e.into_inner());
-    let mut list: Vec<&Consent> = inner.consents.iter().map(|(_, c)| c).filter(|c| c.user_id == caller.access.user_id).collect();
+    let mut list: Vec<&Consent> =
+        inner.consents.iter().map(|(_, c)| c).filter(|c| c.user_id == caller.access.user_id).collect();
     list.sort_by(|a, b| a.id.cmp(&b.id));
     let body: Vec<Value> = list
         .into_iter()
@@ -407,7 +492,11 @@ pub async fn consents(State(io): State<Arc<IotOpen>>, ctx: Ctx, Path(user): Path
     json_response(StatusCode::OK, Value::Array(body))
 }
 
-pub async fn revoke_consent(State(io): State<Arc<IotOpen>>, ctx: Ctx, Path((user, id)): Path<(String, String)>) -> Response<Body> {
+pub async fn revoke_consent(
+    State(io): State<Arc<IotOpen>>,
+    ctx: Ctx,
+    Path((user, id)): Path<(String, String)>,
+) -> Response<Body> {
     let caller = match io.authenticate(&ctx, "security/consent") {
         Ok(c) => c,
         Err(r) => return r,
@@ -437,7 +526,8 @@ mod tests {
 
     #[test]
     fn scopes_map_to_the_role_reach() {
-        let role: BTreeSet<String> = ["status/read/assigned", "log/read/all", "mqtt/publish/assigned"].iter().map(|s| s.to_string()).collect();
+        let role: BTreeSet<String> =
+            ["status/read/assigned", "log/read/all", "mqtt/publish/assigned"].iter().map(|s| s.to_string()).collect();
         let scopes: BTreeSet<String> = ["status:read", "log:read"].iter().map(|s| s.to_string()).collect();
         let p = permissions_of(&scopes, &role);
         assert_eq!(p, ["status/read/assigned", "log/read/all"].iter().map(|s| s.to_string()).collect());

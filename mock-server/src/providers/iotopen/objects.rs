@@ -31,7 +31,13 @@ fn object_json(o: &Object) -> Value {
 }
 
 /// Authenticates and checks `action` on the installation of the path.
-fn enter(io: &IotOpen, ctx: &Ctx, which: Which, raw_installation: &str, action: &str) -> Result<(Caller, i64), Response<Body>> {
+fn enter(
+    io: &IotOpen,
+    ctx: &Ctx,
+    which: Which,
+    raw_installation: &str,
+    action: &str,
+) -> Result<(Caller, i64), Response<Body>> {
     let caller = io.authenticate(ctx, which.name())?;
     let installation = id("installation id", raw_installation)?;
     io.allow(ctx, &caller, action, installation, which.name())?;
@@ -64,7 +70,12 @@ fn meta_map(v: Option<&Value>, field: &str) -> Result<Option<BTreeMap<String, St
     }
 }
 
-pub async fn list(State(io): State<Arc<IotOpen>>, Extension(which): Extension<Which>, ctx: Ctx, Path(installation): Path<String>) -> Response<Body> {
+pub async fn list(
+    State(io): State<Arc<IotOpen>>,
+    Extension(which): Extension<Which>,
+    ctx: Ctx,
+    Path(installation): Path<String>,
+) -> Response<Body> {
     let (_, installation) = match enter(&io, &ctx, which, &installation, which.list()) {
         Ok(v) => v,
         Err(r) => return r,
@@ -74,7 +85,12 @@ pub async fn list(State(io): State<Arc<IotOpen>>, Extension(which): Extension<Wh
     json_response(StatusCode::OK, Value::Array(list))
 }
 
-pub async fn get_one(State(io): State<Arc<IotOpen>>, Extension(which): Extension<Which>, ctx: Ctx, Path((installation, object)): Path<(String, String)>) -> Response<Body> {
+pub async fn get_one(
+    State(io): State<Arc<IotOpen>>,
+    Extension(which): Extension<Which>,
+    ctx: Ctx,
+    Path((installation, object)): Path<(String, String)>,
+) -> Response<Body> {
     let (_, installation) = match enter(&io, &ctx, which, &installation, which.list()) {
         Ok(v) => v,
         Err(r) => return r,
@@ -86,7 +102,13 @@ pub async fn get_one(State(io): State<Arc<IotOpen>>, Extension(which): Extension
     }
 }
 
-pub async fn create(State(io): State<Arc<IotOpen>>, Extension(which): Extension<Which>, ctx: Ctx, Path(installation): Path<String>, body: Body) -> Response<Body> {
+pub async fn create(
+    State(io): State<Arc<IotOpen>>,
+    Extension(which): Extension<Which>,
+    ctx: Ctx,
+    Path(installation): Path<String>,
+    body: Body,
+) -> Response<Body> {
     let (_, installation) = match enter(&io, &ctx, which, &installation, which.create_delete()) {
         Ok(v) => v,
         Err(r) => return r,
@@ -109,12 +131,16 @@ pub async fn create(State(io): State<Arc<IotOpen>>, Extension(which): Extension<
         Some(v) if v.as_i64() == Some(installation) || v.as_i64() == Some(0) => {}
         Some(_) => return errors::bad_request("installation_id in the body differs from the one in the path"),
     }
-    let (meta, protected_meta) = match (meta_map(query::field(&body, "meta"), "meta"), meta_map(query::field(&body, "protected_meta"), "protected_meta")) {
+    let (meta, protected_meta) = match (
+        meta_map(query::field(&body, "meta"), "meta"),
+        meta_map(query::field(&body, "protected_meta"), "protected_meta"),
+    ) {
         (Ok(m), Ok(p)) => (m.unwrap_or_default(), p.unwrap_or_default()),
         (Err(r), _) | (_, Err(r)) => return r,
     };
     let now = io.now();
-    let object = Object { id: 0, kind, installation_id: installation, meta, protected_meta, created: now, updated: now };
+    let object =
+        Object { id: 0, kind, installation_id: installation, meta, protected_meta, created: now, updated: now };
     match io.things.with(which, |s| s.create(object)) {
         Ok(created) => {
             let body = object_json(&created);
@@ -153,7 +179,10 @@ pub async fn update(
         Some(Value::String(t)) if !t.is_empty() && t.len() <= 256 => Some(t.clone()),
         Some(_) => return errors::bad_request("type must be a non-empty string"),
     };
-    let (meta, protected_meta) = match (meta_map(query::field(&body, "meta"), "meta"), meta_map(query::field(&body, "protected_meta"), "protected_meta")) {
+    let (meta, protected_meta) = match (
+        meta_map(query::field(&body, "meta"), "meta"),
+        meta_map(query::field(&body, "protected_meta"), "protected_meta"),
+    ) {
         (Ok(m), Ok(p)) => (m, p),
         (Err(r), _) | (_, Err(r)) => return r,
     };
@@ -184,7 +213,12 @@ pub async fn update(
     }
 }
 
-pub async fn remove(State(io): State<Arc<IotOpen>>, Extension(which): Extension<Which>, ctx: Ctx, Path((installation, object)): Path<(String, String)>) -> Response<Body> {
+pub async fn remove(
+    State(io): State<Arc<IotOpen>>,
+    Extension(which): Extension<Which>,
+    ctx: Ctx,
+    Path((installation, object)): Path<(String, String)>,
+) -> Response<Body> {
     let (_, installation) = match enter(&io, &ctx, which, &installation, which.create_delete()) {
         Ok(v) => v,
         Err(r) => return r,
@@ -233,7 +267,14 @@ enum MetaWrite {
     Delete,
 }
 
-async fn write_meta(io: Arc<IotOpen>, which: Which, ctx: Ctx, (installation, object, key): (String, String, String), body: Option<Body>, mode: MetaWrite) -> Response<Body> {
+async fn write_meta(
+    io: Arc<IotOpen>,
+    which: Which,
+    ctx: Ctx,
+    (installation, object, key): (String, String, String),
+    body: Option<Body>,
+    mode: MetaWrite,
+) -> Response<Body> {
     let (_, installation) = match enter(&io, &ctx, which, &installation, which.update()) {
         Ok(v) => v,
         Err(r) => return r,
@@ -270,7 +311,9 @@ async fn write_meta(io: Arc<IotOpen>, which: Which, ctx: Ctx, (installation, obj
         let Some(o) = s.get_mut(installation, object) else { return Err(errors::not_found()) };
         let exists = o.meta.contains_key(&key) || o.protected_meta.contains_key(&key);
         match mode {
-            MetaWrite::Create if exists => return Err(errors::message(StatusCode::CONFLICT, format!("meta key '{key}' already exists"))),
+            MetaWrite::Create if exists => {
+                return Err(errors::message(StatusCode::CONFLICT, format!("meta key '{key}' already exists")))
+            }
             MetaWrite::Update if !exists && !create_missing => return Err(errors::not_found()),
             MetaWrite::Delete if !exists => return Err(errors::not_found()),
             _ => {}
@@ -321,6 +364,11 @@ pub async fn update_meta(
     write_meta(io, which, ctx, path, Some(body), MetaWrite::Update).await
 }
 
-pub async fn delete_meta(State(io): State<Arc<IotOpen>>, Extension(which): Extension<Which>, ctx: Ctx, Path(path): Path<(String, String, String)>) -> Response<Body> {
+pub async fn delete_meta(
+    State(io): State<Arc<IotOpen>>,
+    Extension(which): Extension<Which>,
+    ctx: Ctx,
+    Path(path): Path<(String, String, String)>,
+) -> Response<Body> {
     write_meta(io, which, ctx, path, None, MetaWrite::Delete).await
 }

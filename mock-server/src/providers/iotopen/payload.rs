@@ -36,7 +36,9 @@ pub fn parse(payload: &[u8]) -> Result<Sample, String> {
     let number = |name: &str| -> Result<Option<f64>, String> {
         match object.get(name) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) => n.as_f64().filter(|v| v.is_finite()).map(Some).ok_or_else(|| format!("{name} is out of range")),
+            Some(Value::Number(n)) => {
+                n.as_f64().filter(|v| v.is_finite()).map(Some).ok_or_else(|| format!("{name} is out of range"))
+            }
             Some(_) => Err(format!("{name} must be a number")),
         }
     };
@@ -57,7 +59,10 @@ mod tests {
 
     #[test]
     fn the_specified_shape_only() {
-        assert_eq!(parse(br#"{"timestamp": 1700000000.5, "value": 21.5, "msg": "ok"}"#), Ok(Sample { timestamp: Some(1_700_000_000.5), value: 21.5, msg: "ok".into() }));
+        assert_eq!(
+            parse(br#"{"timestamp": 1700000000.5, "value": 21.5, "msg": "ok"}"#),
+            Ok(Sample { timestamp: Some(1_700_000_000.5), value: 21.5, msg: "ok".into() })
+        );
         assert_eq!(parse(br#"{"value": 1}"#).unwrap().timestamp, None);
         assert!(parse(br#"{"value": 1, "unit": "C"}"#).unwrap_err().contains("unit"));
         assert!(parse(br#"{"timestamp": 1}"#).is_err());

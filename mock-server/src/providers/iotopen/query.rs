@@ -105,7 +105,9 @@ pub async fn json_body(body: Body) -> Result<Option<Value>, Response<Body>> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| errors::bad_request(format!("the body is not valid JSON: {e}")))
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| errors::bad_request(format!("the body is not valid JSON: {e}")))
 }
 
 /// A JSON object's field, with the name matched without regard to case (Go encodes struct
@@ -120,7 +122,9 @@ pub fn topics_body(body: Option<&Value>) -> Result<Vec<String>, String> {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|t| t.as_str().map(str::to_owned).ok_or_else(|| "the body must be a JSON array of topic strings".to_owned()))
+            .map(|t| {
+                t.as_str().map(str::to_owned).ok_or_else(|| "the body must be a JSON array of topic strings".to_owned())
+            })
             .collect(),
         Some(_) => Err("the body must be a JSON array of topic strings".into()),
     }

@@ -41,7 +41,9 @@ async fn status(io: Arc<IotOpen>, ctx: Ctx, raw: String, body: Option<Body>) -> 
             Err(r) => return r,
         }
     }
-    let Some(client_id) = io.directory().installation(installation).map(|i| i.client_id) else { return errors::not_found() };
+    let Some(client_id) = io.directory().installation(installation).map(|i| i.client_id) else {
+        return errors::not_found();
+    };
     let topics = without_prefix(client_id, topics);
     let entries: Vec<Value> = io
         .values
@@ -58,6 +60,11 @@ pub async fn get_status(State(io): State<Arc<IotOpen>>, ctx: Ctx, Path(raw): Pat
     status(io, ctx, raw, None).await
 }
 
-pub async fn post_status(State(io): State<Arc<IotOpen>>, ctx: Ctx, Path(raw): Path<String>, body: Body) -> Response<Body> {
+pub async fn post_status(
+    State(io): State<Arc<IotOpen>>,
+    ctx: Ctx,
+    Path(raw): Path<String>,
+    body: Body,
+) -> Response<Body> {
     status(io, ctx, raw, Some(body)).await
 }

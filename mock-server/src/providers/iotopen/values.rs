@@ -124,10 +124,21 @@ impl Values {
     /// Stores a sample of `topic` (without the client id). `Err` when the installation has
     /// reached its topic bound.
     #[allow(clippy::too_many_arguments)]
-    pub fn record(&self, installation: i64, topic: &str, timestamp: f64, value: f64, msg: &str, now: f64, bounds: Bounds) -> Result<(), String> {
+    pub fn record(
+        &self,
+        installation: i64,
+        topic: &str,
+        timestamp: f64,
+        value: f64,
+        msg: &str,
+        now: f64,
+        bounds: Bounds,
+    ) -> Result<(), String> {
         let series = match self.series(installation) {
             Some(s) => s,
-            None => self.installations.write().unwrap_or_else(|e| e.into_inner()).entry(installation).or_default().clone(),
+            None => {
+                self.installations.write().unwrap_or_else(|e| e.into_inner()).entry(installation).or_default().clone()
+            }
         };
         let oldest = now - bounds.retention_seconds;
         if timestamp < oldest {
@@ -136,7 +147,9 @@ impl Values {
         let mut s = series.lock().unwrap_or_else(|e| e.into_inner());
         let topic_id = match s.topic_ids.get(topic) {
             Some(id) => *id,
-            None if s.topics.len() >= MAX_TOPICS => return Err(format!("the installation already has {MAX_TOPICS} topics")),
+            None if s.topics.len() >= MAX_TOPICS => {
+                return Err(format!("the installation already has {MAX_TOPICS} topics"))
+            }
             None => {
                 let name: Arc<str> = Arc::from(topic);
                 let id = s.topics.len() as u32;
@@ -287,7 +300,8 @@ impl Series {
 
 /// Whether a topic (without client id) is asked for: exact, or by an MQTT filter.
 fn wanted(topic: &str, patterns: &[String]) -> bool {
-    patterns.is_empty() || patterns.iter().any(|p| p == topic || ((p.contains('+') || p.contains('#')) && topics::matches(topic, p)))
+    patterns.is_empty()
+        || patterns.iter().any(|p| p == topic || ((p.contains('+') || p.contains('#')) && topics::matches(topic, p)))
 }
 
 struct Acc {
@@ -302,7 +316,15 @@ struct Acc {
 
 impl Acc {
     fn new(p: &Point) -> Acc {
-        Acc { count: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, first: p.value, first_ts: p.timestamp, last: p.value }
+        Acc {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            first: p.value,
+            first_ts: p.timestamp,
+            last: p.value,
+        }
     }
 
     fn add(&mut self, p: &Point) {

@@ -56,7 +56,10 @@ fn is_dns_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 253
         && s.split('.').all(|l| {
-            !l.is_empty() && l.len() <= 63 && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') && !l.starts_with('-')
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
         })
 }
 
@@ -150,7 +153,11 @@ pub async fn openid_configuration_v1(
 }
 
 /// `GET /{t}/discovery/v2.0/keys` and `/{t}/discovery/keys`.
-pub async fn keys(State(k): State<Arc<Kalibrate>>, TenantSegment(t): TenantSegment, headers: HeaderMap) -> Response<Body> {
+pub async fn keys(
+    State(k): State<Arc<Kalibrate>>,
+    TenantSegment(t): TenantSegment,
+    headers: HeaderMap,
+) -> Response<Body> {
     let fixtures = k.core.fixtures();
     match resolve_tenant(&fixtures.kalibrate, &t) {
         Ok(tenant) => json_with_cache(json!({
@@ -452,9 +459,19 @@ fn check_request<'f>(
 }
 
 /// A known path with the wrong method: the token endpoint says so as Azure AD does (900561).
-pub async fn method_not_allowed(State(k): State<Arc<Kalibrate>>, method: axum::http::Method, uri: axum::http::Uri, headers: HeaderMap) -> Response<Body> {
+pub async fn method_not_allowed(
+    State(k): State<Arc<Kalibrate>>,
+    method: axum::http::Method,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+) -> Response<Body> {
     let e = if uri.path().ends_with("/oauth2/v2.0/token") {
-        AadError::new(StatusCode::BAD_REQUEST, "invalid_request", 900561, format!("The endpoint only accepts POST, OPTIONS requests. Received a {method} request."))
+        AadError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            900561,
+            format!("The endpoint only accepts POST, OPTIONS requests. Received a {method} request."),
+        )
     } else {
         let mut e = AadError::invalid_request(&format!("{method} is not supported here"));
         e.status = StatusCode::METHOD_NOT_ALLOWED;

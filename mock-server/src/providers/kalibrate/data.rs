@@ -41,7 +41,8 @@ const IMPORT_KINDS: &[(&str, &str, &str)] = &[
 ];
 
 pub fn api_error(status: StatusCode, message: impl Into<String>) -> Response<Body> {
-    let mut r = Response::new(Body::from(json!({"statusCode": status.as_u16(), "message": message.into()}).to_string()));
+    let mut r =
+        Response::new(Body::from(json!({"statusCode": status.as_u16(), "message": message.into()}).to_string()));
     *r.status_mut() = status;
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     if status == StatusCode::UNAUTHORIZED {
@@ -63,15 +64,25 @@ pub struct Caller {
 }
 
 /// The gateway's checks. On refusal, records why and returns the answer to send.
-pub fn admit(k: &Kalibrate, route: &ServiceRoute, headers: &HeaderMap, endpoint: &str) -> Result<Caller, Response<Body>> {
+pub fn admit(
+    k: &Kalibrate,
+    route: &ServiceRoute,
+    headers: &HeaderMap,
+    endpoint: &str,
+) -> Result<Caller, Response<Body>> {
     let deny = |status: StatusCode, reason: String, client_id: Option<String>, message: &str| {
-        k.core.record(route, EventKind::ApiDenied { endpoint: endpoint.to_owned(), status: status.as_u16(), reason, client_id });
+        k.core.record(
+            route,
+            EventKind::ApiDenied { endpoint: endpoint.to_owned(), status: status.as_u16(), reason, client_id },
+        );
         api_error(status, message)
     };
     let fixtures = k.core.fixtures();
     let agent = headers.get(header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase());
     if let Some(agent) = &agent {
-        if let Some(prefix) = fixtures.kalibrate.rejected_user_agents.iter().find(|p| agent.starts_with(&p.to_ascii_lowercase())) {
+        if let Some(prefix) =
+            fixtures.kalibrate.rejected_user_agents.iter().find(|p| agent.starts_with(&p.to_ascii_lowercase()))
+        {
             return Err(deny(
                 StatusCode::FORBIDDEN,
                 format!("User-Agent starts with '{prefix}', which the gateway rejects"),
@@ -84,40 +95,86 @@ pub fn admit(k: &Kalibrate, route: &ServiceRoute, headers: &HeaderMap, endpoint:
     let token = match Authorization::from_headers(headers) {
         Ok(Some(Authorization::Bearer(t))) => t,
         Ok(None) => return Err(deny(StatusCode::UNAUTHORIZED, "no Authorization header".into(), None, UNAUTHORIZED)),
-        Ok(Some(_)) => return Err(deny(StatusCode::UNAUTHORIZED, "Authorization is not a Bearer token".into(), None, UNAUTHORIZED)),
+        Ok(Some(_)) => {
+            return Err(deny(
+                StatusCode::UNAUTHORIZED,
+                "Authorization is not a Bearer token".into(),
+                None,
+                UNAUTHORIZED,
+            ))
+        }
         Err(e) => return Err(deny(StatusCode::UNAUTHORIZED, e.to_string(), None, UNAUTHORIZED)),
     };
     let claims: AccessClaims = match k.signer.verify(&token).map(serde_json::from_value) {
         Ok(Ok(c)) => c,
-        Ok(Err(e)) => return Err(deny(StatusCode::UNAUTHORIZED, format!("token claims are not an Azure AD v1.0 access token: {e}"), None, UNAUTHORIZED)),
-        Err(e) => return Err(deny(StatusCode::UNAUTHORIZED, format!("token signature or format: {e}"), None, UNAUTHORIZED)),
+        Ok(Err(e)) => {
+            return Err(deny(
+                StatusCode::UNAUTHORIZED,
+                format!("token claims are not an Azure AD v1.0 access token: {e}"),
+                None,
+                UNAUTHORIZED,
+            ))
+        }
+        Err(e) => {
+            return Err(deny(StatusCode::UNAUTHORIZED, format!("token signature or format: {e}"), None, UNAUTHORIZED))
+        }
     };
     let client = Some(claims.appid.clone());
     let tenant = fixtures.kalibrate.tenant(&claims.tid);
     if tenant.is_none() || claims.iss != v1_issuer(&claims.tid) || claims.ver != "1.0" {
-        return Err(deny(StatusCode::UNAUTHORIZED, format!("issuer '{}' is not a known tenant", claims.iss), client, UNAUTHORIZED));
+        return Err(deny(
+            StatusCode::UNAUTHORIZED,
+            format!("issuer '{}' is not a known tenant", claims.iss),
+            client,
+            UNAUTHORIZED,
+        ));
     }
     if !tenant.is_some_and(|t| t.apis.iter().any(|a| a.audience == claims.aud)) {
-        return Err(deny(StatusCode::UNAUTHORIZED, format!("audience '{}' is not this API", claims.aud), client, UNAUTHORIZED));
+        return Err(deny(
+            StatusCode::UNAUTHORIZED,
+            format!("audience '{}' is not this API", claims.aud),
+            client,
+            UNAUTHORIZED,
+        ));
     }
     // Each data host serves the API named in the audience (`api://<host>/<id>`): a production
     // token is worthless at the development host and the other way round.
-    let audience_host = claims.aud.strip_prefix("api://").and_then(|rest| rest.split('/').next()).filter(|h| h.contains('.'));
+    let audience_host =
+        claims.aud.strip_prefix("api://").and_then(|rest| rest.split('/').next()).filter(|h| h.contains('.'));
     if let (Some(called), Some(wanted)) = (&route.real_host, audience_host) {
         if !called.eq_ignore_ascii_case(wanted) {
-            return Err(deny(StatusCode::UNAUTHORIZED, format!("token for '{}' presented to {called}", claims.aud), client, UNAUTHORIZED));
+            return Err(deny(
+                StatusCode::UNAUTHORIZED,
+                format!("token for '{}' presented to {called}", claims.aud),
+                client,
+                UNAUTHORIZED,
+            ));
         }
     }
     let now = k.core.clock.unix();
     if claims.exp <= now {
-        return Err(deny(StatusCode::UNAUTHORIZED, format!("token expired {} s ago", now - claims.exp), client, UNAUTHORIZED));
+        return Err(deny(
+            StatusCode::UNAUTHORIZED,
+            format!("token expired {} s ago", now - claims.exp),
+            client,
+            UNAUTHORIZED,
+        ));
     }
     if claims.nbf > now {
-        return Err(deny(StatusCode::UNAUTHORIZED, format!("token not valid for another {} s", claims.nbf - now), client, UNAUTHORIZED));
+        return Err(deny(
+            StatusCode::UNAUTHORIZED,
+            format!("token not valid for another {} s", claims.nbf - now),
+            client,
+            UNAUTHORIZED,
+        ));
     }
     k.core.record(
         route,
-        EventKind::ApiAuthorized { endpoint: endpoint.to_owned(), client_id: claims.appid.clone(), token_id: claims.uti.clone() },
+        EventKind::ApiAuthorized {
+            endpoint: endpoint.to_owned(),
+            client_id: claims.appid.clone(),
+            token_id: claims.uti.clone(),
+        },
     );
     Ok(Caller { token, claims })
 }
@@ -127,7 +184,11 @@ pub fn admit(k: &Kalibrate, route: &ServiceRoute, headers: &HeaderMap, endpoint:
 /// `tenantId` follows the seed's example, where it is the GUID that ends the audience
 /// (`api://dev.data.thekalibratecloud.com/<guid>`: Kalibrate's id for the customer), not the
 /// Azure AD `tid`; an audience without a trailing GUID falls back to `tid`.
-pub async fn status(State(k): State<Arc<Kalibrate>>, Extension(route): Extension<ServiceRoute>, headers: HeaderMap) -> Response<Body> {
+pub async fn status(
+    State(k): State<Arc<Kalibrate>>,
+    Extension(route): Extension<ServiceRoute>,
+    headers: HeaderMap,
+) -> Response<Body> {
     let caller = match admit(&k, &route, &headers, "/api/status") {
         Ok(c) => c,
         Err(r) => return r,
@@ -162,7 +223,10 @@ pub async fn collection(
     }
     let name = collection.to_ascii_lowercase();
     if !COLLECTIONS.contains(&name.as_str()) {
-        return api_error(StatusCode::NOT_FOUND, format!("Resource not found: no collection '{collection}'. Collections: {}.", COLLECTIONS.join(", ")));
+        return api_error(
+            StatusCode::NOT_FOUND,
+            format!("Resource not found: no collection '{collection}'. Collections: {}.", COLLECTIONS.join(", ")),
+        );
     }
     let Ok(Query(params)) = params else {
         return api_error(StatusCode::BAD_REQUEST, "The query string is not valid URL encoding.");
@@ -198,9 +262,13 @@ pub async fn import(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let Some(&(_, collection, variant)) = IMPORT_KINDS.iter().find(|(name, _, _)| name.eq_ignore_ascii_case(&kind)) else {
+    let Some(&(_, collection, variant)) = IMPORT_KINDS.iter().find(|(name, _, _)| name.eq_ignore_ascii_case(&kind))
+    else {
         let kinds: Vec<&str> = IMPORT_KINDS.iter().map(|k| k.0).collect();
-        return api_error(StatusCode::NOT_FOUND, format!("Resource not found: no import '{kind}'. Imports: {}.", kinds.join(", ")));
+        return api_error(
+            StatusCode::NOT_FOUND,
+            format!("Resource not found: no import '{kind}'. Imports: {}.", kinds.join(", ")),
+        );
     };
     if !caller.claims.roles.iter().any(|r| r.eq_ignore_ascii_case("ReadWrite")) {
         k.core.record(
@@ -239,7 +307,12 @@ pub async fn import(
     k.store.insert(collection, docs, k.core.fixtures().kalibrate.max_imported_documents);
     k.core.record(
         &route,
-        EventKind::DataWritten { collection: collection.into(), count, operation_id: operation_id.clone(), client_id: caller.claims.appid },
+        EventKind::DataWritten {
+            collection: collection.into(),
+            count,
+            operation_id: operation_id.clone(),
+            client_id: caller.claims.appid,
+        },
     );
     json_ok(json!({"operationId": operation_id, "count": count}))
 }
@@ -264,7 +337,10 @@ pub fn parse_records(bytes: &[u8]) -> Result<Vec<Value>, String> {
             let Some((name, v)) = obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(field)) else { continue };
             match v {
                 Value::String(s) if s.chars().count() > *limit => {
-                    return Err(format!("record {i}: {name} has {} characters; at most {limit} are allowed.", s.chars().count()))
+                    return Err(format!(
+                        "record {i}: {name} has {} characters; at most {limit} are allowed.",
+                        s.chars().count()
+                    ))
                 }
                 Value::String(_) | Value::Null => {}
                 _ => return Err(format!("record {i}: {name} must be a string.")),

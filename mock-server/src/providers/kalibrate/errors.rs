@@ -34,7 +34,12 @@ impl AadError {
     }
 
     pub fn invalid_request(detail: &str) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "invalid_request", 90023, format!("The authentication service request is not valid: {detail}"))
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            90023,
+            format!("The authentication service request is not valid: {detail}"),
+        )
     }
 
     pub fn unknown_tenant(tenant: &str) -> Self {

@@ -130,41 +130,72 @@ impl Fixtures {
             let key = format!("kalibrate.tenants[{i}]");
             if !is_guid(&t.id) {
                 issues.push(
-                    Issue::new(format!("{key}.id"), format!("'{}' is not a tenant GUID", t.id), "use a GUID such as efa98c7b-2114-46e8-be99-954a4f1a2d9c")
-                        .near(t.id.clone()),
+                    Issue::new(
+                        format!("{key}.id"),
+                        format!("'{}' is not a tenant GUID", t.id),
+                        "use a GUID such as efa98c7b-2114-46e8-be99-954a4f1a2d9c",
+                    )
+                    .near(t.id.clone()),
                 );
             }
             if !seen_ids.insert(t.id.to_ascii_lowercase()) {
-                issues.push(Issue::new(format!("{key}.id"), format!("tenant '{}' is defined twice", t.id), "give each tenant its own id").near(t.id.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("{key}.id"),
+                        format!("tenant '{}' is defined twice", t.id),
+                        "give each tenant its own id",
+                    )
+                    .near(t.id.clone()),
+                );
             }
             for (j, a) in t.apis.iter().enumerate() {
                 if a.audience.is_empty() || a.audience.ends_with("/.default") {
                     issues.push(
-                        Issue::new(format!("{key}.apis[{j}].audience"), format!("'{}' is not an application ID URI", a.audience), "write the URI without '/.default', e.g. api://dev.data.example.com/<guid>")
-                            .near(a.audience.clone()),
+                        Issue::new(
+                            format!("{key}.apis[{j}].audience"),
+                            format!("'{}' is not an application ID URI", a.audience),
+                            "write the URI without '/.default', e.g. api://dev.data.example.com/<guid>",
+                        )
+                        .near(a.audience.clone()),
                     );
                 }
             }
             for (j, c) in t.clients.iter().enumerate() {
                 if c.client_id.trim().is_empty() {
-                    issues.push(Issue::new(format!("{key}.clients[{j}].client_id"), "empty client id", "use the application (client) GUID"));
+                    issues.push(Issue::new(
+                        format!("{key}.clients[{j}].client_id"),
+                        "empty client id",
+                        "use the application (client) GUID",
+                    ));
                 }
                 if c.secret.is_empty() {
-                    issues.push(Issue::new(format!("{key}.clients[{j}].secret"), "empty secret", "give the client a secret"));
+                    issues.push(Issue::new(
+                        format!("{key}.clients[{j}].secret"),
+                        "empty secret",
+                        "give the client a secret",
+                    ));
                 }
             }
         }
         for (collection, docs) in &self.documents {
             if !COLLECTIONS.contains(&collection.as_str()) {
                 issues.push(
-                    Issue::new(format!("kalibrate.documents.{collection}"), format!("unknown collection '{collection}'"), format!("use one of: {}", COLLECTIONS.join(", ")))
-                        .near(format!("documents.{collection}")),
+                    Issue::new(
+                        format!("kalibrate.documents.{collection}"),
+                        format!("unknown collection '{collection}'"),
+                        format!("use one of: {}", COLLECTIONS.join(", ")),
+                    )
+                    .near(format!("documents.{collection}")),
                 );
             }
             for (i, d) in docs.iter().enumerate() {
                 let key = format!("kalibrate.documents.{collection}[{i}]");
                 if !d.is_object() {
-                    issues.push(Issue::new(key, "a document must be a table", "write it as [[kalibrate.documents.<collection>]]"));
+                    issues.push(Issue::new(
+                        key,
+                        "a document must be a table",
+                        "write it as [[kalibrate.documents.<collection>]]",
+                    ));
                 } else if d.to_string().contains("$__toml_private_datetime") {
                     issues.push(Issue::new(key, "contains a bare TOML date-time", "quote dates as strings, e.g. exportedTime = \"2020-06-15T10:00:00Z\", so they stay text in JSON"));
                 }

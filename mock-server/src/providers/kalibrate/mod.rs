@@ -69,8 +69,18 @@ impl Provider for Kalibrate {
             .method_not_allowed_fallback(data::method_not_allowed)
             .with_state(self.clone());
         vec![
-            Service { name: "login", hosts: LOGIN_HOSTS, listeners: &[ListenerKind::Https, ListenerKind::Http], router: login },
-            Service { name: "data", hosts: DATA_HOSTS, listeners: &[ListenerKind::Https, ListenerKind::Http], router: data },
+            Service {
+                name: "login",
+                hosts: LOGIN_HOSTS,
+                listeners: &[ListenerKind::Https, ListenerKind::Http],
+                router: login,
+            },
+            Service {
+                name: "data",
+                hosts: DATA_HOSTS,
+                listeners: &[ListenerKind::Https, ListenerKind::Http],
+                router: data,
+            },
         ]
     }
 

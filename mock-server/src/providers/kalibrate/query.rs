@@ -54,8 +54,15 @@ impl Default for Query {
 pub struct QueryError(pub String);
 
 /// Operators, longest first so `>=` is not read as `>`.
-const OPS: &[(&str, Op)] =
-    &[("!=", Op::Ne), ("@=", Op::Contains), (">=", Op::Ge), ("<=", Op::Le), ("=", Op::Eq), (">", Op::Gt), ("<", Op::Lt)];
+const OPS: &[(&str, Op)] = &[
+    ("!=", Op::Ne),
+    ("@=", Op::Contains),
+    (">=", Op::Ge),
+    ("<=", Op::Le),
+    ("=", Op::Eq),
+    (">", Op::Gt),
+    ("<", Op::Lt),
+];
 
 pub fn parse(raw: &str) -> Result<Query, QueryError> {
     let mut query = Query::default();
@@ -65,7 +72,9 @@ pub fn parse(raw: &str) -> Result<Query, QueryError> {
         n += 1;
         if !rest.starts_with('(') {
             let shown: String = rest.chars().take(30).collect();
-            return Err(QueryError(format!("clause {n}: expected '(' at '{shown}'; write clauses as (property<op>value)+(...)")));
+            return Err(QueryError(format!(
+                "clause {n}: expected '(' at '{shown}'; write clauses as (property<op>value)+(...)"
+            )));
         }
         let close = rest.find(')').ok_or_else(|| {
             QueryError(format!("clause {n} '{}': missing ')'", rest.chars().take(40).collect::<String>()))
@@ -87,10 +96,9 @@ fn apply_clause(query: &mut Query, clause: &str, n: usize) -> Result<(), QueryEr
         return Err(bad("a property name is required before the operator".into()));
     }
     let after = &clause[name_end..];
-    let (symbol, op) = OPS
-        .iter()
-        .find(|(s, _)| after.starts_with(s))
-        .ok_or_else(|| bad(format!("'{}' is not an operator; use one of = != @= > < >= <=", after.chars().next().unwrap_or(' '))))?;
+    let (symbol, op) = OPS.iter().find(|(s, _)| after.starts_with(s)).ok_or_else(|| {
+        bad(format!("'{}' is not an operator; use one of = != @= > < >= <=", after.chars().next().unwrap_or(' ')))
+    })?;
     let value = after[symbol.len()..].trim();
     if value.is_empty() {
         return Err(bad(format!("a value is required after '{symbol}'")));
@@ -118,7 +126,8 @@ fn apply_clause(query: &mut Query, clause: &str, n: usize) -> Result<(), QueryEr
                 _ => return Err(bad(format!("direction is ascending or descending, not '{value}'"))),
             };
         } else {
-            let number: usize = value.parse().map_err(|_| bad(format!("{name} must be a whole number, not '{value}'")))?;
+            let number: usize =
+                value.parse().map_err(|_| bad(format!("{name} must be a whole number, not '{value}'")))?;
             if is("limit") {
                 if number > MAX_LIMIT {
                     return Err(bad(format!("limit is at most {MAX_LIMIT}")));
@@ -131,7 +140,11 @@ fn apply_clause(query: &mut Query, clause: &str, n: usize) -> Result<(), QueryEr
         Ok(true)
     };
     if !control(query)? {
-        query.filters.push(Filter { path: name.split('.').map(str::to_owned).collect(), op: *op, value: value.to_owned() });
+        query.filters.push(Filter {
+            path: name.split('.').map(str::to_owned).collect(),
+            op: *op,
+            value: value.to_owned(),
+        });
     }
     Ok(())
 }
@@ -173,7 +186,9 @@ impl Filter {
             },
             Value::String(s) => match op {
                 Op::Contains => return s.to_lowercase().contains(&self.value.to_lowercase()),
-                Op::Eq | Op::Ne => Some(if s.eq_ignore_ascii_case(&self.value) { Ordering::Equal } else { Ordering::Less }),
+                Op::Eq | Op::Ne => {
+                    Some(if s.eq_ignore_ascii_case(&self.value) { Ordering::Equal } else { Ordering::Less })
+                }
                 _ => Some(match (s.parse::<f64>(), self.value.parse::<f64>()) {
                     (Ok(a), Ok(b)) => a.partial_cmp(&b).unwrap_or(Ordering::Equal),
                     _ => s.as_str().cmp(self.value.as_str()),
@@ -218,7 +233,11 @@ impl Query {
         if let Some(path) = &self.order_by {
             hits.sort_by(|a, b| {
                 let o = compare_by(a, b, path);
-                if self.descending { o.reverse() } else { o }
+                if self.descending {
+                    o.reverse()
+                } else {
+                    o
+                }
             });
         }
         hits.into_iter().skip(self.offset).take(self.limit).cloned().collect()

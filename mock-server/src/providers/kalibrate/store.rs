@@ -23,7 +23,12 @@ impl Store {
     }
 
     /// Fixture documents followed by imported ones.
-    pub fn with_documents<R>(&self, fixture_docs: &[Value], collection: &str, f: impl FnOnce(&mut dyn Iterator<Item = &Value>) -> R) -> R {
+    pub fn with_documents<R>(
+        &self,
+        fixture_docs: &[Value],
+        collection: &str,
+        f: impl FnOnce(&mut dyn Iterator<Item = &Value>) -> R,
+    ) -> R {
         let imported = self.imported.lock().unwrap();
         let extra = imported.get(collection);
         let mut it = fixture_docs.iter().chain(extra.into_iter().flatten());
@@ -44,7 +49,8 @@ mod tests {
     fn keeps_at_most_cap_newest() {
         let store = Store::default();
         store.insert("price", (0..5).map(|i| json!({"i": i})).collect(), 3);
-        let seen: Vec<i64> = store.with_documents(&[json!({"i": -1})], "price", |it| it.map(|d| d["i"].as_i64().unwrap()).collect());
+        let seen: Vec<i64> =
+            store.with_documents(&[json!({"i": -1})], "price", |it| it.map(|d| d["i"].as_i64().unwrap()).collect());
         assert_eq!(seen, vec![-1, 2, 3, 4]);
     }
 }

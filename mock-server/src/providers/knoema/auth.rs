@@ -32,7 +32,10 @@ pub enum Caller {
     /// A valid signed header.
     Signed(String),
     /// A valid OAuth access token.
-    User { app_id: String, user: String },
+    User {
+        app_id: String,
+        user: String,
+    },
 }
 
 impl Caller {
@@ -106,7 +109,12 @@ pub fn admit(k: &Knoema, req: &Request<'_>) -> Result<Caller, Response<Body>> {
                     );
                     k.core.record(
                         req.route,
-                        EventKind::ApiDenied { endpoint: req.endpoint.to_owned(), status: 429, reason, client_id: None },
+                        EventKind::ApiDenied {
+                            endpoint: req.endpoint.to_owned(),
+                            status: 429,
+                            reason,
+                            client_id: None,
+                        },
                     );
                     return Err(errors::too_many_requests(kf.anonymous_request_limit));
                 }
@@ -115,39 +123,68 @@ pub fn admit(k: &Knoema, req: &Request<'_>) -> Result<Caller, Response<Body>> {
         }
         Some(Credentials::AppId(app_id)) => {
             if kf.app(&app_id).is_none() {
-                return Err(deny(StatusCode::FORBIDDEN, format!("client_id '{}' is not a known app", shown(&app_id)), None));
+                return Err(deny(
+                    StatusCode::FORBIDDEN,
+                    format!("client_id '{}' is not a known app", shown(&app_id)),
+                    None,
+                ));
             }
             Caller::AppId(app_id)
         }
         Some(Credentials::Signed { app_id, hash, version }) => {
             let Some(app) = kf.app(&app_id) else {
-                return Err(deny(StatusCode::FORBIDDEN, format!("signed header for unknown app '{}'", shown(&app_id)), None));
+                return Err(deny(
+                    StatusCode::FORBIDDEN,
+                    format!("signed header for unknown app '{}'", shown(&app_id)),
+                    None,
+                ));
             };
             if version != signature::VERSION {
                 return Err(deny(
                     StatusCode::FORBIDDEN,
-                    format!("signature version '{}' is not {}: the header must end with ':1.2'", shown(&version), signature::VERSION),
+                    format!(
+                        "signature version '{}' is not {}: the header must end with ':1.2'",
+                        shown(&version),
+                        signature::VERSION
+                    ),
                     Some(app_id),
                 ));
             }
             if !signature::verify(&app.app_secret, &hash, now) {
-                let others: Vec<&str> = kf.apps.iter().filter(|a| a.app_id != app_id).map(|a| a.app_secret.as_str()).collect();
+                let others: Vec<&str> =
+                    kf.apps.iter().filter(|a| a.app_id != app_id).map(|a| a.app_secret.as_str()).collect();
                 let diagnosis = signature::diagnose(&app.app_secret, &hash, now, &others);
-                return Err(deny(StatusCode::FORBIDDEN, format!("signature rejected ({}): {}", diagnosis.cause, diagnosis.detail), Some(app_id)));
+                return Err(deny(
+                    StatusCode::FORBIDDEN,
+                    format!("signature rejected ({}): {}", diagnosis.cause, diagnosis.detail),
+                    Some(app_id),
+                ));
             }
             Caller::Signed(app_id)
         }
         Some(Credentials::Bearer(token)) => {
             let found = store::with(&k.store.tokens, MAX_TOKENS, |m| m.get(&token).cloned());
             let Some(t) = found else {
-                return Err(deny(StatusCode::UNAUTHORIZED, format!("access token {} is unknown or revoked", token_id(&token)), None));
+                return Err(deny(
+                    StatusCode::UNAUTHORIZED,
+                    format!("access token {} is unknown or revoked", token_id(&token)),
+                    None,
+                ));
             };
             if t.expires_at <= now {
                 let ago = (now - t.expires_at).num_seconds();
-                return Err(deny(StatusCode::UNAUTHORIZED, format!("access token {} expired {ago} s ago", token_id(&token)), Some(t.app_id)));
+                return Err(deny(
+                    StatusCode::UNAUTHORIZED,
+                    format!("access token {} expired {ago} s ago", token_id(&token)),
+                    Some(t.app_id),
+                ));
             }
             if kf.app(&t.app_id).is_none() {
-                return Err(deny(StatusCode::UNAUTHORIZED, format!("the app '{}' of the token no longer exists", t.app_id), Some(t.app_id)));
+                return Err(deny(
+                    StatusCode::UNAUTHORIZED,
+                    format!("the app '{}' of the token no longer exists", t.app_id),
+                    Some(t.app_id),
+                ));
             }
             Caller::User { app_id: t.app_id, user: t.user }
         }
@@ -164,7 +201,10 @@ pub fn admit(k: &Knoema, req: &Request<'_>) -> Result<Caller, Response<Body>> {
             .or_else(|| req.query.get("access_token").map(str::to_owned))
             .map_or_else(|| "-".to_owned(), |t| token_id(&t)),
     };
-    k.core.record(req.route, EventKind::ApiAuthorized { endpoint: req.endpoint.to_owned(), client_id: caller.label(), token_id: via });
+    k.core.record(
+        req.route,
+        EventKind::ApiAuthorized { endpoint: req.endpoint.to_owned(), client_id: caller.label(), token_id: via },
+    );
     Ok(caller)
 }
 

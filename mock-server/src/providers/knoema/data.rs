@@ -58,15 +58,19 @@ impl FromRequestParts<Arc<Knoema>> for Call {
     type Rejection = Response<Body>;
 
     async fn from_request_parts(parts: &mut Parts, k: &Arc<Knoema>) -> Result<Self, Self::Rejection> {
-        let route = parts
+        let route = parts.extensions.get::<ServiceRoute>().cloned().ok_or_else(|| {
+            errors::text(StatusCode::INTERNAL_SERVER_ERROR, "request reached Knoema without a service route")
+        })?;
+        let endpoint = parts
             .extensions
-            .get::<ServiceRoute>()
-            .cloned()
-            .ok_or_else(|| errors::text(StatusCode::INTERNAL_SERVER_ERROR, "request reached Knoema without a service route"))?;
-        let endpoint = parts.extensions.get::<MatchedPath>().map_or_else(|| parts.uri.path().to_owned(), |m| m.as_str().to_owned());
+            .get::<MatchedPath>()
+            .map_or_else(|| parts.uri.path().to_owned(), |m| m.as_str().to_owned());
         let query = LenientQuery::parse(parts.uri.query());
         let remote = parts.extensions.get::<ConnInfo>().map(|c| c.remote.ip());
-        let caller = auth::admit(k, &auth::Request { route: &route, headers: &parts.headers, query: &query, remote, endpoint: &endpoint })?;
+        let caller = auth::admit(
+            k,
+            &auth::Request { route: &route, headers: &parts.headers, query: &query, remote, endpoint: &endpoint },
+        )?;
         Ok(Call { caller, query, route })
     }
 }
@@ -117,11 +121,7 @@ fn members_with_data(ds: &Dataset, dim: usize) -> Vec<bool> {
 }
 
 /// `GET /api/1.0/meta/dataset/{id}`
-pub async fn meta(
-    State(k): State<Arc<Knoema>>,
-    call: Call,
-    Path(id): Path<String>,
-) -> Response<Body> {
+pub async fn meta(State(k): State<Arc<Knoema>>, call: Call, Path(id): Path<String>) -> Response<Body> {
     let Some(ds) = k.dataset(&id, &call.caller) else {
         return errors::refusal(NO_DATASET);
     };
@@ -216,11 +216,7 @@ fn series_dates(s: &Series) -> Option<(Frequency, Vec<NaiveDate>)> {
 }
 
 /// `GET /api/1.0/meta/dataset/{id}/daterange`
-pub async fn daterange(
-    State(k): State<Arc<Knoema>>,
-    call: Call,
-    Path(id): Path<String>,
-) -> Response<Body> {
+pub async fn daterange(State(k): State<Arc<Knoema>>, call: Call, Path(id): Path<String>) -> Response<Body> {
     let Some(ds) = k.dataset(&id, &call.caller) else {
         return errors::refusal(NO_DATASET);
     };
@@ -309,8 +305,11 @@ fn raw_series(ds: &Dataset, p: &Picked<'_>, with_values: bool) -> Value {
     obj.insert("unit".into(), json!(p.series.unit));
     obj.insert("scale".into(), json!(p.series.scale));
     obj.insert("mnemonics".into(), json!(p.series.mnemonics));
-    let attributes: Map<String, Value> =
-        ds.timeseries_attributes.iter().map(|a| (a.clone(), p.series.attributes.get(a).map_or(Value::Null, |v| json!(v)))).collect();
+    let attributes: Map<String, Value> = ds
+        .timeseries_attributes
+        .iter()
+        .map(|a| (a.clone(), p.series.attributes.get(a).map_or(Value::Null, |v| json!(v))))
+        .collect();
     obj.insert("timeseriesAttributes".into(), Value::Object(attributes));
     Value::Object(obj)
 }
@@ -342,11 +341,7 @@ fn paged(k: &Knoema, ds: &Dataset, mut series: Vec<Value>, dimension_fields: Opt
 }
 
 /// `POST /api/2.0/data?datasetId=ID`
-pub async fn data_v2(
-    State(k): State<Arc<Knoema>>,
-    call: Call,
-    request: Body,
-) -> Response<Body> {
+pub async fn data_v2(State(k): State<Arc<Knoema>>, call: Call, request: Body) -> Response<Body> {
     let bytes = match body(request, filter::MAX_FILTER_BODY).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -378,7 +373,12 @@ fn details(ds: &Dataset, sel: &Selection) -> Value {
         .enumerate()
         .map(|(i, d)| json!({"id": d.id, "name": d.name, "dimensionId": d.id, "index": i, "type": "Dimension"}))
         .collect();
-    columns.extend(ds.columns.iter().enumerate().map(|(j, c)| json!({"id": c.id, "name": c.name, "dimensionId": null, "index": n + j, "type": c.kind})));
+    columns.extend(
+        ds.columns
+            .iter()
+            .enumerate()
+            .map(|(j, c)| json!({"id": c.id, "name": c.name, "dimensionId": null, "index": n + j, "type": c.kind})),
+    );
     let rows: Vec<Value> = ds
         .rows
         .iter()
@@ -408,7 +408,11 @@ fn details(ds: &Dataset, sel: &Selection) -> Value {
 
 /// The body of a raw or pivot request: parsed, its dataset visible to the caller, its
 /// selection resolved against that dataset.
-async fn pivot_request(k: &Knoema, caller: &super::auth::Caller, request: Body) -> Result<(filter::PivotRequest, Dataset, filter::Selection), Response<Body>> {
+async fn pivot_request(
+    k: &Knoema,
+    caller: &super::auth::Caller,
+    request: Body,
+) -> Result<(filter::PivotRequest, Dataset, filter::Selection), Response<Body>> {
     let bytes = body(request, filter::MAX_FILTER_BODY).await?;
     let req = filter::parse_pivot(&bytes).map_err(|message| errors::text(StatusCode::BAD_REQUEST, message))?;
     let ds = k.dataset(&req.dataset, caller).ok_or_else(|| errors::refusal(NO_DATASET))?;
@@ -417,11 +421,7 @@ async fn pivot_request(k: &Knoema, caller: &super::auth::Caller, request: Body) 
 }
 
 /// `POST /api/1.2/data/raw/[?metadataOnly=true]`
-pub async fn raw(
-    State(k): State<Arc<Knoema>>,
-    call: Call,
-    request: Body,
-) -> Response<Body> {
+pub async fn raw(State(k): State<Arc<Knoema>>, call: Call, request: Body) -> Response<Body> {
     let (_, ds, sel) = match pivot_request(&k, &call.caller, request).await {
         Ok(parts) => parts,
         Err(r) => return r,
@@ -432,17 +432,17 @@ pub async fn raw(
 }
 
 /// `GET /api/1.0/data/raw/?continuationToken=..`
-pub async fn raw_next(
-    State(k): State<Arc<Knoema>>,
-    call: Call,
-) -> Response<Body> {
+pub async fn raw_next(State(k): State<Arc<Knoema>>, call: Call) -> Response<Body> {
     let Some(token) = call.query.get("continuationToken") else {
         return errors::text(StatusCode::BAD_REQUEST, "The continuationToken parameter is required");
     };
     let now = k.core.clock.now();
     let found = store::with(&k.store.continuations, MAX_CONTINUATIONS, |m| m.remove(&token.to_owned()));
     let Some(c) = found.filter(|c| c.expires_at > now) else {
-        return errors::text(StatusCode::BAD_REQUEST, "The continuation token is unknown or expired; send the data request again");
+        return errors::text(
+            StatusCode::BAD_REQUEST,
+            "The continuation token is unknown or expired; send the data request again",
+        );
     };
     let Some(ds) = k.dataset(&c.dataset_id, &call.caller) else {
         return errors::refusal(NO_DATASET);
@@ -476,7 +476,12 @@ fn tuples(ds: &Dataset, picked: &[Picked<'_>]) -> Result<Vec<Value>, String> {
 }
 
 /// The PivotResponse for `picked` of `ds`.
-fn pivot_json(ds: &Dataset, sel: &Selection, picked: &[Picked<'_>], time_members: Vec<String>) -> Result<Value, String> {
+fn pivot_json(
+    ds: &Dataset,
+    sel: &Selection,
+    picked: &[Picked<'_>],
+    time_members: Vec<String>,
+) -> Result<Value, String> {
     let stub: Vec<Value> = ds
         .dimensions
         .iter()
@@ -506,21 +511,25 @@ fn pivot_json(ds: &Dataset, sel: &Selection, picked: &[Picked<'_>], time_members
             })
         })
         .collect();
-    let header = vec![json!({"dimensionId": "Time", "members": time_members, "metadataFields": null, "dimensionFields": null})];
-    Ok(json!({"dataset": ds.id, "header": header, "stub": stub, "filter": [], "data": tuples(ds, picked)?, "descriptor": null}))
+    let header =
+        vec![json!({"dimensionId": "Time", "members": time_members, "metadataFields": null, "dimensionFields": null})];
+    Ok(
+        json!({"dataset": ds.id, "header": header, "stub": stub, "filter": [], "data": tuples(ds, picked)?, "descriptor": null}),
+    )
 }
 
 /// `POST /api/1.0/data/pivot/`
-pub async fn pivot(
-    State(k): State<Arc<Knoema>>,
-    call: Call,
-    request: Body,
-) -> Response<Body> {
+pub async fn pivot(State(k): State<Arc<Knoema>>, call: Call, request: Body) -> Response<Body> {
     let (req, ds, sel) = match pivot_request(&k, &call.caller, request).await {
         Ok(parts) => parts,
         Err(r) => return r,
     };
-    let time_members = req.items.iter().find(|(id, ..)| id.eq_ignore_ascii_case("Time")).map(|(_, m, _)| m.clone()).unwrap_or_default();
+    let time_members = req
+        .items
+        .iter()
+        .find(|(id, ..)| id.eq_ignore_ascii_case("Time"))
+        .map(|(_, m, _)| m.clone())
+        .unwrap_or_default();
     match pivot_json(&ds, &sel, &pick(&ds, &sel), time_members) {
         Ok(v) => errors::ok(v),
         Err(message) => errors::text(StatusCode::BAD_REQUEST, message),
@@ -528,21 +537,31 @@ pub async fn pivot(
 }
 
 /// `GET /api/1.0/data/mnemonics?mnemonics=A;B[&frequency=A]`
-pub async fn mnemonics(
-    State(k): State<Arc<Knoema>>,
-    call: Call,
-) -> Response<Body> {
+pub async fn mnemonics(State(k): State<Arc<Knoema>>, call: Call) -> Response<Body> {
     let Some(list) = call.query.get("mnemonics") else {
         return errors::text(StatusCode::BAD_REQUEST, "The mnemonics parameter is required");
     };
     if call.query.get("transform").is_some() {
-        return errors::text(StatusCode::BAD_REQUEST, "Transformations are not supported by this service (mock-server serves data as stored)");
+        return errors::text(
+            StatusCode::BAD_REQUEST,
+            "Transformations are not supported by this service (mock-server serves data as stored)",
+        );
     }
     let frequencies = match call.query.get("frequency") {
         None => None,
-        Some(f) => match f.split([';', ',']).filter(|s| !s.is_empty()).map(|s| Frequency::parse(s).ok_or(s)).collect::<Result<Vec<_>, _>>() {
+        Some(f) => match f
+            .split([';', ','])
+            .filter(|s| !s.is_empty())
+            .map(|s| Frequency::parse(s).ok_or(s))
+            .collect::<Result<Vec<_>, _>>()
+        {
             Ok(f) => Some(f),
-            Err(bad) => return errors::text(StatusCode::BAD_REQUEST, format!("Frequency '{bad}' is not valid: use A, H, Q, M, W or D")),
+            Err(bad) => {
+                return errors::text(
+                    StatusCode::BAD_REQUEST,
+                    format!("Frequency '{bad}' is not valid: use A, H, Q, M, W or D"),
+                )
+            }
         },
     };
     let names: Vec<&str> = list.split([';', ',']).map(str::trim).filter(|s| !s.is_empty()).take(1000).collect();
@@ -551,7 +570,8 @@ pub async fn mnemonics(
     for name in names {
         let mut item = json!({"mnemonics": name});
         let found = datasets.iter().find_map(|ds| {
-            let i = ds.series.iter().position(|s| s.mnemonics.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(name)))?;
+            let i =
+                ds.series.iter().position(|s| s.mnemonics.as_deref().is_some_and(|m| m.eq_ignore_ascii_case(name)))?;
             Some((ds, i))
         });
         if let Some((ds, i)) = found {
@@ -559,7 +579,8 @@ pub async fn mnemonics(
             sel.frequencies = frequencies.clone();
             let members = ds.member_indexes(&ds.series[i].dims).unwrap_or_default();
             sel.members = members.iter().map(|m| Some([*m].into_iter().collect())).collect();
-            let picked: Vec<Picked<'_>> = pick(ds, &sel).into_iter().filter(|p| std::ptr::eq(p.series, &ds.series[i])).collect();
+            let picked: Vec<Picked<'_>> =
+                pick(ds, &sel).into_iter().filter(|p| std::ptr::eq(p.series, &ds.series[i])).collect();
             if let Ok(pivot) = pivot_json(ds, &sel, &picked, Vec::new()) {
                 item["pivot"] = pivot;
             }
@@ -570,9 +591,6 @@ pub async fn mnemonics(
 }
 
 /// `GET /api/1.0/frontend/tags`
-pub async fn tags(
-    State(k): State<Arc<Knoema>>,
-    _call: Call,
-) -> Response<Body> {
+pub async fn tags(State(k): State<Arc<Knoema>>, _call: Call) -> Response<Body> {
     errors::ok(json!(k.core.fixtures().knoema.tags))
 }

@@ -143,12 +143,16 @@ pub fn parse_filter(body: &[u8]) -> Result<DataFilter, String> {
             "datecolumn" => filter.datecolumn = Some(text),
             "transform" => {
                 if !text.trim().is_empty() {
-                    return Err(format!("Transformation '{text}' is not supported by this service (mock-server serves data as stored)"));
+                    return Err(format!(
+                        "Transformation '{text}' is not supported by this service (mock-server serves data as stored)"
+                    ));
                 }
             }
             k if TIME_KEYS.contains(&k) => {
                 if filter.time.is_some() {
-                    return Err("Only one parameter should be passed: timerange, timesince, timelast, timemembers".to_owned());
+                    return Err(
+                        "Only one parameter should be passed: timerange, timesince, timelast, timemembers".to_owned()
+                    );
                 }
                 filter.time = Some(parse_time(k, &text, &separator)?);
             }
@@ -166,11 +170,19 @@ pub fn parse_filter(body: &[u8]) -> Result<DataFilter, String> {
 }
 
 fn parse_time(key: &str, text: &str, sep: &str) -> Result<TimeSelection, String> {
-    let bad = || format!("{key} '{text}' is not valid: use a year (2020), 2020M3, 2020Q1, 2020H2, 2020W12 or 2020-03-31, a range A-B for timerange, a count for timelast");
+    let bad = || {
+        format!("{key} '{text}' is not valid: use a year (2020), 2020M3, 2020Q1, 2020H2, 2020W12 or 2020-03-31, a range A-B for timerange, a count for timelast")
+    };
     match key {
         "timerange" => Period::parse_range(text).map(|(a, b)| TimeSelection::Range(a, b)).ok_or_else(bad),
         "timesince" => Period::parse(text).map(TimeSelection::Since).ok_or_else(bad),
-        "timelast" => text.trim().parse::<usize>().ok().filter(|n| *n > 0 && *n <= 100_000).map(TimeSelection::Last).ok_or_else(bad),
+        "timelast" => text
+            .trim()
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0 && *n <= 100_000)
+            .map(TimeSelection::Last)
+            .ok_or_else(bad),
         _ => {
             let periods: Option<Vec<Period>> = split(text, sep).iter().map(|t| Period::parse(t)).collect();
             periods.filter(|p| !p.is_empty() && p.len() <= 10_000).map(TimeSelection::Members).ok_or_else(bad)
@@ -199,13 +211,15 @@ fn frequencies(list: &[String]) -> Result<Vec<Frequency>, String> {
 pub fn resolve(filter: &DataFilter, ds: &Dataset) -> Result<Selection, String> {
     let mut sel = Selection::all(ds);
     for (name, values) in &filter.dims {
-        let (i, dim) = ds.find_dimension(name).ok_or_else(|| format!("Dimension with id or name {name} is not found"))?;
+        let (i, dim) =
+            ds.find_dimension(name).ok_or_else(|| format!("Dimension with id or name {name} is not found"))?;
         if values.is_empty() {
             return Err(format!("Selection for dimension {} is empty", dim.name));
         }
         let mut chosen = BTreeSet::new();
         for v in values {
-            let m = find_member(dim, v).ok_or_else(|| format!("Selection for dimension {} contains invalid elements: '{v}'", dim.name))?;
+            let m = find_member(dim, v)
+                .ok_or_else(|| format!("Selection for dimension {} contains invalid elements: '{v}'", dim.name))?;
             chosen.insert(m);
         }
         sel.members[i] = Some(chosen);
@@ -234,7 +248,8 @@ fn field<'v>(obj: &'v serde_json::Map<String, Value>, name: &str) -> Option<&'v 
 }
 
 pub fn parse_pivot(body: &[u8]) -> Result<PivotRequest, String> {
-    let value: Value = serde_json::from_slice(body).map_err(|e| format!("The request body is not a JSON PivotRequest: {e}"))?;
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("The request body is not a JSON PivotRequest: {e}"))?;
     let Value::Object(obj) = value else {
         return Err("The request body must be a JSON PivotRequest object".to_owned());
     };
@@ -281,7 +296,9 @@ pub fn parse_pivot(body: &[u8]) -> Result<PivotRequest, String> {
     };
     if let Some(t) = field(&obj, "Transform") {
         if !matches!(t, Value::Null) && !matches!(t, Value::String(s) if s.is_empty()) {
-            return Err("Transformations are not supported by this service (mock-server serves data as stored)".to_owned());
+            return Err(
+                "Transformations are not supported by this service (mock-server serves data as stored)".to_owned()
+            );
         }
     }
     Ok(PivotRequest { dataset, items, frequencies })
@@ -300,18 +317,23 @@ pub fn resolve_pivot(req: &PivotRequest, ds: &Dataset) -> Result<Selection, Stri
                 (_, []) => {}
                 (_, list) => {
                     let periods: Option<Vec<Period>> = list.iter().map(|t| Period::parse(t)).collect();
-                    sel.time = Some(TimeSelection::Members(periods.ok_or_else(|| format!("Time members {list:?} are not periods"))?));
+                    sel.time = Some(TimeSelection::Members(
+                        periods.ok_or_else(|| format!("Time members {list:?} are not periods"))?,
+                    ));
                 }
             }
             continue;
         }
-        let (i, dim) = ds.dimension(id).ok_or_else(|| format!("Dimension with id {id} is not found in dataset {}", ds.id))?;
+        let (i, dim) =
+            ds.dimension(id).ok_or_else(|| format!("Dimension with id {id} is not found in dataset {}", ds.id))?;
         if members.is_empty() {
             continue;
         }
         let mut chosen = BTreeSet::new();
         for v in members {
-            chosen.insert(find_member(dim, v).ok_or_else(|| format!("Member '{v}' is not found in dimension {}", dim.name))?);
+            chosen.insert(
+                find_member(dim, v).ok_or_else(|| format!("Member '{v}' is not found in dimension {}", dim.name))?,
+            );
         }
         sel.members[i] = Some(chosen);
     }
@@ -363,7 +385,8 @@ mod tests {
     fn bad_filters_are_explained() {
         let d = dataset();
         let err = |body: &[u8]| parse_filter(body).and_then(|f| resolve(&f, &d)).unwrap_err();
-        assert!(err(br#"{"country": "Atlantis"}"#).contains("Selection for dimension Country contains invalid elements: 'Atlantis'"));
+        assert!(err(br#"{"country": "Atlantis"}"#)
+            .contains("Selection for dimension Country contains invalid elements: 'Atlantis'"));
         assert!(err(br#"{"colour": "red"}"#).contains("Dimension with id or name colour is not found"));
         assert!(err(br#"{"frequency": "Y"}"#).contains("Frequency 'Y'"));
         assert!(err(br#"{"timelast": "3", "timesince": "2019"}"#).contains("Only one parameter"));
@@ -382,7 +405,11 @@ mod tests {
         let req = parse_pivot(body).unwrap();
         let s = resolve_pivot(&req, &dataset()).unwrap();
         assert_eq!(s.members, vec![Some([1].into_iter().collect()), None]);
-        assert!(resolve_pivot(&parse_pivot(br#"{"Dataset": "D", "Stub": [{"DimensionId": "x", "Members": [1]}]}"#).unwrap(), &dataset()).is_err());
+        assert!(resolve_pivot(
+            &parse_pivot(br#"{"Dataset": "D", "Stub": [{"DimensionId": "x", "Members": [1]}]}"#).unwrap(),
+            &dataset()
+        )
+        .is_err());
         assert!(parse_pivot(br#"{"Stub": []}"#).is_err());
     }
 

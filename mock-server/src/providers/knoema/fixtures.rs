@@ -254,22 +254,41 @@ impl Fixtures {
             ));
         }
         if !(1..=10_000).contains(&self.series_per_page) {
-            issues.push(Issue::new("knoema.series_per_page", format!("{} is out of range", self.series_per_page), "use 1 to 10000"));
+            issues.push(Issue::new(
+                "knoema.series_per_page",
+                format!("{} is out of range", self.series_per_page),
+                "use 1 to 10000",
+            ));
         }
         if !(1..=64 * 1024 * 1024).contains(&self.max_upload_bytes) {
-            issues.push(Issue::new("knoema.max_upload_bytes", format!("{} is out of range", self.max_upload_bytes), "use 1 to 67108864 bytes"));
+            issues.push(Issue::new(
+                "knoema.max_upload_bytes",
+                format!("{} is out of range", self.max_upload_bytes),
+                "use 1 to 67108864 bytes",
+            ));
         }
         let mut app_ids = HashSet::new();
         for (i, a) in self.apps.iter().enumerate() {
             let key = format!("knoema.apps[{i}]");
             if a.app_id.is_empty() || !a.app_id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
                 issues.push(
-                    Issue::new(format!("{key}.app_id"), format!("'{}' is not an app id", a.app_id), "use letters, digits, '-', '_' or '.'")
-                        .near(a.app_id.clone()),
+                    Issue::new(
+                        format!("{key}.app_id"),
+                        format!("'{}' is not an app id", a.app_id),
+                        "use letters, digits, '-', '_' or '.'",
+                    )
+                    .near(a.app_id.clone()),
                 );
             }
             if !app_ids.insert(a.app_id.as_str()) {
-                issues.push(Issue::new(format!("{key}.app_id"), format!("app '{}' is defined twice", a.app_id), "give each app its own id").near(a.app_id.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("{key}.app_id"),
+                        format!("app '{}' is defined twice", a.app_id),
+                        "give each app its own id",
+                    )
+                    .near(a.app_id.clone()),
+                );
             }
             if a.app_secret.is_empty() {
                 issues.push(Issue::new(format!("{key}.app_secret"), "empty secret", "give the app a secret"));
@@ -277,8 +296,12 @@ impl Fixtures {
             for (j, uri) in a.redirect_uris.iter().enumerate() {
                 if !(uri.starts_with("https://") || uri.starts_with("http://")) || uri.contains('#') {
                     issues.push(
-                        Issue::new(format!("{key}.redirect_uris[{j}]"), format!("'{uri}' is not an absolute URI without fragment"), "write it as https://host/path")
-                            .near(uri.clone()),
+                        Issue::new(
+                            format!("{key}.redirect_uris[{j}]"),
+                            format!("'{uri}' is not an absolute URI without fragment"),
+                            "write it as https://host/path",
+                        )
+                        .near(uri.clone()),
                     );
                 }
             }
@@ -287,7 +310,14 @@ impl Fixtures {
         for (i, d) in self.datasets.iter().enumerate() {
             let key = format!("knoema.datasets[{i}]");
             if !dataset_ids.insert(d.id.to_ascii_lowercase()) {
-                issues.push(Issue::new(format!("{key}.id"), format!("dataset '{}' is defined twice", d.id), "give each dataset its own id").near(d.id.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("{key}.id"),
+                        format!("dataset '{}' is defined twice", d.id),
+                        "give each dataset its own id",
+                    )
+                    .near(d.id.clone()),
+                );
             }
             issues.extend(d.validate(&key));
         }
@@ -329,15 +359,29 @@ impl Dataset {
     fn validate(&self, key: &str) -> Vec<Issue> {
         let mut issues = Vec::new();
         if self.id.is_empty() || !self.id.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b)) {
-            issues.push(Issue::new(format!("{key}.id"), format!("'{}' is not a dataset id", self.id), "use letters, digits, '-', '_' or '.'").near(self.id.clone()));
+            issues.push(
+                Issue::new(
+                    format!("{key}.id"),
+                    format!("'{}' is not a dataset id", self.id),
+                    "use letters, digits, '-', '_' or '.'",
+                )
+                .near(self.id.clone()),
+            );
         }
         for date in [&self.publication_date, &self.last_updated_on].into_iter().flatten() {
             if chrono::DateTime::parse_from_rfc3339(date).is_err() {
-                issues.push(Issue::new(format!("{key}"), format!("'{date}' is not a date-time"), "write 2024-10-22T00:00:00Z").near(date.clone()));
+                issues.push(
+                    Issue::new(format!("{key}"), format!("'{date}' is not a date-time"), "write 2024-10-22T00:00:00Z")
+                        .near(date.clone()),
+                );
             }
         }
         if self.dimensions.is_empty() {
-            issues.push(Issue::new(format!("{key}.dimensions"), "a dataset needs at least one dimension", "add [[knoema.datasets.dimensions]]"));
+            issues.push(Issue::new(
+                format!("{key}.dimensions"),
+                "a dataset needs at least one dimension",
+                "add [[knoema.datasets.dimensions]]",
+            ));
         }
         for (j, dim) in self.dimensions.iter().enumerate() {
             let dkey = format!("{key}.dimensions[{j}]");
@@ -346,17 +390,35 @@ impl Dataset {
             let mut previous_level = None;
             for m in &dim.members {
                 if !ids.insert(m.id.to_ascii_lowercase()) {
-                    issues.push(Issue::new(format!("{dkey}.members"), format!("member id '{}' is used twice", m.id), "give each member its own id").near(m.id.clone()));
+                    issues.push(
+                        Issue::new(
+                            format!("{dkey}.members"),
+                            format!("member id '{}' is used twice", m.id),
+                            "give each member its own id",
+                        )
+                        .near(m.id.clone()),
+                    );
                 }
                 if !keys.insert(m.key) {
-                    issues.push(Issue::new(format!("{dkey}.members"), format!("member key {} is used twice", m.key), "give each member its own key"));
+                    issues.push(Issue::new(
+                        format!("{dkey}.members"),
+                        format!("member key {} is used twice", m.key),
+                        "give each member its own key",
+                    ));
                 }
                 let fits = match previous_level {
                     None => m.level == 0,
                     Some(p) => m.level <= p + 1,
                 };
                 if !fits {
-                    issues.push(Issue::new(format!("{dkey}.members"), format!("member '{}' is at level {} without a parent above it", m.id, m.level), "list members in hierarchy order, children right after their parent").near(m.id.clone()));
+                    issues.push(
+                        Issue::new(
+                            format!("{dkey}.members"),
+                            format!("member '{}' is at level {} without a parent above it", m.id, m.level),
+                            "list members in hierarchy order, children right after their parent",
+                        )
+                        .near(m.id.clone()),
+                    );
                 }
                 previous_level = Some(m.level);
             }
@@ -364,42 +426,93 @@ impl Dataset {
         for (j, s) in self.series.iter().enumerate() {
             let skey = format!("{key}.series[{j}]");
             if self.kind == DatasetKind::Flat {
-                issues.push(Issue::new(skey.clone(), "a Flat dataset has rows, not series", "use [[knoema.datasets.rows]] or type = \"Regular\""));
+                issues.push(Issue::new(
+                    skey.clone(),
+                    "a Flat dataset has rows, not series",
+                    "use [[knoema.datasets.rows]] or type = \"Regular\"",
+                ));
             }
             if self.member_indexes(&s.dims).is_none() || s.dims.len() != self.dimensions.len() {
-                issues.push(Issue::new(format!("{skey}.dims"), "does not name one existing member of every dimension", "give a member id for each dimension id"));
+                issues.push(Issue::new(
+                    format!("{skey}.dims"),
+                    "does not name one existing member of every dimension",
+                    "give a member id for each dimension id",
+                ));
             }
             if Frequency::parse(&s.frequency).is_none() {
-                issues.push(Issue::new(format!("{skey}.frequency"), format!("'{}' is not a frequency", s.frequency), "use A, H, Q, M, W or D").near(s.frequency.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("{skey}.frequency"),
+                        format!("'{}' is not a frequency", s.frequency),
+                        "use A, H, Q, M, W or D",
+                    )
+                    .near(s.frequency.clone()),
+                );
             }
             if parse_day(&s.start).is_none() {
-                issues.push(Issue::new(format!("{skey}.start"), format!("'{}' is not a date", s.start), "write YYYY-MM-DD").near(s.start.clone()));
+                issues.push(
+                    Issue::new(format!("{skey}.start"), format!("'{}' is not a date", s.start), "write YYYY-MM-DD")
+                        .near(s.start.clone()),
+                );
             }
             if s.values.is_empty() || s.values.len() > 100_000 {
-                issues.push(Issue::new(format!("{skey}.values"), "a series needs 1 to 100000 values", "use nan for a missing value"));
+                issues.push(Issue::new(
+                    format!("{skey}.values"),
+                    "a series needs 1 to 100000 values",
+                    "use nan for a missing value",
+                ));
             }
             for name in s.attributes.keys() {
                 if !self.timeseries_attributes.contains(name) {
-                    issues.push(Issue::new(format!("{skey}.attributes"), format!("'{name}' is not one of timeseries_attributes"), "declare it in the dataset's timeseries_attributes").near(name.clone()));
+                    issues.push(
+                        Issue::new(
+                            format!("{skey}.attributes"),
+                            format!("'{name}' is not one of timeseries_attributes"),
+                            "declare it in the dataset's timeseries_attributes",
+                        )
+                        .near(name.clone()),
+                    );
                 }
             }
         }
         for (j, c) in self.columns.iter().enumerate() {
             if !COLUMN_TYPES.contains(&c.kind.as_str()) {
-                issues.push(Issue::new(format!("{key}.columns[{j}].type"), format!("'{}' is not a column type", c.kind), "use Number, Date or String").near(c.kind.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("{key}.columns[{j}].type"),
+                        format!("'{}' is not a column type", c.kind),
+                        "use Number, Date or String",
+                    )
+                    .near(c.kind.clone()),
+                );
             }
         }
         for (j, r) in self.rows.iter().enumerate() {
             let rkey = format!("{key}.rows[{j}]");
             if self.kind == DatasetKind::Regular {
-                issues.push(Issue::new(rkey.clone(), "a Regular dataset has series, not rows", "use [[knoema.datasets.series]] or type = \"Flat\""));
+                issues.push(Issue::new(
+                    rkey.clone(),
+                    "a Regular dataset has series, not rows",
+                    "use [[knoema.datasets.series]] or type = \"Flat\"",
+                ));
             }
             if self.member_indexes(&r.dims).is_none() || r.dims.len() != self.dimensions.len() {
-                issues.push(Issue::new(format!("{rkey}.dims"), "does not name one existing member of every dimension", "give a member id for each dimension id"));
+                issues.push(Issue::new(
+                    format!("{rkey}.dims"),
+                    "does not name one existing member of every dimension",
+                    "give a member id for each dimension id",
+                ));
             }
             for name in r.values.keys() {
                 if !self.columns.iter().any(|c| &c.id == name) {
-                    issues.push(Issue::new(format!("{rkey}.values"), format!("'{name}' is not a column"), "declare it in [[knoema.datasets.columns]]").near(name.clone()));
+                    issues.push(
+                        Issue::new(
+                            format!("{rkey}.values"),
+                            format!("'{name}' is not a column"),
+                            "declare it in [[knoema.datasets.columns]]",
+                        )
+                        .near(name.clone()),
+                    );
                 }
             }
         }

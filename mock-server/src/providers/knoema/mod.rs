@@ -64,7 +64,9 @@ impl Knoema {
     fn datasets(&self, caller: &auth::Caller) -> Vec<fixtures::Dataset> {
         let fixtures = self.core.fixtures();
         let mut ids: Vec<String> = fixtures.knoema.datasets.iter().map(|d| d.id.clone()).collect();
-        store::with(&self.store.datasets, store::MAX_UPLOADED_DATASETS, |m| ids.extend(m.values().map(|d| d.id.clone())));
+        store::with(&self.store.datasets, store::MAX_UPLOADED_DATASETS, |m| {
+            ids.extend(m.values().map(|d| d.id.clone()))
+        });
         ids.iter().filter_map(|id| self.dataset(id, caller)).collect()
     }
 }

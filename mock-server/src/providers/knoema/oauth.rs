@@ -119,7 +119,11 @@ fn grant_name(response_type: &str) -> &'static str {
 }
 
 /// `GET /oauth/authorize`
-pub async fn authorize(State(k): State<Arc<Knoema>>, Extension(route): Extension<ServiceRoute>, uri: Uri) -> Response<Body> {
+pub async fn authorize(
+    State(k): State<Arc<Knoema>>,
+    Extension(route): Extension<ServiceRoute>,
+    uri: Uri,
+) -> Response<Body> {
     let p = match params(uri.query().unwrap_or_default().as_bytes()) {
         Ok(p) => p,
         Err(e) => return error_page(&e),
@@ -143,7 +147,11 @@ pub async fn authorize(State(k): State<Arc<Knoema>>, Extension(route): Extension
         return error_page(&reject(None, "invalid_request", "client_id is missing".into()));
     };
     let Some(app) = kf.app(client_id) else {
-        return error_page(&reject(Some(client_id), "invalid_client", format!("there is no app with client_id '{client_id}'")));
+        return error_page(&reject(
+            Some(client_id),
+            "invalid_client",
+            format!("there is no app with client_id '{client_id}'"),
+        ));
     };
     let given = get(&p, "redirect_uri").map(str::to_owned);
     let redirect_uri = match check_redirect(app, given.as_deref()) {
@@ -153,7 +161,11 @@ pub async fn authorize(State(k): State<Arc<Knoema>>, Extension(route): Extension
     let state = get(&p, "state").map(str::to_owned);
     let response_type = get(&p, "response_type").unwrap_or_default();
     if response_type != "token" && response_type != "code" {
-        let reason = reject(Some(client_id), "unsupported_response_type", format!("response_type '{response_type}' is neither token nor code"));
+        let reason = reject(
+            Some(client_id),
+            "unsupported_response_type",
+            format!("response_type '{response_type}' is neither token nor code"),
+        );
         let mut pairs = vec![("error", "unsupported_response_type"), ("error_description", reason.as_str())];
         if let Some(s) = &state {
             pairs.push(("state", s));
@@ -179,13 +191,18 @@ pub async fn authorize(State(k): State<Arc<Knoema>>, Extension(route): Extension
         },
     };
     if let Some(approve) = switch {
-        let how = if get(&p, "consent").is_some() { "the consent query switch" } else { "knoema.consent in the fixtures" };
+        let how =
+            if get(&p, "consent").is_some() { "the consent query switch" } else { "knoema.consent in the fixtures" };
         return decide(&k, &route, app, pending, approve, how);
     }
     let request_id = opaque_token(18);
     store::with(&k.store.consents, MAX_PENDING_CONSENTS, |m| m.insert(request_id.clone(), pending.clone()));
     let scope = pending.scope.as_deref().unwrap_or("(default)");
-    let what = if response_type == "token" { "an access token, given to the application in the browser" } else { "an authorization code for the application's server" };
+    let what = if response_type == "token" {
+        "an access token, given to the application in the browser"
+    } else {
+        "an authorization code for the application's server"
+    };
     html(
         StatusCode::OK,
         "Authorize application",
@@ -227,7 +244,9 @@ pub async fn consent_answer(
     };
     let pending = store::with(&k.store.consents, MAX_PENDING_CONSENTS, |m| m.remove(&request_id.to_owned()));
     let Some(pending) = pending.filter(|c| c.expires_at > k.core.clock.now()) else {
-        return error_page("this authorization request is unknown, already answered or expired: open the authorization URL again");
+        return error_page(
+            "this authorization request is unknown, already answered or expired: open the authorization URL again",
+        );
     };
     let approve = match get(&p, "decision") {
         Some("approve") => true,
@@ -299,7 +318,8 @@ fn decide(k: &Knoema, route: &ServiceRoute, app: &App, c: PendingConsent, approv
 fn check_redirect(app: &App, given: Option<&str>) -> Result<String, String> {
     match given {
         Some(uri) => {
-            let absolute = (uri.starts_with("https://") || uri.starts_with("http://")) && uri.len() > "http://".len() + 1;
+            let absolute =
+                (uri.starts_with("https://") || uri.starts_with("http://")) && uri.len() > "http://".len() + 1;
             if !absolute || uri.contains('#') {
                 return Err(format!("redirect_uri '{uri}' is not an absolute http(s) URI without a fragment"));
             }
@@ -322,7 +342,16 @@ fn check_redirect(app: &App, given: Option<&str>) -> Result<String, String> {
 
 /// Stores a new access token and journals it; returns the token.
 #[allow(clippy::too_many_arguments)]
-fn issue_token(k: &Knoema, route: &ServiceRoute, app_id: &str, user: &str, scope: Option<String>, code: Option<String>, grant: &str, lifetime: i64) -> String {
+fn issue_token(
+    k: &Knoema,
+    route: &ServiceRoute,
+    app_id: &str,
+    user: &str,
+    scope: Option<String>,
+    code: Option<String>,
+    grant: &str,
+    lifetime: i64,
+) -> String {
     let now = k.core.clock.now();
     let token = opaque_token(32);
     let expires_at = now + Duration::seconds(lifetime);
@@ -355,12 +384,22 @@ struct TokenError {
 
 impl TokenError {
     fn credentials(reason: impl Into<String>) -> Self {
-        TokenError { status: StatusCode::UNAUTHORIZED, error: "incorrect_client_credentials", description: None, reason: reason.into() }
+        TokenError {
+            status: StatusCode::UNAUTHORIZED,
+            error: "incorrect_client_credentials",
+            description: None,
+            reason: reason.into(),
+        }
     }
 
     fn grant(reason: impl Into<String>) -> Self {
         let reason = reason.into();
-        TokenError { status: StatusCode::BAD_REQUEST, error: "invalid_grant", description: Some(reason.clone()), reason }
+        TokenError {
+            status: StatusCode::BAD_REQUEST,
+            error: "invalid_grant",
+            description: Some(reason.clone()),
+            reason,
+        }
     }
 
     fn request(error: &'static str, reason: impl Into<String>) -> Self {
@@ -396,7 +435,12 @@ pub async fn token(
                 raw.extend_from_slice(&b);
             }
             Ok(_) => {}
-            Err(e) => return no_store(super::errors::json_response(StatusCode::PAYLOAD_TOO_LARGE, &json!({"error": "invalid_request", "error_description": e.to_string()}))),
+            Err(e) => {
+                return no_store(super::errors::json_response(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    &json!({"error": "invalid_request", "error_description": e.to_string()}),
+                ))
+            }
         }
     }
     let p = params(&raw);
@@ -411,7 +455,13 @@ pub async fn token(
         Err(e) => {
             k.core.record(
                 &route,
-                EventKind::TokenRejected { grant: grant_type, client_id, error: e.error.to_owned(), reason: e.reason, code: None },
+                EventKind::TokenRejected {
+                    grant: grant_type,
+                    client_id,
+                    error: e.error.to_owned(),
+                    reason: e.reason,
+                    code: None,
+                },
             );
             let mut body = json!({"error": e.error});
             if let Some(d) = e.description {
@@ -426,15 +476,22 @@ fn exchange(k: &Knoema, route: &ServiceRoute, p: &BTreeMap<String, String>) -> R
     let fixtures = k.core.fixtures();
     let kf = &fixtures.knoema;
     let now = k.core.clock.now();
-    let grant_type = get(p, "grant_type").ok_or_else(|| TokenError::request("invalid_request", "grant_type is missing"))?;
+    let grant_type =
+        get(p, "grant_type").ok_or_else(|| TokenError::request("invalid_request", "grant_type is missing"))?;
     if grant_type != "authorization_code" && grant_type != "refresh_token" {
-        return Err(TokenError::request("unsupported_grant_type", format!("grant_type '{grant_type}' is neither authorization_code nor refresh_token")));
+        return Err(TokenError::request(
+            "unsupported_grant_type",
+            format!("grant_type '{grant_type}' is neither authorization_code nor refresh_token"),
+        ));
     }
     let client_id = get(p, "client_id").ok_or_else(|| {
         TokenError::credentials("client_id is missing from the parameters (Knoema reads client_id and client_secret from the query string; HTTP Basic is not read)")
     })?;
-    let app = kf.app(client_id).ok_or_else(|| TokenError::credentials(format!("there is no app with client_id '{client_id}'")))?;
-    let secret = get(p, "client_secret").ok_or_else(|| TokenError::credentials("client_secret is missing from the parameters"))?;
+    let app = kf
+        .app(client_id)
+        .ok_or_else(|| TokenError::credentials(format!("there is no app with client_id '{client_id}'")))?;
+    let secret = get(p, "client_secret")
+        .ok_or_else(|| TokenError::credentials("client_secret is missing from the parameters"))?;
     if !secrets_equal(secret, &app.app_secret) {
         return Err(TokenError::credentials(format!("client_secret is not the secret of app '{client_id}'")));
     }
@@ -446,21 +503,35 @@ fn exchange(k: &Knoema, route: &ServiceRoute, p: &BTreeMap<String, String>) -> R
                 return Err(TokenError::grant("the code is unknown (never issued, or dropped)"));
             };
             if c.used {
-                return Err(TokenError::grant("the code was already exchanged: codes are single-use; the tokens it gave are revoked"));
+                return Err(TokenError::grant(
+                    "the code was already exchanged: codes are single-use; the tokens it gave are revoked",
+                ));
             }
             if c.app_id != app.app_id {
-                return Err(TokenError::grant(format!("the code was issued to app '{}', not '{}'", c.app_id, app.app_id)));
+                return Err(TokenError::grant(format!(
+                    "the code was issued to app '{}', not '{}'",
+                    c.app_id, app.app_id
+                )));
             }
             if c.expires_at <= now {
-                return Err(TokenError::grant(format!("the code expired {} s ago", (now - c.expires_at).num_seconds())));
+                return Err(TokenError::grant(format!(
+                    "the code expired {} s ago",
+                    (now - c.expires_at).num_seconds()
+                )));
             }
             if let Some(expected) = &c.redirect_given {
                 match get(p, "redirect_uri") {
                     Some(given) if given == expected => {}
                     Some(given) => {
-                        return Err(TokenError::grant(format!("redirect_uri '{given}' differs from '{expected}' of the authorization request")));
+                        return Err(TokenError::grant(format!(
+                            "redirect_uri '{given}' differs from '{expected}' of the authorization request"
+                        )));
                     }
-                    None => return Err(TokenError::grant(format!("redirect_uri is missing; the authorization request had '{expected}'"))),
+                    None => {
+                        return Err(TokenError::grant(format!(
+                            "redirect_uri is missing; the authorization request had '{expected}'"
+                        )))
+                    }
                 }
             }
             c.used = true;
@@ -477,11 +548,17 @@ fn exchange(k: &Knoema, route: &ServiceRoute, p: &BTreeMap<String, String>) -> R
         };
         (c.user, c.scope, Some(code), "authorization_code")
     } else {
-        let refresh = get(p, "refresh_token").ok_or_else(|| TokenError::request("invalid_request", "refresh_token is missing"))?.to_owned();
+        let refresh = get(p, "refresh_token")
+            .ok_or_else(|| TokenError::request("invalid_request", "refresh_token is missing"))?
+            .to_owned();
         let found = store::with(&k.store.refresh_tokens, MAX_TOKENS, |m| m.get(&refresh).cloned());
-        let r = found.ok_or_else(|| TokenError::grant(format!("refresh token {} is unknown or revoked", token_id(&refresh))))?;
+        let r = found
+            .ok_or_else(|| TokenError::grant(format!("refresh token {} is unknown or revoked", token_id(&refresh))))?;
         if r.app_id != app.app_id {
-            return Err(TokenError::grant(format!("the refresh token belongs to app '{}', not '{}'", r.app_id, app.app_id)));
+            return Err(TokenError::grant(format!(
+                "the refresh token belongs to app '{}', not '{}'",
+                r.app_id, app.app_id
+            )));
         }
         (r.user, r.scope, r.code, "refresh_token")
     };
@@ -490,7 +567,8 @@ fn exchange(k: &Knoema, route: &ServiceRoute, p: &BTreeMap<String, String>) -> R
         ("refresh_token", Some(r)) => r.to_owned(),
         _ => {
             let r = opaque_token(32);
-            let record = RefreshToken { app_id: app.app_id.clone(), user: user.clone(), scope: scope.clone(), code: code_key };
+            let record =
+                RefreshToken { app_id: app.app_id.clone(), user: user.clone(), scope: scope.clone(), code: code_key };
             store::with(&k.store.refresh_tokens, MAX_TOKENS, |m| m.insert(r.clone(), record));
             r
         }
@@ -518,7 +596,10 @@ mod tests {
 
     #[test]
     fn redirects_carry_the_answer_where_the_flow_wants_it() {
-        assert_eq!(with_params("https://a/cb", true, &[("access_token", "x y"), ("expires_in", "5")]), "https://a/cb#access_token=x+y&expires_in=5");
+        assert_eq!(
+            with_params("https://a/cb", true, &[("access_token", "x y"), ("expires_in", "5")]),
+            "https://a/cb#access_token=x+y&expires_in=5"
+        );
         assert_eq!(with_params("https://a/cb?k=1", false, &[("code", "c")]), "https://a/cb?k=1&code=c");
         assert_eq!(params(b"a=1&a=2").unwrap_err(), "parameter 'a' is included more than once");
         assert_eq!(escape("<a href=\"x\">'&'"), "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;");
@@ -526,7 +607,13 @@ mod tests {
 
     #[test]
     fn registered_redirect_uris_must_match_exactly() {
-        let app = App { app_id: "a".into(), app_secret: "s".into(), name: String::new(), redirect_uris: vec!["https://c/cb".into()], user: "u".into() };
+        let app = App {
+            app_id: "a".into(),
+            app_secret: "s".into(),
+            name: String::new(),
+            redirect_uris: vec!["https://c/cb".into()],
+            user: "u".into(),
+        };
         assert_eq!(check_redirect(&app, Some("https://c/cb")).unwrap(), "https://c/cb");
         assert_eq!(check_redirect(&app, None).unwrap(), "https://c/cb");
         assert!(check_redirect(&app, Some("https://c/cb/")).unwrap_err().contains("must match exactly"));

@@ -45,7 +45,9 @@ mod tests {
 
     #[test]
     fn reads_what_the_package_sends() {
-        let q = LenientQuery::parse(Some("doNotGenerateAdvanceReport=true&filePath=ab12/data file+x.csv&datasetId=%41bc&metadataOnly=true"));
+        let q = LenientQuery::parse(Some(
+            "doNotGenerateAdvanceReport=true&filePath=ab12/data file+x.csv&datasetId=%41bc&metadataOnly=true",
+        ));
         assert_eq!(q.get("filepath"), Some("ab12/data file+x.csv"));
         assert_eq!(q.get("datasetId"), Some("Abc"));
         assert!(q.is_true("metadataonly"));

@@ -83,7 +83,11 @@ pub fn parse_header(raw: &[u8]) -> Result<Credentials, HeaderError> {
             if hash.is_empty() {
                 return Err(HeaderError::Malformed("the hash is empty"));
             }
-            Ok(Credentials::Signed { app_id: (*app_id).to_owned(), hash: (*hash).to_owned(), version: (*version).to_owned() })
+            Ok(Credentials::Signed {
+                app_id: (*app_id).to_owned(),
+                hash: (*hash).to_owned(),
+                version: (*version).to_owned(),
+            })
         }
         [_, _] => Err(HeaderError::Malformed("two parts; the version ':1.2' is missing")),
         _ => Err(HeaderError::Malformed("more than three ':'-separated parts")),
@@ -200,7 +204,10 @@ pub fn diagnose(secret: &str, hash: &str, now: DateTime<Utc>, others: &[&str]) -
             let when = if h < 0 { format!("{} hours ago", -h) } else { format!("{h} hours ahead") };
             return Diagnosis {
                 cause,
-                detail: encoding_note(format!("the hash is the one for UTC hour '{}' ({when}); {accepted}; {why}", hour_key(at))),
+                detail: encoding_note(format!(
+                    "the hash is the one for UTC hour '{}' ({when}); {accepted}; {why}",
+                    hour_key(at)
+                )),
             };
         }
     }
@@ -261,7 +268,10 @@ pub fn diagnose(secret: &str, hash: &str, now: DateTime<Utc>, others: &[&str]) -
     } else {
         return Diagnosis {
             cause: "wrong encoding",
-            detail: format!("the hash '{}' is neither base64 nor hex; send standard base64 of the 20-byte HMAC-SHA1", shown(hash)),
+            detail: format!(
+                "the hash '{}' is neither base64 nor hex; send standard base64 of the 20-byte HMAC-SHA1",
+                shown(hash)
+            ),
         };
     }
     // 5. Another app's secret.
@@ -304,7 +314,8 @@ fn decode_any(hash: &str) -> Option<(Vec<u8>, &'static str)> {
     // Hex first: 40 hex digits are also valid base64, but a base64 hash of only hex digits is
     // next to impossible.
     if !hash.is_empty() && hash.len() % 2 == 0 && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
-        let bytes = (0..hash.len()).step_by(2).map(|i| u8::from_str_radix(&hash[i..i + 2], 16)).collect::<Result<Vec<u8>, _>>();
+        let bytes =
+            (0..hash.len()).step_by(2).map(|i| u8::from_str_radix(&hash[i..i + 2], 16)).collect::<Result<Vec<u8>, _>>();
         if let Ok(bytes) = bytes {
             return Some((bytes, "hex"));
         }
@@ -351,7 +362,11 @@ mod tests {
     fn parses_the_header_forms() {
         assert_eq!(
             parse_header(b"Knoema app:b/6yWnLv5KieYNXaGNCYAjGxxhI=:1.2"),
-            Ok(Credentials::Signed { app_id: "app".into(), hash: "b/6yWnLv5KieYNXaGNCYAjGxxhI=".into(), version: "1.2".into() })
+            Ok(Credentials::Signed {
+                app_id: "app".into(),
+                hash: "b/6yWnLv5KieYNXaGNCYAjGxxhI=".into(),
+                version: "1.2".into()
+            })
         );
         assert_eq!(parse_header(b"Knoema app"), Ok(Credentials::AppId("app".into())));
         assert_eq!(parse_header(b"Bearer t0k"), Ok(Credentials::Bearer("t0k".into())));
@@ -367,7 +382,10 @@ mod tests {
         let now = at("2024-01-02T03:20:00Z");
         let stale = diagnose("s3cr3t", &sign("s3cr3t", now - Duration::hours(2)), now, &[]);
         assert_eq!(stale.cause, "stale hour", "{stale}");
-        assert!(stale.detail.contains("'02-01-24-01' (2 hours ago)") && stale.detail.contains("'02-01-24-03'"), "{stale}");
+        assert!(
+            stale.detail.contains("'02-01-24-01' (2 hours ago)") && stale.detail.contains("'02-01-24-03'"),
+            "{stale}"
+        );
         let local = diagnose("s3cr3t", &sign("s3cr3t", now + Duration::hours(5)), now, &[]);
         assert_eq!(local.cause, "local time instead of UTC", "{local}");
         assert!(local.detail.contains("UTC+5"), "{local}");

@@ -108,7 +108,11 @@ pub struct Store {
 }
 
 /// Runs `f` on the table in `slot`, creating it with `capacity` on first use.
-pub fn with<K: Hash + Eq + Clone, V, R>(slot: &Mutex<Option<Bounded<K, V>>>, capacity: usize, f: impl FnOnce(&mut Bounded<K, V>) -> R) -> R {
+pub fn with<K: Hash + Eq + Clone, V, R>(
+    slot: &Mutex<Option<Bounded<K, V>>>,
+    capacity: usize,
+    f: impl FnOnce(&mut Bounded<K, V>) -> R,
+) -> R {
     let mut guard = slot.lock().unwrap();
     f(guard.get_or_insert_with(|| Bounded::new(capacity)))
 }

@@ -16,7 +16,8 @@ pub enum Frequency {
 }
 
 impl Frequency {
-    pub const ALL: [Frequency; 6] = [Frequency::A, Frequency::H, Frequency::Q, Frequency::M, Frequency::W, Frequency::D];
+    pub const ALL: [Frequency; 6] =
+        [Frequency::A, Frequency::H, Frequency::Q, Frequency::M, Frequency::W, Frequency::D];
 
     pub fn parse(s: &str) -> Option<Frequency> {
         Frequency::ALL.into_iter().find(|f| f.code().eq_ignore_ascii_case(s.trim()))
@@ -148,7 +149,9 @@ mod tests {
         assert_eq!(Period::parse("2020H2").unwrap().start, day("2020-07-01"));
         assert_eq!(Period::parse("2020-02").unwrap().end, day("2020-03-01"));
         assert_eq!(Period::parse("2020-02-29T00:00:00Z").unwrap().start, day("2020-02-29"));
-        assert!(Period::parse("2020Q5").is_none() && Period::parse("20").is_none() && Period::parse("2020X1").is_none());
+        assert!(
+            Period::parse("2020Q5").is_none() && Period::parse("20").is_none() && Period::parse("2020X1").is_none()
+        );
         let (a, b) = Period::parse_range("2019-01-01-2020-06-30").unwrap();
         assert_eq!((a.start, b.start), (day("2019-01-01"), day("2020-06-30")));
         assert_eq!(Period::parse_range("2018-2020").unwrap().1.end, day("2021-01-01"));

@@ -19,8 +19,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::body::Body;
-use axum::extract::{Path, State};
 use axum::extract::{FromRequestParts, MatchedPath};
+use axum::extract::{Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, Response, StatusCode};
 use serde_json::{json, Value};
@@ -90,7 +90,8 @@ fn find(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
 /// The first file part of a multipart body: (file name, content).
 pub fn first_file(body: &[u8], boundary: &str) -> Result<(String, Vec<u8>), String> {
     let delimiter = format!("--{boundary}");
-    let start = find(body, delimiter.as_bytes(), 0).ok_or("the body has no part with the boundary of the Content-Type")?;
+    let start =
+        find(body, delimiter.as_bytes(), 0).ok_or("the body has no part with the boundary of the Content-Type")?;
     let mut at = start + delimiter.len();
     loop {
         if body.get(at..at + 2) == Some(b"--") {
@@ -100,10 +101,12 @@ pub fn first_file(body: &[u8], boundary: &str) -> Result<(String, Vec<u8>), Stri
             return Err("a multipart delimiter is not followed by CRLF".into());
         }
         let headers_start = at + 2;
-        let headers_end = find(body, b"\r\n\r\n", headers_start).ok_or("a part's headers do not end with an empty line")?;
+        let headers_end =
+            find(body, b"\r\n\r\n", headers_start).ok_or("a part's headers do not end with an empty line")?;
         let headers = String::from_utf8_lossy(&body[headers_start..headers_end]);
         let content_start = headers_end + 4;
-        let next = find(body, format!("\r\n{delimiter}").as_bytes(), content_start).ok_or("the multipart body is not closed by its boundary")?;
+        let next = find(body, format!("\r\n{delimiter}").as_bytes(), content_start)
+            .ok_or("the multipart body is not closed by its boundary")?;
         let file_name = headers.lines().find_map(|line| {
             let (name, value) = line.split_once(':')?;
             if !name.trim().eq_ignore_ascii_case("content-disposition") {
@@ -201,7 +204,13 @@ pub fn flat_dataset(id: &str, name: &str, rows: &[Vec<String>]) -> Result<Datase
             let mut members: Vec<Member> = Vec::new();
             for v in column(i) {
                 if !members.iter().any(|m| m.id == v) {
-                    members.push(Member { key: members.len() as u64 + 1, name: v.to_owned(), id: v.to_owned(), level: 0, fields: BTreeMap::new() });
+                    members.push(Member {
+                        key: members.len() as u64 + 1,
+                        name: v.to_owned(),
+                        id: v.to_owned(),
+                        level: 0,
+                        fields: BTreeMap::new(),
+                    });
                 }
             }
             dimensions.push(Dimension { id: id.clone(), name: id, is_geo: false, fields: Vec::new(), members });
@@ -289,25 +298,27 @@ pub async fn post(
     let upload = Upload { app_id: call.caller.label(), file_name: file_name.clone(), bytes: content.into() };
     store::with(&k.store.uploads, MAX_UPLOADS, |m| m.insert(location.clone(), upload));
     let kind = if file_name.to_ascii_lowercase().ends_with(".csv") { "text/csv" } else { "application/octet-stream" };
-    errors::ok(json!({"Successful": true, "Error": null, "Properties": {"Size": size, "Name": file_name, "Location": location, "Type": kind}}))
+    errors::ok(
+        json!({"Successful": true, "Error": null, "Properties": {"Size": size, "Name": file_name, "Location": location, "Type": kind}}),
+    )
 }
 
 /// The upload at `location`, parsed; only the app that uploaded it may use it.
 fn parse_upload(k: &Knoema, location: &str, caller: &Caller) -> Result<(Upload, Vec<Vec<String>>), String> {
     let upload = store::with(&k.store.uploads, MAX_UPLOADS, |m| m.get(&location.to_owned()).cloned())
         .filter(|u| u.app_id == caller.label())
-        .ok_or_else(|| format!("The file '{location}' was not uploaded by this app (or was dropped): upload it again"))?;
-    let text = std::str::from_utf8(&upload.bytes).map_err(|_| "The mock reads CSV files (UTF-8 text): this file is not text".to_owned())?;
+        .ok_or_else(|| {
+            format!("The file '{location}' was not uploaded by this app (or was dropped): upload it again")
+        })?;
+    let text = std::str::from_utf8(&upload.bytes)
+        .map_err(|_| "The mock reads CSV files (UTF-8 text): this file is not text".to_owned())?;
     let rows = parse_csv(text.trim_start_matches('\u{feff}'))?;
     flat_dataset("check", "check", &rows)?;
     Ok((upload, rows))
 }
 
 /// `GET /api/1.0/upload/verify?doNotGenerateAdvanceReport=true&filePath=..[&datasetId=..]`
-pub async fn verify_upload(
-    State(k): State<Arc<Knoema>>,
-    WriteCall(call): WriteCall,
-) -> Response<Body> {
+pub async fn verify_upload(State(k): State<Arc<Knoema>>, WriteCall(call): WriteCall) -> Response<Body> {
     let failed = |errors: Vec<String>| errors::ok(json!({"Successful": false, "ErrorList": errors}));
     let Some(location) = call.query.get("filePath") else {
         return failed(vec!["The filePath parameter is required".into()]);
@@ -347,11 +358,7 @@ fn new_dataset_id() -> String {
 }
 
 /// `POST /api/1.0/upload/save`
-pub async fn save(
-    State(k): State<Arc<Knoema>>,
-    WriteCall(call): WriteCall,
-    request: Body,
-) -> Response<Body> {
+pub async fn save(State(k): State<Arc<Knoema>>, WriteCall(call): WriteCall, request: Body) -> Response<Body> {
     let bytes = match body(request, MAX_SAVE_BODY).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -376,9 +383,12 @@ pub async fn save(
     };
     let existing = text("DatasetId");
     if let Some(id) = &existing {
-        let uploaded = store::with(&k.store.datasets, MAX_UPLOADED_DATASETS, |m| m.get(&id.to_ascii_lowercase()).is_some());
+        let uploaded =
+            store::with(&k.store.datasets, MAX_UPLOADED_DATASETS, |m| m.get(&id.to_ascii_lowercase()).is_some());
         if !uploaded {
-            return failed(format!("Dataset '{id}' cannot be replaced: only datasets uploaded since the last reset can"));
+            return failed(format!(
+                "Dataset '{id}' cannot be replaced: only datasets uploaded since the last reset can"
+            ));
         }
     }
     let id = existing.unwrap_or_else(new_dataset_id);
@@ -403,21 +413,28 @@ pub async fn save(
     });
     k.core.record(
         &call.route,
-        EventKind::DataWritten { collection: id.clone(), count, operation_id: format!("upload-{submission}"), client_id: call.caller.label() },
+        EventKind::DataWritten {
+            collection: id.clone(),
+            count,
+            operation_id: format!("upload-{submission}"),
+            client_id: call.caller.label(),
+        },
     );
     errors::ok(json!({"Id": submission, "DatasetId": id, "Status": "pending", "Errors": []}))
 }
 
 /// `GET /api/1.0/upload/status?id=`
-pub async fn status(
-    State(k): State<Arc<Knoema>>,
-    WriteCall(call): WriteCall,
-) -> Response<Body> {
+pub async fn status(State(k): State<Arc<Knoema>>, WriteCall(call): WriteCall) -> Response<Body> {
     let id = call.query.get("id").unwrap_or_default();
-    let found = id.parse::<u64>().ok().and_then(|n| store::with(&k.store.submissions, MAX_SUBMISSIONS, |m| m.get(&n).cloned()));
+    let found =
+        id.parse::<u64>().ok().and_then(|n| store::with(&k.store.submissions, MAX_SUBMISSIONS, |m| m.get(&n).cloned()));
     match found {
-        Some(s) => errors::ok(json!({"id": id.parse::<u64>().unwrap_or_default(), "datasetId": s.dataset_id, "status": s.status, "errors": s.errors})),
-        None => errors::ok(json!({"id": id, "datasetId": null, "status": "failed", "errors": [format!("There is no upload with id '{id}'")]})),
+        Some(s) => errors::ok(
+            json!({"id": id.parse::<u64>().unwrap_or_default(), "datasetId": s.dataset_id, "status": s.status, "errors": s.errors}),
+        ),
+        None => errors::ok(
+            json!({"id": id, "datasetId": null, "status": "failed", "errors": [format!("There is no upload with id '{id}'")]}),
+        ),
     }
 }
 
@@ -435,16 +452,20 @@ pub async fn delete(
     if !uploaded {
         k.store.deleted.lock().unwrap().insert(key);
     }
-    k.core.record(&call.route, EventKind::DataWritten { collection: ds.id.clone(), count: 0, operation_id: "delete".into(), client_id: call.caller.label() });
+    k.core.record(
+        &call.route,
+        EventKind::DataWritten {
+            collection: ds.id.clone(),
+            count: 0,
+            operation_id: "delete".into(),
+            client_id: call.caller.label(),
+        },
+    );
     errors::ok(json!("successful"))
 }
 
 /// `POST /api/1.0/meta/verifydataset` with `{id, publicationDate, source, refUrl}`.
-pub async fn verify_dataset(
-    State(k): State<Arc<Knoema>>,
-    WriteCall(call): WriteCall,
-    request: Body,
-) -> Response<Body> {
+pub async fn verify_dataset(State(k): State<Arc<Knoema>>, WriteCall(call): WriteCall, request: Body) -> Response<Body> {
     let bytes = match body(request, MAX_SAVE_BODY).await {
         Ok(b) => b,
         Err(r) => return r,
@@ -493,7 +514,10 @@ mod tests {
 
     #[test]
     fn csv_becomes_a_flat_dataset() {
-        let rows = parse_csv("Country,Plant,\"Capacity, MW\",Opened\r\nDE,\"Alpha \"\"A\"\"\",400,2015-06-01\nFR,Beta,12.5,\n").unwrap();
+        let rows = parse_csv(
+            "Country,Plant,\"Capacity, MW\",Opened\r\nDE,\"Alpha \"\"A\"\"\",400,2015-06-01\nFR,Beta,12.5,\n",
+        )
+        .unwrap();
         let ds = flat_dataset("x", "X", &rows).unwrap();
         assert_eq!(ds.dimensions.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), ["Country", "Plant"]);
         assert_eq!(ds.dimensions[1].members[0].name, "Alpha \"A\"");

@@ -47,7 +47,10 @@ pub fn issuer(route: &ServiceRoute, fixtures: &Fixtures) -> String {
 
 fn json_ok(body: serde_json::Value) -> Response<Body> {
     let mut r = Response::new(Body::from(body.to_string()));
-    r.headers_mut().insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json; charset=utf-8"));
+    r.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     r
 }
 
@@ -186,7 +189,8 @@ fn check_token_form<'f>(
 ) -> Result<Grant<'f>, OAuthError> {
     seen.grant_type = form.get("grant_type").map(str::to_owned);
     seen.client_id = form.get("client_id").map(str::to_owned);
-    let grant_type = form.get("grant_type").ok_or_else(|| OAuthError::invalid_request("missing required parameter 'grant_type'"))?;
+    let grant_type =
+        form.get("grant_type").ok_or_else(|| OAuthError::invalid_request("missing required parameter 'grant_type'"))?;
     if let Some(method) = other_auth_method(form, headers) {
         return Err(OAuthError::invalid_client(format!(
             "the client authenticates with tls_client_auth (its certificate); {method} is not its registered token_endpoint_auth_method"
@@ -210,13 +214,21 @@ fn check_token_form<'f>(
                     scopes.push(s.to_owned());
                 }
             }
-            let refused: Vec<&str> =
-                scopes.iter().map(String::as_str).filter(|s| !allowed.iter().any(|a| a == s) || !f.scopes_supported.iter().any(|a| a == s)).collect();
+            let refused: Vec<&str> = scopes
+                .iter()
+                .map(String::as_str)
+                .filter(|s| !allowed.iter().any(|a| a == s) || !f.scopes_supported.iter().any(|a| a == s))
+                .collect();
             if !refused.is_empty() {
                 return Err(OAuthError::new(
                     StatusCode::BAD_REQUEST,
                     "invalid_scope",
-                    format!("requested scope is not allowed ({}); client '{}' may have: {}", refused.join(" "), client.statement.client_id, allowed.join(" ")),
+                    format!(
+                        "requested scope is not allowed ({}); client '{}' may have: {}",
+                        refused.join(" "),
+                        client.statement.client_id,
+                        allowed.join(" ")
+                    ),
                 ));
             }
             scopes
@@ -326,11 +338,20 @@ mod tests {
         let h = form_headers();
         let e = check_token_request(&f, Err("none"), &h, b"client_id=x", now, &mut seen).unwrap_err();
         assert_eq!((e.status.as_u16(), e.error), (400, "invalid_request"));
-        let e = check_token_request(&f, Err("none"), &h, b"grant_type=password&client_id=x", now, &mut seen).unwrap_err();
-        assert_eq!((e.status.as_u16(), e.error), (401, "invalid_client"), "client authentication before the grant type");
-        let e = check_token_request(&f, Err("none"), &h, b"grant_type=client_credentials&client_secret=s", now, &mut seen).unwrap_err();
+        let e =
+            check_token_request(&f, Err("none"), &h, b"grant_type=password&client_id=x", now, &mut seen).unwrap_err();
+        assert_eq!(
+            (e.status.as_u16(), e.error),
+            (401, "invalid_client"),
+            "client authentication before the grant type"
+        );
+        let e =
+            check_token_request(&f, Err("none"), &h, b"grant_type=client_credentials&client_secret=s", now, &mut seen)
+                .unwrap_err();
         assert_eq!(e.error, "invalid_client");
-        let e = check_token_request(&f, Err("none"), &HeaderMap::new(), b"grant_type=client_credentials", now, &mut seen).unwrap_err();
+        let e =
+            check_token_request(&f, Err("none"), &HeaderMap::new(), b"grant_type=client_credentials", now, &mut seen)
+                .unwrap_err();
         assert_eq!(e.error, "invalid_request");
         let e = check_token_request(&f, Err("none"), &h, b"grant_type=a&grant_type=b", now, &mut seen).unwrap_err();
         assert_eq!(e.error, "invalid_request");

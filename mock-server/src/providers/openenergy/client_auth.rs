@@ -32,16 +32,22 @@ pub struct Presented {
 }
 
 /// The client certificate of a request, or why there is none (for the journal).
-pub fn presented(core: &Core, fixtures: &Fixtures, conn: Option<&ConnInfo>, headers: &HeaderMap, allow_proxy: bool) -> Result<Presented, String> {
+pub fn presented(
+    core: &Core,
+    fixtures: &Fixtures,
+    conn: Option<&ConnInfo>,
+    headers: &HeaderMap,
+    allow_proxy: bool,
+) -> Result<Presented, String> {
     let header = headers.get(CERT_HEADER);
     let from = conn.map(|c| c.remote.ip());
     if let (true, Some(header), Some(ip)) = (allow_proxy, header, from) {
         if fixtures.trusts_proxy(ip) {
             let text = std::str::from_utf8(header.as_bytes()).map_err(|_| format!("{CERT_HEADER} is not text"))?;
             let der = certificate_from_text(text).map_err(|e| format!("{CERT_HEADER} from trusted proxy {ip}: {e}"))?;
-            core.tls
-                .verify_client_chain(&der)
-                .map_err(|e| format!("{CERT_HEADER} from trusted proxy {ip}: the certificate is not from the directory CA ({e})"))?;
+            core.tls.verify_client_chain(&der).map_err(|e| {
+                format!("{CERT_HEADER} from trusted proxy {ip}: the certificate is not from the directory CA ({e})")
+            })?;
             let details = certificate_details(&der).map_err(|e| format!("{CERT_HEADER}: {e}"))?;
             return Ok(Presented { thumbprint: thumbprint(&der), details, via: "X-OE-CLIENT-CERT" });
         }
@@ -76,11 +82,13 @@ pub fn authenticate<'f>(
         ))
     })?;
     let client_id = client_id.ok_or_else(|| {
-        OAuthError::invalid_client("client_id is required: with tls_client_auth the client names itself in the request body (RFC 8705 §2)")
+        OAuthError::invalid_client(
+            "client_id is required: with tls_client_auth the client names itself in the request body (RFC 8705 §2)",
+        )
     })?;
-    let registered = fixtures
-        .client(client_id)
-        .ok_or_else(|| OAuthError::invalid_client(format!("client '{client_id}' is not registered in the directory")))?;
+    let registered = fixtures.client(client_id).ok_or_else(|| {
+        OAuthError::invalid_client(format!("client '{client_id}' is not registered in the directory"))
+    })?;
     let d = &cert.details;
     if now < d.not_before {
         return Err(OAuthError::invalid_client(format!(
@@ -98,7 +106,10 @@ pub fn authenticate<'f>(
     }
     if let Some(revoked) = fixtures.revocation(&cert.thumbprint, &d.serial) {
         let reason = if revoked.reason.is_empty() { String::new() } else { format!(": {}", revoked.reason) };
-        return Err(OAuthError::invalid_client(format!("the client certificate (serial {}) has been revoked{reason}", d.serial)));
+        return Err(OAuthError::invalid_client(format!(
+            "the client certificate (serial {}) has been revoked{reason}",
+            d.serial
+        )));
     }
     let (org, statement) = (registered.organisation, registered.statement);
     let by_subject = d.attribute("OU") == Some(org.id.as_str()) && d.attribute("CN") == Some(statement.id.as_str());
@@ -111,7 +122,10 @@ pub fn authenticate<'f>(
         )));
     }
     if !statement.status.eq_ignore_ascii_case("active") {
-        return Err(OAuthError::invalid_client(format!("software statement '{}' is {}", statement.id, statement.status)));
+        return Err(OAuthError::invalid_client(format!(
+            "software statement '{}' is {}",
+            statement.id, statement.status
+        )));
     }
     if !org.status.eq_ignore_ascii_case("active") {
         return Err(OAuthError::invalid_client(format!("organisation '{}' is {}", org.id, org.status)));

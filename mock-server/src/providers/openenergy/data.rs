@@ -70,7 +70,11 @@ pub async fn data_set(
         return json_error(StatusCode::NOT_FOUND, "not_found", format!("no data set at {path}; GET / lists them"));
     };
     if method != Method::GET && method != Method::HEAD {
-        let mut r = json_error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("{method} is not allowed: data sets are read with GET"));
+        let mut r = json_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{method} is not allowed: data sets are read with GET"),
+        );
         r.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
         return r;
     }
@@ -85,7 +89,9 @@ fn render(set: &DataSet) -> Response<Body> {
     match (set.format, &set.body) {
         (DataFormat::Json, Some(body)) => with_type(body.clone(), "application/json; charset=utf-8"),
         (DataFormat::Csv, Some(body)) => with_type(body.clone(), "text/csv; charset=utf-8"),
-        (DataFormat::Json, None) => with_type(Value::Array(set.records.clone()).to_string(), "application/json; charset=utf-8"),
+        (DataFormat::Json, None) => {
+            with_type(Value::Array(set.records.clone()).to_string(), "application/json; charset=utf-8")
+        }
         (DataFormat::Csv, None) => with_type(csv(set), "text/csv; charset=utf-8"),
     }
 }

@@ -63,7 +63,11 @@ pub async fn directory(
         return error(StatusCode::NOT_FOUND, "NotFound", format!("no directory resource at {}", uri.path()));
     }
     if method != Method::GET && method != Method::HEAD {
-        return error(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", format!("{method} is not part of the read API the mock serves"));
+        return error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!("{method} is not part of the read API the mock serves"),
+        );
     }
     let what = Protected { endpoint: uri.path(), scope: Some(DIRECTORY_SCOPE), proxy_header: false };
     if let Err(refused) = admit(&oe, &route, conn.as_ref().map(|c| &c.0), &uri, &headers, &what) {
@@ -83,16 +87,20 @@ pub async fn directory(
     let result = match segments.as_slice() {
         ["organisations"] => Ok(organisations_page(f)),
         ["organisations", o] => org(o).map(|o| json_response(StatusCode::OK, organisation(o))),
-        ["organisations", o, "softwarestatements"] => {
-            org(o).map(|o| json_response(StatusCode::OK, Value::Array(o.software_statements.iter().map(|s| software_statement(o, s)).collect())))
-        }
+        ["organisations", o, "softwarestatements"] => org(o).map(|o| {
+            json_response(
+                StatusCode::OK,
+                Value::Array(o.software_statements.iter().map(|s| software_statement(o, s)).collect()),
+            )
+        }),
         ["organisations", o, "softwarestatements", s] => {
             org(o).and_then(|o| statement(o, s).map(|s| json_response(StatusCode::OK, software_statement(o, &s))))
         }
         ["organisations", o, "softwarestatements", s, "certificates"] => org(o).and_then(|o| {
             statement(o, s).map(|s| {
                 let now = oe.core.clock.now();
-                let certs = oe.core.tls.ca.issued().into_iter().filter_map(|c| certificate(f, o, &s, &c, now)).collect();
+                let certs =
+                    oe.core.tls.ca.issued().into_iter().filter_map(|c| certificate(f, o, &s, &c, now)).collect();
                 json_response(StatusCode::OK, Value::Array(certs))
             })
         }),
@@ -189,7 +197,13 @@ fn software_statement(o: &Organisation, s: &SoftwareStatement) -> Value {
 }
 
 /// A signed certificate, if it is one of this statement's TRANSPORT certificates.
-fn certificate(f: &Fixtures, o: &Organisation, s: &SoftwareStatement, issued: &IssuedCertificate, now: chrono::DateTime<chrono::Utc>) -> Option<Value> {
+fn certificate(
+    f: &Fixtures,
+    o: &Organisation,
+    s: &SoftwareStatement,
+    issued: &IssuedCertificate,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Value> {
     let details = certificate_details(&issued.der).ok()?;
     if details.attribute("OU") != Some(o.id.as_str()) || details.attribute("CN") != Some(s.id.as_str()) {
         return None;

@@ -57,7 +57,8 @@ pub fn no_store_json(headers: &mut HeaderMap) {
 
 /// node-oidc-provider's answer to a path or method it does not serve.
 pub fn unrecognized_route(method: &Method, uri: &Uri) -> Response<Body> {
-    let mut e = OAuthError::invalid_request(format!("unrecognized route or not allowed method ({method} on {})", uri.path()));
+    let mut e =
+        OAuthError::invalid_request(format!("unrecognized route or not allowed method ({method} on {})", uri.path()));
     e.status = StatusCode::NOT_FOUND;
     e.into_response()
 }
@@ -105,7 +106,8 @@ impl BearerError {
     pub fn into_response(self) -> Response<Body> {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = self.status;
-        let challenge = HeaderValue::from_str(&self.challenge()).unwrap_or_else(|_| HeaderValue::from_static("Bearer "));
+        let challenge =
+            HeaderValue::from_str(&self.challenge()).unwrap_or_else(|_| HeaderValue::from_static("Bearer "));
         r.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
         r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -126,8 +128,14 @@ mod tests {
     fn challenges_are_written_as_the_package_writes_them() {
         assert_eq!(BearerError::unauthenticated().challenge(), "Bearer ");
         assert_eq!(BearerError::invalid_token(None).challenge(), "Bearer error=\"invalid_token\", ");
-        assert_eq!(BearerError::invalid_token(Some("a:b")).challenge(), "Bearer error=\"invalid_token\", scope=\"a:b\"");
-        assert_eq!(BearerError::insufficient_scope("x").challenge(), "Bearer error=\"insufficient_scope\", scope=\"x\"");
+        assert_eq!(
+            BearerError::invalid_token(Some("a:b")).challenge(),
+            "Bearer error=\"invalid_token\", scope=\"a:b\""
+        );
+        assert_eq!(
+            BearerError::insufficient_scope("x").challenge(),
+            "Bearer error=\"insufficient_scope\", scope=\"x\""
+        );
     }
 
     #[test]

@@ -244,7 +244,8 @@ impl Fixtures {
 
     /// The revocation entry naming this certificate, if any.
     pub fn revocation(&self, thumbprint: &str, serial: &str) -> Option<&RevokedCertificate> {
-        let norm = |s: &str| s.chars().filter(|c| *c != ':').collect::<String>().trim_start_matches('0').to_ascii_lowercase();
+        let norm =
+            |s: &str| s.chars().filter(|c| *c != ':').collect::<String>().trim_start_matches('0').to_ascii_lowercase();
         self.revoked_certificates.iter().find(|r| {
             r.thumbprint.as_deref() == Some(thumbprint) || r.serial.as_deref().is_some_and(|s| norm(s) == norm(serial))
         })
@@ -274,28 +275,61 @@ impl Fixtures {
             ));
         }
         if !(1..=10_000_000).contains(&self.max_tokens) {
-            issues.push(Issue::new(key("max_tokens"), format!("{} is out of range", self.max_tokens), "use 1 to 10000000"));
+            issues.push(Issue::new(
+                key("max_tokens"),
+                format!("{} is out of range", self.max_tokens),
+                "use 1 to 10000000",
+            ));
         }
         if !self.issuer.starts_with("https://") {
-            issues.push(Issue::new(key("issuer"), format!("'{}' is not an https URL", self.issuer), "e.g. https://auth.directory.energydata.org.uk").near(self.issuer.clone()));
+            issues.push(
+                Issue::new(
+                    key("issuer"),
+                    format!("'{}' is not an https URL", self.issuer),
+                    "e.g. https://auth.directory.energydata.org.uk",
+                )
+                .near(self.issuer.clone()),
+            );
         }
         for (i, s) in self.scopes_supported.iter().enumerate() {
             if s.is_empty() || s.contains(char::is_whitespace) {
-                issues.push(Issue::new(key(&format!("scopes_supported[{i}]")), format!("'{s}' is not a scope"), "a scope is one word without spaces, e.g. directory:software"));
+                issues.push(Issue::new(
+                    key(&format!("scopes_supported[{i}]")),
+                    format!("'{s}' is not a scope"),
+                    "a scope is one word without spaces, e.g. directory:software",
+                ));
             }
         }
         for (i, p) in self.trusted_proxies.iter().enumerate() {
             if p.parse::<IpAddr>().is_err() {
-                issues.push(Issue::new(key(&format!("trusted_proxies[{i}]")), format!("'{p}' is not an IP address"), "give the proxy's address as the server sees it, e.g. 127.0.0.1").near(p.clone()));
+                issues.push(
+                    Issue::new(
+                        key(&format!("trusted_proxies[{i}]")),
+                        format!("'{p}' is not an IP address"),
+                        "give the proxy's address as the server sees it, e.g. 127.0.0.1",
+                    )
+                    .near(p.clone()),
+                );
             }
         }
         for (i, r) in self.revoked_certificates.iter().enumerate() {
             if r.thumbprint.is_none() && r.serial.is_none() {
-                issues.push(Issue::new(key(&format!("revoked_certificates[{i}]")), "names no certificate", "give thumbprint (x5t#S256) or serial (hex)"));
+                issues.push(Issue::new(
+                    key(&format!("revoked_certificates[{i}]")),
+                    "names no certificate",
+                    "give thumbprint (x5t#S256) or serial (hex)",
+                ));
             }
             if let Some(t) = &r.thumbprint {
                 if !is_thumbprint(t) {
-                    issues.push(Issue::new(key(&format!("revoked_certificates[{i}].thumbprint")), format!("'{t}' is not an x5t#S256 thumbprint"), "43 base64url characters: base64url(SHA-256(DER)) without padding").near(t.clone()));
+                    issues.push(
+                        Issue::new(
+                            key(&format!("revoked_certificates[{i}].thumbprint")),
+                            format!("'{t}' is not an x5t#S256 thumbprint"),
+                            "43 base64url characters: base64url(SHA-256(DER)) without padding",
+                        )
+                        .near(t.clone()),
+                    );
                 }
             }
         }
@@ -303,40 +337,97 @@ impl Fixtures {
         for (i, o) in self.organisations.iter().enumerate() {
             let okey = key(&format!("organisations[{i}]"));
             if o.id.trim().is_empty() || !orgs.insert(o.id.as_str()) {
-                issues.push(Issue::new(format!("{okey}.id"), format!("'{}' is empty or used twice", o.id), "give each organisation its own id (a GUID, as the directory does)").near(o.id.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("{okey}.id"),
+                        format!("'{}' is empty or used twice", o.id),
+                        "give each organisation its own id (a GUID, as the directory does)",
+                    )
+                    .near(o.id.clone()),
+                );
             }
             for (j, s) in o.software_statements.iter().enumerate() {
                 let skey = format!("{okey}.software_statements[{j}]");
                 if s.id.trim().is_empty() || !statements.insert(s.id.as_str()) {
-                    issues.push(Issue::new(format!("{skey}.id"), format!("'{}' is empty or used twice", s.id), "give each software statement its own id").near(s.id.clone()));
+                    issues.push(
+                        Issue::new(
+                            format!("{skey}.id"),
+                            format!("'{}' is empty or used twice", s.id),
+                            "give each software statement its own id",
+                        )
+                        .near(s.id.clone()),
+                    );
                 }
                 if s.client_id.trim().is_empty() || !clients.insert(s.client_id.as_str()) {
-                    issues.push(Issue::new(format!("{skey}.client_id"), format!("'{}' is empty or used twice", s.client_id), "give each software statement its own client_id").near(s.client_id.clone()));
+                    issues.push(
+                        Issue::new(
+                            format!("{skey}.client_id"),
+                            format!("'{}' is empty or used twice", s.client_id),
+                            "give each software statement its own client_id",
+                        )
+                        .near(s.client_id.clone()),
+                    );
                 }
                 for scope in &s.scopes {
                     if !self.scopes_supported.contains(scope) {
-                        issues.push(Issue::new(format!("{skey}.scopes"), format!("'{scope}' is not in openenergy.scopes_supported"), "add it to scopes_supported or remove it here").near(scope.clone()));
+                        issues.push(
+                            Issue::new(
+                                format!("{skey}.scopes"),
+                                format!("'{scope}' is not in openenergy.scopes_supported"),
+                                "add it to scopes_supported or remove it here",
+                            )
+                            .near(scope.clone()),
+                        );
                     }
                 }
                 for t in &s.certificate_thumbprints {
                     if !is_thumbprint(t) {
-                        issues.push(Issue::new(format!("{skey}.certificate_thumbprints"), format!("'{t}' is not an x5t#S256 thumbprint"), "43 base64url characters: base64url(SHA-256(DER)) without padding").near(t.clone()));
+                        issues.push(
+                            Issue::new(
+                                format!("{skey}.certificate_thumbprints"),
+                                format!("'{t}' is not an x5t#S256 thumbprint"),
+                                "43 base64url characters: base64url(SHA-256(DER)) without padding",
+                            )
+                            .near(t.clone()),
+                        );
                     }
                 }
                 if s.metadata.values().any(has_toml_datetime) {
-                    issues.push(Issue::new(format!("{skey}.metadata"), "contains a bare TOML date-time", "quote dates so they stay text in JSON"));
+                    issues.push(Issue::new(
+                        format!("{skey}.metadata"),
+                        "contains a bare TOML date-time",
+                        "quote dates so they stay text in JSON",
+                    ));
                 }
             }
         }
         let mut paths = HashSet::new();
         for (i, d) in self.data_sets.iter().enumerate() {
             let dkey = key(&format!("data_sets[{i}]"));
-            if !d.path.starts_with('/') || d.path == "/" || d.path.contains(['?', '#', ' ']) || !paths.insert(d.path.as_str()) {
-                issues.push(Issue::new(format!("{dkey}.path"), format!("'{}' is not a usable path, or is used twice", d.path), "start with '/', e.g. /datasets/postcode-consumption; '/' itself lists the data sets").near(d.path.clone()));
+            if !d.path.starts_with('/')
+                || d.path == "/"
+                || d.path.contains(['?', '#', ' '])
+                || !paths.insert(d.path.as_str())
+            {
+                issues.push(
+                    Issue::new(
+                        format!("{dkey}.path"),
+                        format!("'{}' is not a usable path, or is used twice", d.path),
+                        "start with '/', e.g. /datasets/postcode-consumption; '/' itself lists the data sets",
+                    )
+                    .near(d.path.clone()),
+                );
             }
             if let Some(scope) = &d.scope {
                 if !self.scopes_supported.contains(scope) {
-                    issues.push(Issue::new(format!("{dkey}.scope"), format!("'{scope}' is not in openenergy.scopes_supported"), "no token could ever carry it: add it to scopes_supported").near(scope.clone()));
+                    issues.push(
+                        Issue::new(
+                            format!("{dkey}.scope"),
+                            format!("'{scope}' is not in openenergy.scopes_supported"),
+                            "no token could ever carry it: add it to scopes_supported",
+                        )
+                        .near(scope.clone()),
+                    );
                 }
             }
             if d.body.is_some() && !d.records.is_empty() {
@@ -344,9 +435,17 @@ impl Fixtures {
             }
             for (j, r) in d.records.iter().enumerate() {
                 if !r.is_object() {
-                    issues.push(Issue::new(format!("{dkey}.records[{j}]"), "a record must be a table", "write it as { column = value, ... }"));
+                    issues.push(Issue::new(
+                        format!("{dkey}.records[{j}]"),
+                        "a record must be a table",
+                        "write it as { column = value, ... }",
+                    ));
                 } else if has_toml_datetime(r) {
-                    issues.push(Issue::new(format!("{dkey}.records[{j}]"), "contains a bare TOML date-time", "quote dates as strings, e.g. date = \"2021-06-01\""));
+                    issues.push(Issue::new(
+                        format!("{dkey}.records[{j}]"),
+                        "contains a bare TOML date-time",
+                        "quote dates as strings, e.g. date = \"2021-06-01\"",
+                    ));
                 }
             }
         }
@@ -391,7 +490,9 @@ mod tests {
         )
         .unwrap();
         let keys: Vec<String> = bad.validate().into_iter().map(|i| i.key).collect();
-        for k in ["token_lifetime_seconds", "trusted_proxies[0]", "revoked_certificates[0]", "scopes", "data_sets[0].path"] {
+        for k in
+            ["token_lifetime_seconds", "trusted_proxies[0]", "revoked_certificates[0]", "scopes", "data_sets[0].path"]
+        {
             assert!(keys.iter().any(|key| key.ends_with(k)), "{k} not in {keys:?}");
         }
     }

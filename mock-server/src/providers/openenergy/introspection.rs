@@ -30,14 +30,25 @@ use crate::serve::ConnInfo;
 use crate::tokens::token_id;
 
 /// The record of a token that is active now, or why it is not.
-pub fn active_token(oe: &OpenEnergy, f: &Fixtures, token: &str, now: DateTime<Utc>) -> Result<Arc<TokenRecord>, String> {
-    let record = oe.tokens.get(token).ok_or_else(|| "unknown token (never issued, forgotten, or from before a reset)".to_owned())?;
+pub fn active_token(
+    oe: &OpenEnergy,
+    f: &Fixtures,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Arc<TokenRecord>, String> {
+    let record = oe
+        .tokens
+        .get(token)
+        .ok_or_else(|| "unknown token (never issued, forgotten, or from before a reset)".to_owned())?;
     let now = now.timestamp();
     if now >= record.exp {
         return Err(format!("token expired {} s ago", now - record.exp));
     }
     if let Some(revoked) = f.revocation(&record.thumbprint, &record.serial) {
-        return Err(format!("the certificate the token is bound to has been revoked{}", if revoked.reason.is_empty() { String::new() } else { format!(": {}", revoked.reason) }));
+        return Err(format!(
+            "the certificate the token is bound to has been revoked{}",
+            if revoked.reason.is_empty() { String::new() } else { format!(": {}", revoked.reason) }
+        ));
     }
     if f.statement(&record.software_statement_id).is_none() {
         return Err(format!("software statement '{}' is no longer in the directory", record.software_statement_id));
@@ -106,7 +117,8 @@ pub async fn introspect(
         Ok(record) => (describe(f, &record), true, None),
         Err(why) => (json!({"active": false}), false, Some(why)),
     };
-    oe.core.record(&route, EventKind::TokenIntrospected { client_id: caller, token_id: token_id(token), active, reason });
+    oe.core
+        .record(&route, EventKind::TokenIntrospected { client_id: caller, token_id: token_id(token), active, reason });
     let mut r = Response::new(Body::from(body.to_string()));
     no_store_json(r.headers_mut());
     r

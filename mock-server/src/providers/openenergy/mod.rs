@@ -67,11 +67,8 @@ impl Provider for OpenEnergy {
             .with_state(self.clone());
         let fapi = axum::middleware::from_fn_with_state(self.clone(), resource::fapi_headers);
         let directory = Router::new().fallback(directory::directory).layer(fapi.clone()).with_state(self.clone());
-        let data = Router::new()
-            .route("/", get(data::index))
-            .fallback(data::data_set)
-            .layer(fapi)
-            .with_state(self.clone());
+        let data =
+            Router::new().route("/", get(data::index)).fallback(data::data_set).layer(fapi).with_state(self.clone());
         vec![
             Service { name: "auth", hosts: AUTH_HOSTS, listeners: &[ListenerKind::Mtls], router: auth },
             Service { name: "directory", hosts: DIRECTORY_HOSTS, listeners: &[ListenerKind::Mtls], router: directory },
@@ -99,7 +96,9 @@ impl Provider for OpenEnergy {
             })
             .collect();
         if !lines.is_empty() {
-            lines.push("get a certificate: POST a CSR to /__admin/certificates, or `mock-server certs sign-csr`".to_owned());
+            lines.push(
+                "get a certificate: POST a CSR to /__admin/certificates, or `mock-server certs sign-csr`".to_owned(),
+            );
         }
         lines
     }

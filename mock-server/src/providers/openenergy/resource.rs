@@ -62,7 +62,8 @@ pub fn admit(
         e.into_response()
     };
     // 1. A client certificate.
-    let certificate = presented(&oe.core, f, conn, headers, what.proxy_header).map_err(|why| deny(BearerError::unauthenticated(), why, None))?;
+    let certificate = presented(&oe.core, f, conn, headers, what.proxy_header)
+        .map_err(|why| deny(BearerError::unauthenticated(), why, None))?;
     // Never a token in the query.
     let in_query = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).any(|(k, _)| k == "access_token");
     if in_query {
@@ -78,20 +79,33 @@ pub fn admit(
     };
     let raw = value.as_bytes();
     if raw.len() < 7 || !raw[..7].eq_ignore_ascii_case(b"bearer ") {
-        return Err(deny(BearerError::unauthenticated(), "the Authorization header does not carry a Bearer token".into(), None));
+        return Err(deny(
+            BearerError::unauthenticated(),
+            "the Authorization header does not carry a Bearer token".into(),
+            None,
+        ));
     }
     let token = String::from_utf8_lossy(&raw[7..]);
     // 3. Active.
     let now = oe.core.clock.now();
-    let record = active_token(oe, f, &token, now).map_err(|why| deny(BearerError::invalid_token(what.scope), why, None))?;
+    let record =
+        active_token(oe, f, &token, now).map_err(|why| deny(BearerError::invalid_token(what.scope), why, None))?;
     let client = Some(record.client_id.clone());
     // 4. Times.
     let unix = now.timestamp();
     if unix < record.iat {
-        return Err(deny(BearerError::invalid_token(what.scope), format!("token issued in the future (iat {} > now {unix})", record.iat), client));
+        return Err(deny(
+            BearerError::invalid_token(what.scope),
+            format!("token issued in the future (iat {} > now {unix})", record.iat),
+            client,
+        ));
     }
     if unix > record.exp {
-        return Err(deny(BearerError::invalid_token(what.scope), format!("token expired {} s ago", unix - record.exp), client));
+        return Err(deny(
+            BearerError::invalid_token(what.scope),
+            format!("token expired {} s ago", unix - record.exp),
+            client,
+        ));
     }
     // 5. Bound to this certificate.
     if record.thumbprint != certificate.thumbprint {
@@ -116,7 +130,11 @@ pub fn admit(
     }
     oe.core.record(
         route,
-        EventKind::ApiAuthorized { endpoint: what.endpoint.to_owned(), client_id: record.client_id.clone(), token_id: record.token_id.clone() },
+        EventKind::ApiAuthorized {
+            endpoint: what.endpoint.to_owned(),
+            client_id: record.client_id.clone(),
+            token_id: record.token_id.clone(),
+        },
     );
     tracing::debug!(client_id = %record.client_id, token = %record.token_id, "admitted to {} (certificate via {})", what.endpoint, certificate.via);
     Ok(record)
@@ -125,11 +143,10 @@ pub fn admit(
 /// Middleware of the resource servers: `Date` on the virtual clock and the FAPI interaction id
 /// on every response.
 pub async fn fapi_headers(State(oe): State<Arc<OpenEnergy>>, request: Request, next: Next) -> Response<Body> {
-    let interaction = request
-        .headers()
-        .get(INTERACTION_ID)
-        .cloned()
-        .unwrap_or_else(|| HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a UUID is a header value"));
+    let interaction =
+        request.headers().get(INTERACTION_ID).cloned().unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a UUID is a header value")
+        });
     let mut response = next.run(request).await;
     let date = http_date(oe.core.clock.now());
     let headers = response.headers_mut();

@@ -31,10 +31,18 @@ pub struct Request {
     body: bytes::Bytes,
 }
 
-async fn admit(o: &Opinum, route: &ServiceRoute, headers: HeaderMap, query: Option<String>, body: Body, endpoint: &str) -> Result<Request, Response<Body>> {
+async fn admit(
+    o: &Opinum,
+    route: &ServiceRoute,
+    headers: HeaderMap,
+    query: Option<String>,
+    body: Body,
+    endpoint: &str,
+) -> Result<Request, Response<Body>> {
     let caller = authorize(o, route, &headers, SCOPE_API, endpoint)?;
     let body = read_body(body, MAX_BODY).await.map_err(|e| problem(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))?;
-    let query: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
+    let query: Vec<(String, String)> =
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
     Ok(Request { caller, query: normalized(&query), headers, body })
 }
 
@@ -61,17 +69,35 @@ fn bad(detail: impl Into<String>) -> Response<Body> {
 
 // ---- sites -------------------------------------------------------------------------------
 
-pub async fn list_sites(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, headers: HeaderMap, RawQuery(q): RawQuery, body: Body) -> Response<Body> {
+pub async fn list_sites(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response<Body> {
     let r = admitted!(o, route, headers, q, body, "GET sites");
     let wanted = match ids(&r.query, &["siteids", "siteid"]) {
         Ok(w) => w,
         Err(e) => return bad(e),
     };
     let account = r.caller.claims.account;
-    ok(o.hub.with(|h| json!(h.sites.values().filter(|s| s.account == account && (wanted.is_empty() || wanted.contains(&s.id))).collect::<Vec<_>>())))
+    ok(o.hub.with(|h| {
+        json!(h
+            .sites
+            .values()
+            .filter(|s| s.account == account && (wanted.is_empty() || wanted.contains(&s.id)))
+            .collect::<Vec<_>>())
+    }))
 }
 
-pub async fn create_site(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, headers: HeaderMap, RawQuery(q): RawQuery, body: Body) -> Response<Body> {
+pub async fn create_site(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response<Body> {
     let r = admitted!(o, route, headers, q, body, "POST sites");
     let mut site: Site = match bind(&r.headers, &r.body) {
         Ok(s) => s,
@@ -93,7 +119,14 @@ pub async fn create_site(State(o): State<Arc<Opinum>>, Extension(route): Extensi
     })
 }
 
-pub async fn patch_site(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, Path(id): Path<i64>, headers: HeaderMap, RawQuery(q): RawQuery, body: Body) -> Response<Body> {
+pub async fn patch_site(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response<Body> {
     let r = admitted!(o, route, headers, q, body, "PATCH sites/{id}");
     let account = r.caller.claims.account;
     o.hub.with(|h| {
@@ -113,7 +146,14 @@ pub async fn patch_site(State(o): State<Arc<Opinum>>, Extension(route): Extensio
     })
 }
 
-pub async fn delete_site(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, Path(id): Path<i64>, headers: HeaderMap, RawQuery(q): RawQuery, body: Body) -> Response<Body> {
+pub async fn delete_site(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response<Body> {
     let r = admitted!(o, route, headers, q, body, "DELETE sites/{id}");
     let account = r.caller.claims.account;
     o.hub.with(|h| {
@@ -136,7 +176,13 @@ fn no_content() -> Response<Body> {
 
 // ---- sources ------------------------------------------------------------------------------
 
-pub async fn list_sources(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, headers: HeaderMap, RawQuery(q): RawQuery, body: Body) -> Response<Body> {
+pub async fn list_sources(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response<Body> {
     let r = admitted!(o, route, headers, q, body, "GET sources");
     let (sites, wanted) = match (ids(&r.query, &["siteid", "siteids"]), ids(&r.query, &["ids", "id", "sourceids"])) {
         (Ok(s), Ok(w)) => (s, w),
@@ -147,12 +193,20 @@ pub async fn list_sources(State(o): State<Arc<Opinum>>, Extension(route): Extens
         json!(h
             .sources
             .values()
-            .filter(|s| s.account == account && (sites.is_empty() || sites.contains(&s.site_id)) && (wanted.is_empty() || wanted.contains(&s.id)))
+            .filter(|s| s.account == account
+                && (sites.is_empty() || sites.contains(&s.site_id))
+                && (wanted.is_empty() || wanted.contains(&s.id)))
             .collect::<Vec<_>>())
     }))
 }
 
-pub async fn create_source(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, headers: HeaderMap, RawQuery(q): RawQuery, body: Body) -> Response<Body> {
+pub async fn create_source(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response<Body> {
     let r = admitted!(o, route, headers, q, body, "POST sources");
     let source: Source = match bind(&r.headers, &r.body) {
         Ok(s) => s,
@@ -189,7 +243,14 @@ fn save_source(h: &mut super::hub::State, account: i64, id: i64, mut source: Sou
     Ok(source)
 }
 
-pub async fn put_source(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, Path(id): Path<i64>, headers: HeaderMap, RawQuery(q): RawQuery, body: Body) -> Response<Body> {
+pub async fn put_source(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response<Body> {
     let r = admitted!(o, route, headers, q, body, "PUT sources/{id}");
     let account = r.caller.claims.account;
     let source: Source = match bind(&r.headers, &r.body) {
@@ -204,7 +265,14 @@ pub async fn put_source(State(o): State<Arc<Opinum>>, Extension(route): Extensio
     })
 }
 
-pub async fn patch_source(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, Path(id): Path<i64>, headers: HeaderMap, RawQuery(q): RawQuery, body: Body) -> Response<Body> {
+pub async fn patch_source(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response<Body> {
     let r = admitted!(o, route, headers, q, body, "PATCH sources/{id}");
     let account = r.caller.claims.account;
     o.hub.with(|h| {
@@ -216,7 +284,14 @@ pub async fn patch_source(State(o): State<Arc<Opinum>>, Extension(route): Extens
     })
 }
 
-pub async fn delete_source(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, Path(id): Path<i64>, headers: HeaderMap, RawQuery(q): RawQuery, body: Body) -> Response<Body> {
+pub async fn delete_source(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    Path(id): Path<i64>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response<Body> {
     let r = admitted!(o, route, headers, q, body, "DELETE sources/{id}");
     let account = r.caller.claims.account;
     o.hub.with(|h| {
@@ -235,7 +310,14 @@ pub async fn delete_source(State(o): State<Arc<Opinum>>, Extension(route): Exten
 
 // ---- variables ----------------------------------------------------------------------------
 
-pub async fn variables_of_source(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, Path(source_id): Path<i64>, headers: HeaderMap, RawQuery(q): RawQuery, body: Body) -> Response<Body> {
+pub async fn variables_of_source(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    Path(source_id): Path<i64>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response<Body> {
     let r = admitted!(o, route, headers, q, body, "GET variables/source/{sourceId}");
     let account = r.caller.claims.account;
     o.hub.with(|h| {
@@ -246,23 +328,39 @@ pub async fn variables_of_source(State(o): State<Arc<Opinum>>, Extension(route):
     })
 }
 
-pub async fn list_variables(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, headers: HeaderMap, RawQuery(q): RawQuery, body: Body) -> Response<Body> {
+pub async fn list_variables(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response<Body> {
     let r = admitted!(o, route, headers, q, body, "GET variables");
-    let (sources, wanted) = match (ids(&r.query, &["sourceid", "sourceids"]), ids(&r.query, &["id", "ids", "variableid", "variableids"])) {
-        (Ok(s), Ok(w)) => (s, w),
-        (Err(e), _) | (_, Err(e)) => return bad(e),
-    };
+    let (sources, wanted) =
+        match (ids(&r.query, &["sourceid", "sourceids"]), ids(&r.query, &["id", "ids", "variableid", "variableids"])) {
+            (Ok(s), Ok(w)) => (s, w),
+            (Err(e), _) | (_, Err(e)) => return bad(e),
+        };
     let account = r.caller.claims.account;
     ok(o.hub.with(|h| {
         json!(h
             .variables
             .values()
-            .filter(|v| v.account == account && (sources.is_empty() || sources.contains(&v.source_id)) && (wanted.is_empty() || wanted.contains(&v.id)))
+            .filter(|v| v.account == account
+                && (sources.is_empty() || sources.contains(&v.source_id))
+                && (wanted.is_empty() || wanted.contains(&v.id)))
             .collect::<Vec<_>>())
     }))
 }
 
-pub async fn create_variable(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, Path(source_id): Path<i64>, headers: HeaderMap, RawQuery(q): RawQuery, body: Body) -> Response<Body> {
+pub async fn create_variable(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    Path(source_id): Path<i64>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response<Body> {
     let r = admitted!(o, route, headers, q, body, "POST variables/source/{sourceId}");
     let variable: Variable = match bind(&r.headers, &r.body) {
         Ok(v) => v,
@@ -281,7 +379,13 @@ pub async fn create_variable(State(o): State<Arc<Opinum>>, Extension(route): Ext
     })
 }
 
-fn save_variable(h: &mut super::hub::State, account: i64, source_id: i64, id: i64, mut variable: Variable) -> Response<Body> {
+fn save_variable(
+    h: &mut super::hub::State,
+    account: i64,
+    source_id: i64,
+    id: i64,
+    mut variable: Variable,
+) -> Response<Body> {
     if variable.name.trim().is_empty() {
         return bad("The Name field is required.");
     }
@@ -310,10 +414,15 @@ pub async fn update_variable(
     let r = admitted!(o, route, headers, q, body, "PUT/PATCH sources/{sourceId}/variables/{variableId}");
     let account = r.caller.claims.account;
     o.hub.with(|h| {
-        let Some(current) = h.variables.get(&variable_id).filter(|v| v.account == account && v.source_id == source_id) else {
+        let Some(current) = h.variables.get(&variable_id).filter(|v| v.account == account && v.source_id == source_id)
+        else {
             return not_found("variable", variable_id);
         };
-        let updated = if method == axum::http::Method::PATCH { patch(current, &r.headers, &r.body) } else { bind(&r.headers, &r.body) };
+        let updated = if method == axum::http::Method::PATCH {
+            patch(current, &r.headers, &r.body)
+        } else {
+            bind(&r.headers, &r.body)
+        };
         match updated {
             Ok(v) => save_variable(h, account, source_id, variable_id, v),
             Err(e) => bad(e),
@@ -322,7 +431,13 @@ pub async fn update_variable(
 }
 
 /// The variable types every account sees.
-pub async fn variable_types(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, headers: HeaderMap, RawQuery(q): RawQuery, body: Body) -> Response<Body> {
+pub async fn variable_types(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response<Body> {
     let _r = admitted!(o, route, headers, q, body, "GET variableTypes");
     ok(json!([
         {"id": 0, "name": "Index", "aggregate": "LAST"},
@@ -334,7 +449,13 @@ pub async fn variable_types(State(o): State<Arc<Opinum>>, Extension(route): Exte
 
 // ---- data ---------------------------------------------------------------------------------
 
-pub async fn get_data(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, headers: HeaderMap, RawQuery(q): RawQuery, body: Body) -> Response<Body> {
+pub async fn get_data(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response<Body> {
     let r = admitted!(o, route, headers, q, body, "GET data");
     let query = match data_query::parse(&r.query) {
         Ok(q) => q,
@@ -355,7 +476,13 @@ pub async fn get_data(State(o): State<Arc<Opinum>>, Extension(route): Extension<
     })
 }
 
-pub async fn delete_data(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, headers: HeaderMap, RawQuery(q): RawQuery, body: Body) -> Response<Body> {
+pub async fn delete_data(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    body: Body,
+) -> Response<Body> {
     let r = admitted!(o, route, headers, q, body, "DELETE data");
     let (variables, from, to) = match (
         ids(&r.query, &["variableids", "variableid"]),
@@ -389,12 +516,20 @@ pub async fn delete_data(State(o): State<Arc<Opinum>>, Extension(route): Extensi
 
 // ---- storage ------------------------------------------------------------------------------
 
-pub async fn upload(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, headers: HeaderMap, RawQuery(q): RawQuery, multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>) -> Response<Body> {
+pub async fn upload(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+    multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Response<Body> {
     if let Err(r) = authorize(&o, &route, &headers, SCOPE_API, "POST storage") {
         return r;
     }
-    let query: Vec<(String, String)> = normalized(&form_urlencoded::parse(q.unwrap_or_default().as_bytes()).into_owned().collect::<Vec<_>>());
-    let filename = query.iter().find(|(k, _)| k == "filename").map(|(_, v)| v.clone()).unwrap_or_else(|| "upload".into());
+    let query: Vec<(String, String)> =
+        normalized(&form_urlencoded::parse(q.unwrap_or_default().as_bytes()).into_owned().collect::<Vec<_>>());
+    let filename =
+        query.iter().find(|(k, _)| k == "filename").map(|(_, v)| v.clone()).unwrap_or_else(|| "upload".into());
     let mut multipart = match multipart {
         Ok(m) => m,
         Err(e) => return bad(format!("expected multipart/form-data with a 'data' field: {e}")),
@@ -404,7 +539,12 @@ pub async fn upload(State(o): State<Arc<Opinum>>, Extension(route): Extension<Se
         match multipart.next_field().await {
             Ok(Some(field)) if field.name() == Some("data") => match field.bytes().await {
                 Ok(b) if b.len() <= MAX_STORED_BYTES => content = Some(b),
-                Ok(_) => return problem(StatusCode::PAYLOAD_TOO_LARGE, format!("a stored file is at most {MAX_STORED_BYTES} bytes")),
+                Ok(_) => {
+                    return problem(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        format!("a stored file is at most {MAX_STORED_BYTES} bytes"),
+                    )
+                }
                 Err(e) => return bad(format!("unreadable 'data' field: {e}")),
             },
             Ok(Some(_)) => continue,
@@ -423,7 +563,12 @@ pub async fn upload(State(o): State<Arc<Opinum>>, Extension(route): Extension<Se
     ok(json!(id))
 }
 
-pub async fn download(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, Path(id): Path<String>, headers: HeaderMap) -> Response<Body> {
+pub async fn download(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response<Body> {
     if let Err(r) = authorize(&o, &route, &headers, SCOPE_API, "GET storage/{id}") {
         return r;
     }

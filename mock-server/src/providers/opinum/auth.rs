@@ -84,7 +84,13 @@ pub struct Caller {
 
 /// Checks the bearer token for `scope` as Opinum's ASP.NET services do: 401 (with the reason in
 /// `WWW-Authenticate`) for a missing, foreign or expired token, 403 without the scope.
-pub fn authorize(o: &Opinum, route: &ServiceRoute, headers: &HeaderMap, scope: &str, endpoint: &str) -> Result<Caller, Response<Body>> {
+pub fn authorize(
+    o: &Opinum,
+    route: &ServiceRoute,
+    headers: &HeaderMap,
+    scope: &str,
+    endpoint: &str,
+) -> Result<Caller, Response<Body>> {
     let deny = |status: u16, reason: String, client_id: Option<String>| {
         o.core.record(route, EventKind::ApiDenied { endpoint: endpoint.to_owned(), status, reason, client_id });
     };
@@ -117,9 +123,20 @@ pub fn authorize(o: &Opinum, route: &ServiceRoute, headers: &HeaderMap, scope: &
         return Err(unauthorized(Some(("invalid_token", "The token is not valid yet"))));
     }
     if !claims.scope.iter().any(|s| s == scope) {
-        deny(403, format!("the token lacks the '{scope}' scope (it has: {})", claims.scope.join(" ")), Some(claims.client_id.clone()));
+        deny(
+            403,
+            format!("the token lacks the '{scope}' scope (it has: {})", claims.scope.join(" ")),
+            Some(claims.client_id.clone()),
+        );
         return Err(forbidden());
     }
-    o.core.record(route, EventKind::ApiAuthorized { endpoint: endpoint.to_owned(), client_id: claims.client_id.clone(), token_id: claims.jti.clone() });
+    o.core.record(
+        route,
+        EventKind::ApiAuthorized {
+            endpoint: endpoint.to_owned(),
+            client_id: claims.client_id.clone(),
+            token_id: claims.jti.clone(),
+        },
+    );
     Ok(Caller { claims })
 }

@@ -26,7 +26,11 @@ pub fn map(mapper: &CustomPush, body: &[u8]) -> Mapped {
             for (i, record) in records.into_iter().enumerate() {
                 match record {
                     Ok((source, date, value)) => mapped.series.push(Series {
-                        target: Some(Target::Source { key: mapper.source_by, value: source, mapping_config: Some(mapper.mapping_config.clone()) }),
+                        target: Some(Target::Source {
+                            key: mapper.source_by,
+                            value: source,
+                            mapping_config: Some(mapper.mapping_config.clone()),
+                        }),
                         points: vec![(date, value)],
                     }),
                     Err(reason) => mapped.lost.push((i, reason)),
@@ -41,13 +45,15 @@ type Record = Result<(String, chrono::DateTime<chrono::Utc>, f64), String>;
 
 fn json_records(m: &CustomPush, body: &[u8]) -> Result<Vec<Record>, String> {
     let root: Value = serde_json::from_slice(body).map_err(|e| format!("the payload is not JSON: {e}"))?;
-    let list = path(&root, &m.records).and_then(Value::as_array).ok_or_else(|| format!("no array at '{}'", m.records))?;
+    let list =
+        path(&root, &m.records).and_then(Value::as_array).ok_or_else(|| format!("no array at '{}'", m.records))?;
     Ok(list
         .iter()
         .map(|r| {
             let get = |name: &str| path(r, name).ok_or_else(|| format!("no field '{name}'"));
             let source = text(get(&m.source)?).ok_or_else(|| format!("'{}' is not text", m.source))?;
-            let date = get(&m.date)?.as_str().and_then(parse_date).ok_or_else(|| format!("'{}' is not a date", m.date))?;
+            let date =
+                get(&m.date)?.as_str().and_then(parse_date).ok_or_else(|| format!("'{}' is not a date", m.date))?;
             let value = number(get(&m.value)?).ok_or_else(|| format!("'{}' is not a number", m.value))?;
             Ok((source, date, value))
         })
@@ -63,7 +69,12 @@ fn csv_records(m: &CustomPush, body: &[u8]) -> Result<Vec<Record>, String> {
     let text = std::str::from_utf8(body).map_err(|_| "the payload is not UTF-8 text".to_owned())?;
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let header: Vec<&str> = lines.next().ok_or("the payload is empty")?.split(m.delimiter).map(str::trim).collect();
-    let column = |name: &str| header.iter().position(|h| h.eq_ignore_ascii_case(name)).ok_or_else(|| format!("no column '{name}' in the header"));
+    let column = |name: &str| {
+        header
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case(name))
+            .ok_or_else(|| format!("no column '{name}' in the header"))
+    };
     let (source, date, value) = (column(&m.source)?, column(&m.date)?, column(&m.value)?);
     Ok(lines
         .map(|line| {
@@ -72,7 +83,12 @@ fn csv_records(m: &CustomPush, body: &[u8]) -> Result<Vec<Record>, String> {
             let date_text = cell(date)?;
             let date = parse_date(date_text).ok_or_else(|| format!("'{date_text}' is not a date"))?;
             let value_text = cell(value)?;
-            let value = value_text.replace(',', ".").parse::<f64>().ok().filter(|v| v.is_finite()).ok_or_else(|| format!("'{value_text}' is not a number"))?;
+            let value = value_text
+                .replace(',', ".")
+                .parse::<f64>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .ok_or_else(|| format!("'{value_text}' is not a number"))?;
             Ok((cell(source)?.to_owned(), date, value))
         })
         .collect())
@@ -101,7 +117,10 @@ mod tests {
 
     #[test]
     fn json_and_csv_map_and_report_losses() {
-        let m = map(&mapper(CustomFormat::Json), br#"{"readings": [{"meter": "SN-1", "at": "2024-01-01T00:00:00Z", "kwh": 2.5}, {"meter": "SN-1"}]}"#);
+        let m = map(
+            &mapper(CustomFormat::Json),
+            br#"{"readings": [{"meter": "SN-1", "at": "2024-01-01T00:00:00Z", "kwh": 2.5}, {"meter": "SN-1"}]}"#,
+        );
         assert_eq!(m.series.len(), 1);
         assert_eq!(m.lost, vec![(1, "no field 'at'".to_owned())]);
         let m = map(&mapper(CustomFormat::Csv), b"meter;at;kwh\nSN-1;2024-01-01 00:00:00;1,5\nSN-2;yesterday;3\n");

@@ -87,7 +87,9 @@ pub fn parse(pairs: &[(String, String)]) -> Result<DataQuery, String> {
         Some("week") => Granularity::Week,
         Some("month") => Granularity::Month,
         Some("year") => Granularity::Year,
-        Some(other) => return Err(format!("granularity '{other}' is not one of Raw, Minute, Hour, Day, Week, Month, Year")),
+        Some(other) => {
+            return Err(format!("granularity '{other}' is not one of Raw, Minute, Hour, Day, Week, Month, Year"))
+        }
     };
     let aggregation = match text("aggregation").as_deref() {
         None | Some("sum") | Some("") => Aggregation::Sum,
@@ -97,9 +99,17 @@ pub fn parse(pairs: &[(String, String)]) -> Result<DataQuery, String> {
         Some("count") => Aggregation::Count,
         Some("first") => Aggregation::First,
         Some("last") => Aggregation::Last,
-        Some(other) => return Err(format!("aggregation '{other}' is not one of SUM, AVG, MIN, MAX, COUNT, FIRST, LAST")),
+        Some(other) => {
+            return Err(format!("aggregation '{other}' is not one of SUM, AVG, MIN, MAX, COUNT, FIRST, LAST"))
+        }
     };
-    Ok(DataQuery { variables, from: date(&pairs, &["from", "fromdateutc", "datefrom"])?, to: date(&pairs, &["to", "todateutc", "dateto"])?, granularity, aggregation })
+    Ok(DataQuery {
+        variables,
+        from: date(&pairs, &["from", "fromdateutc", "datefrom"])?,
+        to: date(&pairs, &["to", "todateutc", "dateto"])?,
+        granularity,
+        aggregation,
+    })
 }
 
 fn bucket(at: DateTime<Utc>, g: Granularity) -> DateTime<Utc> {
@@ -107,7 +117,9 @@ fn bucket(at: DateTime<Utc>, g: Granularity) -> DateTime<Utc> {
     match g {
         Granularity::Raw => at,
         Granularity::Minute => at.with_second(0).and_then(|d| d.with_nanosecond(0)).unwrap_or(at),
-        Granularity::Hour => at.with_minute(0).and_then(|d| d.with_second(0)).and_then(|d| d.with_nanosecond(0)).unwrap_or(at),
+        Granularity::Hour => {
+            at.with_minute(0).and_then(|d| d.with_second(0)).and_then(|d| d.with_nanosecond(0)).unwrap_or(at)
+        }
         Granularity::Day => day(at),
         Granularity::Week => day(at) - Duration::days(at.weekday().num_days_from_monday() as i64),
         Granularity::Month => Utc.with_ymd_and_hms(at.year(), at.month(), 1, 0, 0, 0).single().unwrap_or(at),
@@ -162,14 +174,19 @@ mod tests {
 
     #[test]
     fn hourly_sums_and_prefixed_names() {
-        let q = parse(&pairs("filter.variableId=7&filter.from=2024-01-01T00:00:00Z&Granularity=Hour&aggregation=SUM")).unwrap();
-        let points: BTreeMap<i64, f64> = [("2024-01-01T00:15:00Z", 1.0), ("2024-01-01T00:45:00Z", 2.0), ("2024-01-01T01:00:00Z", 4.0)]
-            .iter()
-            .map(|(d, v)| (parse_date(d).unwrap().timestamp_millis(), *v))
-            .collect();
+        let q = parse(&pairs("filter.variableId=7&filter.from=2024-01-01T00:00:00Z&Granularity=Hour&aggregation=SUM"))
+            .unwrap();
+        let points: BTreeMap<i64, f64> =
+            [("2024-01-01T00:15:00Z", 1.0), ("2024-01-01T00:45:00Z", 2.0), ("2024-01-01T01:00:00Z", 4.0)]
+                .iter()
+                .map(|(d, v)| (parse_date(d).unwrap().timestamp_millis(), *v))
+                .collect();
         let rows = rows(&q, 7, &points);
         assert_eq!(rows.len(), 2);
-        assert_eq!((rows[0]["date"].as_str(), rows[0]["rawValue"].as_f64(), rows[0]["countValue"].as_f64()), (Some("2024-01-01T00:00:00Z"), Some(3.0), Some(2.0)));
+        assert_eq!(
+            (rows[0]["date"].as_str(), rows[0]["rawValue"].as_f64(), rows[0]["countValue"].as_f64()),
+            (Some("2024-01-01T00:00:00Z"), Some(3.0), Some(2.0))
+        );
         assert!(parse(&pairs("variableId=x")).unwrap_err().contains("not an integer"));
         assert!(parse(&pairs("variableId=1&granularity=fortnight")).unwrap_err().contains("granularity"));
     }

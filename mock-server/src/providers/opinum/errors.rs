@@ -29,13 +29,23 @@ impl OAuthError {
 
     pub fn invalid_request(reason: impl Into<String>) -> Self {
         let reason = reason.into();
-        OAuthError { status: StatusCode::BAD_REQUEST, error: "invalid_request", description: Some(reason.clone()), reason }
+        OAuthError {
+            status: StatusCode::BAD_REQUEST,
+            error: "invalid_request",
+            description: Some(reason.clone()),
+            reason,
+        }
     }
 
     /// IdentityServer answers a bad client with the bare code (Opinum's own tests look for
     /// `(invalid_client)` in requests-oauthlib's message).
     pub fn invalid_client(reason: impl Into<String>) -> Self {
-        OAuthError { status: StatusCode::UNAUTHORIZED, error: "invalid_client", description: None, reason: reason.into() }
+        OAuthError {
+            status: StatusCode::UNAUTHORIZED,
+            error: "invalid_client",
+            description: None,
+            reason: reason.into(),
+        }
     }
 
     pub fn invalid_grant(description: &str, reason: impl Into<String>) -> Self {
@@ -65,12 +75,17 @@ pub fn no_store(r: &mut Response<Body>) {
 /// 401 as ASP.NET Core's JwtBearer handler answers it.
 pub fn unauthorized(error: Option<(&str, &str)>) -> Response<Body> {
     let challenge = match error {
-        Some((code, description)) => format!("Bearer error=\"{code}\", error_description=\"{}\"", description.replace('"', "'")),
+        Some((code, description)) => {
+            format!("Bearer error=\"{code}\", error_description=\"{}\"", description.replace('"', "'"))
+        }
         None => "Bearer".to_owned(),
     };
     let mut r = Response::new(Body::empty());
     *r.status_mut() = StatusCode::UNAUTHORIZED;
-    r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_str(&challenge).unwrap_or(HeaderValue::from_static("Bearer")));
+    r.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_str(&challenge).unwrap_or(HeaderValue::from_static("Bearer")),
+    );
     r
 }
 
@@ -90,7 +105,10 @@ pub fn problem(status: StatusCode, detail: impl Into<String>) -> Response<Body> 
         415 => ("https://tools.ietf.org/html/rfc7231#section-6.5.13", "Unsupported Media Type"),
         _ => ("about:blank", status.canonical_reason().unwrap_or("Error")),
     };
-    let mut r = json_response(status, json!({"type": kind, "title": title, "status": status.as_u16(), "detail": detail.into()}));
+    let mut r = json_response(
+        status,
+        json!({"type": kind, "title": title, "status": status.as_u16(), "detail": detail.into()}),
+    );
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json; charset=utf-8"));
     r
 }

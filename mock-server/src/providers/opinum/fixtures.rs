@@ -207,7 +207,13 @@ pub enum SourceKey {
 
 impl Fixtures {
     pub fn summary(&self) -> String {
-        format!("opinum: {} users, {} clients, {} variables, {} custom pushes", self.users.len(), self.clients.len(), self.variables.len(), self.custom_push.len())
+        format!(
+            "opinum: {} users, {} clients, {} variables, {} custom pushes",
+            self.users.len(),
+            self.clients.len(),
+            self.variables.len(),
+            self.custom_push.len()
+        )
     }
 
     pub fn secrets(&self) -> Vec<&str> {
@@ -218,40 +224,101 @@ impl Fixtures {
         let mut issues = Vec::new();
         let account_ids: Vec<i64> = self.accounts.iter().map(|a| a.id).collect();
         if !(1..=86_400).contains(&self.token_lifetime_seconds) {
-            issues.push(Issue::new("opinum.token_lifetime_seconds", format!("{} is out of range", self.token_lifetime_seconds), "use 1 to 86400 seconds (Opinum issues 3600; a few seconds make renewal testable in real time)"));
+            issues.push(Issue::new(
+                "opinum.token_lifetime_seconds",
+                format!("{} is out of range", self.token_lifetime_seconds),
+                "use 1 to 86400 seconds (Opinum issues 3600; a few seconds make renewal testable in real time)",
+            ));
         }
         for (i, u) in self.users.iter().enumerate() {
             if u.accounts.is_empty() {
-                issues.push(Issue::new(format!("opinum.users[{i}].accounts"), "a user needs at least one account", "list the ids of [[opinum.accounts]] the user belongs to").near(u.username.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("opinum.users[{i}].accounts"),
+                        "a user needs at least one account",
+                        "list the ids of [[opinum.accounts]] the user belongs to",
+                    )
+                    .near(u.username.clone()),
+                );
             }
             for a in u.accounts.iter().filter(|a| !account_ids.contains(a)) {
-                issues.push(Issue::new(format!("opinum.users[{i}].accounts"), format!("account {a} is not defined"), "add it under [[opinum.accounts]]").near(u.username.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("opinum.users[{i}].accounts"),
+                        format!("account {a} is not defined"),
+                        "add it under [[opinum.accounts]]",
+                    )
+                    .near(u.username.clone()),
+                );
             }
         }
         let site_ids: Vec<i64> = self.sites.iter().map(|s| s.id).collect();
         for (i, s) in self.sites.iter().enumerate().filter(|(_, s)| !account_ids.contains(&s.account)) {
-            issues.push(Issue::new(format!("opinum.sites[{i}].account"), format!("account {} is not defined", s.account), "add it under [[opinum.accounts]]").near(s.name.clone()));
+            issues.push(
+                Issue::new(
+                    format!("opinum.sites[{i}].account"),
+                    format!("account {} is not defined", s.account),
+                    "add it under [[opinum.accounts]]",
+                )
+                .near(s.name.clone()),
+            );
         }
         let source_ids: Vec<i64> = self.sources.iter().map(|s| s.id).collect();
         for (i, s) in self.sources.iter().enumerate().filter(|(_, s)| !site_ids.contains(&s.site_id)) {
-            issues.push(Issue::new(format!("opinum.sources[{i}].site_id"), format!("site {} is not defined", s.site_id), "add it under [[opinum.sites]]").near(s.name.clone()));
+            issues.push(
+                Issue::new(
+                    format!("opinum.sources[{i}].site_id"),
+                    format!("site {} is not defined", s.site_id),
+                    "add it under [[opinum.sites]]",
+                )
+                .near(s.name.clone()),
+            );
         }
         for (i, v) in self.variables.iter().enumerate().filter(|(_, v)| !source_ids.contains(&v.source_id)) {
-            issues.push(Issue::new(format!("opinum.variables[{i}].source_id"), format!("source {} is not defined", v.source_id), "add it under [[opinum.sources]]").near(v.name.clone()));
+            issues.push(
+                Issue::new(
+                    format!("opinum.variables[{i}].source_id"),
+                    format!("source {} is not defined", v.source_id),
+                    "add it under [[opinum.sources]]",
+                )
+                .near(v.name.clone()),
+            );
         }
-        for (kind, ids) in [("sites", &site_ids), ("sources", &source_ids), ("variables", &self.variables.iter().map(|v| v.id).collect())] {
+        for (kind, ids) in [
+            ("sites", &site_ids),
+            ("sources", &source_ids),
+            ("variables", &self.variables.iter().map(|v| v.id).collect()),
+        ] {
             let mut sorted = ids.clone();
             sorted.sort_unstable();
             if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
-                issues.push(Issue::new(format!("opinum.{kind}"), format!("id {} is used twice", w[0]), "give each one its own id"));
+                issues.push(Issue::new(
+                    format!("opinum.{kind}"),
+                    format!("id {} is used twice", w[0]),
+                    "give each one its own id",
+                ));
             }
         }
         for (i, c) in self.custom_push.iter().enumerate() {
             if uuid::Uuid::try_parse(&c.guid).is_err() {
-                issues.push(Issue::new(format!("opinum.custom_push[{i}].guid"), format!("'{}' is not a GUID", c.guid), "use a GUID such as 6f1c2a4e-7d3b-4c1a-9e8f-2b6d4a0c9e11").near(c.guid.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("opinum.custom_push[{i}].guid"),
+                        format!("'{}' is not a GUID", c.guid),
+                        "use a GUID such as 6f1c2a4e-7d3b-4c1a-9e8f-2b6d4a0c9e11",
+                    )
+                    .near(c.guid.clone()),
+                );
             }
             if !account_ids.contains(&c.account) {
-                issues.push(Issue::new(format!("opinum.custom_push[{i}].account"), format!("account {} is not defined", c.account), "add it under [[opinum.accounts]]").near(c.guid.clone()));
+                issues.push(
+                    Issue::new(
+                        format!("opinum.custom_push[{i}].account"),
+                        format!("account {} is not defined", c.account),
+                        "add it under [[opinum.accounts]]",
+                    )
+                    .near(c.guid.clone()),
+                );
             }
         }
         issues

@@ -44,13 +44,24 @@ struct Granted {
     scopes: Vec<String>,
 }
 
-pub async fn token(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, uri: Uri, headers: HeaderMap, body: Body) -> Response<Body> {
+pub async fn token(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response<Body> {
     let dialect = if uri.path().starts_with("/realms/") { Dialect::Keycloak } else { Dialect::IdentityServer };
     let fixtures = o.core.fixtures();
     let mut seen = (None, None);
     let checked = match read_body(body, MAX_TOKEN_BODY).await {
         Ok(bytes) => check(&o, &fixtures.opinum, dialect, &headers, &bytes, &mut seen),
-        Err(BodyError::TooLarge(limit)) => Err(OAuthError::new(StatusCode::PAYLOAD_TOO_LARGE, "invalid_request", Some("request too large"), format!("body over {limit} bytes"))),
+        Err(BodyError::TooLarge(limit)) => Err(OAuthError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request",
+            Some("request too large"),
+            format!("body over {limit} bytes"),
+        )),
         Err(BodyError::Unreadable(m)) => Err(OAuthError::invalid_request(m)),
     };
     let granted = match checked {
@@ -58,7 +69,13 @@ pub async fn token(State(o): State<Arc<Opinum>>, Extension(route): Extension<Ser
         Err(e) => {
             o.core.record(
                 &route,
-                EventKind::TokenRejected { grant: seen.0, client_id: seen.1, error: e.error.to_owned(), reason: e.reason.clone(), code: None },
+                EventKind::TokenRejected {
+                    grant: seen.0,
+                    client_id: seen.1,
+                    error: e.error.to_owned(),
+                    reason: e.reason.clone(),
+                    code: None,
+                },
             );
             return e.into_response();
         }
@@ -66,10 +83,19 @@ pub async fn token(State(o): State<Arc<Opinum>>, Extension(route): Extension<Ser
     issue(&o, &route, &fixtures.opinum, dialect, granted)
 }
 
-fn check(o: &Opinum, f: &Fixtures, dialect: Dialect, headers: &HeaderMap, body: &[u8], seen: &mut (Option<String>, Option<String>)) -> Result<Granted, OAuthError> {
+fn check(
+    o: &Opinum,
+    f: &Fixtures,
+    dialect: Dialect,
+    headers: &HeaderMap,
+    body: &[u8],
+    seen: &mut (Option<String>, Option<String>),
+) -> Result<Granted, OAuthError> {
     let form = match Form::from_request(headers, body) {
         Ok(form) => form,
-        Err(FormError::NotAForm) => return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded")),
+        Err(FormError::NotAForm) => {
+            return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded"))
+        }
         Err(e) => return Err(OAuthError::invalid_request(e.to_string())),
     };
     seen.0 = form.get("grant_type").map(str::to_owned);
@@ -80,13 +106,19 @@ fn check(o: &Opinum, f: &Fixtures, dialect: Dialect, headers: &HeaderMap, body: 
         Err(e) => return Err(OAuthError::invalid_client(format!("unreadable Authorization header: {e}"))),
     };
     let (client_id, secret) = match (&basic, form.get("client_id"), form.get("client_secret")) {
-        (Some(_), _, Some(_)) => return Err(OAuthError::invalid_client("the secret came both as HTTP Basic and in the form")),
+        (Some(_), _, Some(_)) => {
+            return Err(OAuthError::invalid_client("the secret came both as HTTP Basic and in the form"))
+        }
         (Some((user, password)), _, None) => (user.clone(), Some(password.clone())),
         (None, Some(id), secret) => (id.to_owned(), secret.map(str::to_owned)),
         (None, None, _) => return Err(OAuthError::invalid_client("no client_id")),
     };
     seen.1 = Some(client_id.clone());
-    let client = f.clients.iter().find(|c| c.client_id == client_id).ok_or_else(|| OAuthError::invalid_client(format!("unknown client '{client_id}'")))?;
+    let client = f
+        .clients
+        .iter()
+        .find(|c| c.client_id == client_id)
+        .ok_or_else(|| OAuthError::invalid_client(format!("unknown client '{client_id}'")))?;
     match secret {
         None => return Err(OAuthError::invalid_client("no client_secret")),
         Some(s) if !secrets_equal(&s, &client.secret) => return Err(OAuthError::invalid_client("wrong client_secret")),
@@ -99,10 +131,15 @@ fn check(o: &Opinum, f: &Fixtures, dialect: Dialect, headers: &HeaderMap, body: 
             let username = form.get("username").ok_or_else(|| OAuthError::invalid_request("username is missing"))?;
             let password = form.get("password").ok_or_else(|| OAuthError::invalid_request("password is missing"))?;
             let bad_credentials = || match dialect {
-                Dialect::IdentityServer => OAuthError::invalid_grant("invalid_username_or_password", "wrong username or password"),
-                Dialect::Keycloak => OAuthError::invalid_grant("Invalid user credentials", "wrong username or password"),
+                Dialect::IdentityServer => {
+                    OAuthError::invalid_grant("invalid_username_or_password", "wrong username or password")
+                }
+                Dialect::Keycloak => {
+                    OAuthError::invalid_grant("Invalid user credentials", "wrong username or password")
+                }
             };
-            let user = f.users.iter().find(|u| u.username.eq_ignore_ascii_case(username)).ok_or_else(bad_credentials)?;
+            let user =
+                f.users.iter().find(|u| u.username.eq_ignore_ascii_case(username)).ok_or_else(bad_credentials)?;
             if !secrets_equal(password, &user.password) {
                 return Err(bad_credentials());
             }
@@ -111,24 +148,39 @@ fn check(o: &Opinum, f: &Fixtures, dialect: Dialect, headers: &HeaderMap, body: 
             Ok(Granted { grant: "password", client_id, username: user.username.clone(), account, scopes })
         }
         "refresh_token" => {
-            let presented = form.get("refresh_token").ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
-            let grant = o.refresh.redeem(presented).ok_or_else(|| OAuthError::invalid_grant("invalid_grant", "unknown or already used refresh token"))?;
+            let presented =
+                form.get("refresh_token").ok_or_else(|| OAuthError::invalid_request("refresh_token is missing"))?;
+            let grant = o
+                .refresh
+                .redeem(presented)
+                .ok_or_else(|| OAuthError::invalid_grant("invalid_grant", "unknown or already used refresh token"))?;
             if grant.client_id != client_id {
-                return Err(OAuthError::invalid_grant("invalid_grant", format!("refresh token of client '{}' presented by '{client_id}'", grant.client_id)));
+                return Err(OAuthError::invalid_grant(
+                    "invalid_grant",
+                    format!("refresh token of client '{}' presented by '{client_id}'", grant.client_id),
+                ));
             }
             if grant.expires_at <= o.core.clock.unix() {
                 return Err(OAuthError::invalid_grant("invalid_grant", "refresh token expired"));
             }
             let scopes = match requested {
                 Some(asked) if !asked.iter().all(|s| grant.scopes.contains(s)) => {
-                    return Err(OAuthError::invalid_scope(format!("refresh asked for more than the original grant ({})", grant.scopes.join(" "))))
+                    return Err(OAuthError::invalid_scope(format!(
+                        "refresh asked for more than the original grant ({})",
+                        grant.scopes.join(" ")
+                    )))
                 }
                 Some(asked) => asked,
                 None => grant.scopes,
             };
             Ok(Granted { grant: "refresh_token", client_id, username: grant.username, account: grant.account, scopes })
         }
-        other => Err(OAuthError::new(StatusCode::BAD_REQUEST, "unsupported_grant_type", None, format!("grant type '{other}'"))),
+        other => Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "unsupported_grant_type",
+            None,
+            format!("grant type '{other}'"),
+        )),
     }
 }
 
@@ -146,7 +198,10 @@ fn grant_scopes(user: &User, requested: Option<Vec<String>>) -> Result<Vec<Strin
         return Err(OAuthError::invalid_scope(format!("unknown scope '{unknown}'")));
     }
     if scopes.iter().any(|s| s == SCOPE_PUSH) && !user.data_pusher {
-        return Err(OAuthError::invalid_scope(format!("user '{}' lacks the Data Pusher right needed for push-data", user.username)));
+        return Err(OAuthError::invalid_scope(format!(
+            "user '{}' lacks the Data Pusher right needed for push-data",
+            user.username
+        )));
     }
     for s in scopes.iter_mut().filter(|s| *s == SCOPE_API_ALIAS) {
         *s = SCOPE_API.to_owned();
@@ -161,9 +216,13 @@ fn select_account(user: &User, form: &Form) -> Result<i64, OAuthError> {
     let Some(raw) = form.get("account").or(from_acr) else {
         return Ok(user.accounts[0]);
     };
-    let id: i64 = raw.trim().parse().map_err(|_| OAuthError::invalid_request(format!("account '{raw}' is not a number")))?;
+    let id: i64 =
+        raw.trim().parse().map_err(|_| OAuthError::invalid_request(format!("account '{raw}' is not a number")))?;
     if !user.accounts.contains(&id) {
-        return Err(OAuthError::invalid_grant("invalid_grant", format!("user '{}' has no access to account {id}", user.username)));
+        return Err(OAuthError::invalid_grant(
+            "invalid_grant",
+            format!("user '{}' has no access to account {id}", user.username),
+        ));
     }
     Ok(id)
 }

@@ -10,26 +10,35 @@ use serde_json::{Map, Value};
 /// The body as text: a BOM or `charset=utf-16` in Content-Type selects UTF-16 (little-endian
 /// unless a BOM says otherwise).
 pub fn decode_text(headers: &HeaderMap, bytes: &[u8]) -> Result<String, String> {
-    let charset = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.to_ascii_lowercase())
-        .and_then(|v| v.split(';').find_map(|p| p.trim().strip_prefix("charset=").map(|c| c.trim_matches('"').to_owned())));
+    let charset =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(|v| v.to_ascii_lowercase()).and_then(|v| {
+            v.split(';').find_map(|p| p.trim().strip_prefix("charset=").map(|c| c.trim_matches('"').to_owned()))
+        });
     let utf16 = |bytes: &[u8], big_endian: bool| -> Result<String, String> {
         if bytes.len() % 2 != 0 {
             return Err("the UTF-16 body has an odd number of bytes".into());
         }
-        let units = bytes.chunks_exact(2).map(|c| if big_endian { u16::from_be_bytes([c[0], c[1]]) } else { u16::from_le_bytes([c[0], c[1]]) });
+        let units = bytes.chunks_exact(2).map(|c| {
+            if big_endian {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from_le_bytes([c[0], c[1]])
+            }
+        });
         char::decode_utf16(units).collect::<Result<String, _>>().map_err(|_| "the body is not valid UTF-16".to_owned())
     };
     match bytes {
-        [0xEF, 0xBB, 0xBF, rest @ ..] => std::str::from_utf8(rest).map(str::to_owned).map_err(|_| "the body is not valid UTF-8".into()),
+        [0xEF, 0xBB, 0xBF, rest @ ..] => {
+            std::str::from_utf8(rest).map(str::to_owned).map_err(|_| "the body is not valid UTF-8".into())
+        }
         [0xFF, 0xFE, rest @ ..] => utf16(rest, false),
         [0xFE, 0xFF, rest @ ..] => utf16(rest, true),
         _ => match charset.as_deref() {
             Some("utf-16" | "utf-16le") => utf16(bytes, false),
             Some("utf-16be") => utf16(bytes, true),
-            _ => std::str::from_utf8(bytes).map(str::to_owned).map_err(|_| "the body is not valid UTF-8 (send charset=utf-16 for UTF-16)".into()),
+            _ => std::str::from_utf8(bytes)
+                .map(str::to_owned)
+                .map_err(|_| "the body is not valid UTF-8 (send charset=utf-16 for UTF-16)".into()),
         },
     }
 }
@@ -62,7 +71,11 @@ fn from_object<T: DeserializeOwned + Serialize + Default>(object: Map<String, Va
 }
 
 /// Applies a JSON Patch document to `target`; paths match property names without regard to case.
-pub fn patch<T: DeserializeOwned + Serialize + Default>(target: &T, headers: &HeaderMap, bytes: &[u8]) -> Result<T, String> {
+pub fn patch<T: DeserializeOwned + Serialize + Default>(
+    target: &T,
+    headers: &HeaderMap,
+    bytes: &[u8],
+) -> Result<T, String> {
     let text = decode_text(headers, bytes)?;
     let mut ops: Value = serde_json::from_str(&text).map_err(|e| format!("the body is not JSON: {e}"))?;
     let known = known_names::<T>();
@@ -77,7 +90,8 @@ pub fn patch<T: DeserializeOwned + Serialize + Default>(target: &T, headers: &He
         }
         *path = segments.join("/");
     }
-    let document: json_patch::Patch = serde_json::from_value(ops).map_err(|e| format!("not a JSON Patch document: {e}"))?;
+    let document: json_patch::Patch =
+        serde_json::from_value(ops).map_err(|e| format!("not a JSON Patch document: {e}"))?;
     let mut value = serde_json::to_value(target).map_err(|e| e.to_string())?;
     json_patch::patch(&mut value, &document).map_err(|e| format!("the patch does not apply: {e}"))?;
     let Value::Object(object) = value else { return Err("the patch must leave an object".into()) };

@@ -85,7 +85,10 @@ impl Provider for Opinum {
             .route("/sites/{id}", patch(api::patch_site).delete(api::delete_site))
             .route("/sources", get(api::list_sources).post(api::create_source))
             .route("/sources/{id}", put(api::put_source).patch(api::patch_source).delete(api::delete_source))
-            .route("/sources/{source_id}/variables/{variable_id}", put(api::update_variable).patch(api::update_variable))
+            .route(
+                "/sources/{source_id}/variables/{variable_id}",
+                put(api::update_variable).patch(api::update_variable),
+            )
             .route("/variables", get(api::list_variables))
             .route("/variables/source/{source_id}", get(api::variables_of_source).post(api::create_variable))
             .route("/variableTypes", get(api::variable_types))
@@ -111,12 +114,18 @@ impl Provider for Opinum {
 
     fn banner(&self, fixtures: &crate::providers::Fixtures) -> Vec<String> {
         let f = &fixtures.opinum;
-        let client = f.clients.first().map_or_else(|| "-".to_owned(), |c| format!("client_id {} secret {}", c.client_id, c.secret));
+        let client = f
+            .clients
+            .first()
+            .map_or_else(|| "-".to_owned(), |c| format!("client_id {} secret {}", c.client_id, c.secret));
         f.users
             .iter()
             .map(|u| {
                 let scopes = if u.data_pusher { "datahub-api push-data" } else { "datahub-api" };
-                format!("{client} user {} password {} accounts {:?} scopes {scopes}", u.username, u.password, u.accounts)
+                format!(
+                    "{client} user {} password {} accounts {:?} scopes {scopes}",
+                    u.username, u.password, u.accounts
+                )
             })
             .collect()
     }

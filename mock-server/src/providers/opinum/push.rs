@@ -25,11 +25,21 @@ use crate::wire::{read_body, BodyError};
 /// Largest push body read.
 pub const MAX_PUSH_BODY: usize = 8 * 1024 * 1024;
 
-pub async fn standard(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, headers: HeaderMap, body: Body) -> Response<Body> {
+pub async fn standard(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response<Body> {
     receive(&o, &route, &headers, body, "/api/data", parse_standard).await
 }
 
-pub async fn legacy(State(o): State<Arc<Opinum>>, Extension(route): Extension<ServiceRoute>, headers: HeaderMap, body: Body) -> Response<Body> {
+pub async fn legacy(
+    State(o): State<Arc<Opinum>>,
+    Extension(route): Extension<ServiceRoute>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response<Body> {
     receive(&o, &route, &headers, body, "/api/standard", parse_legacy).await
 }
 
@@ -69,7 +79,9 @@ pub async fn generic(
         Err(r) => return r,
     };
     let fixtures = o.core.fixtures();
-    let Some(mapper) = fixtures.opinum.custom_push.iter().find(|m| m.guid.eq_ignore_ascii_case(guid.trim_end_matches('/'))) else {
+    let Some(mapper) =
+        fixtures.opinum.custom_push.iter().find(|m| m.guid.eq_ignore_ascii_case(guid.trim_end_matches('/')))
+    else {
         return problem(StatusCode::NOT_FOUND, format!("no custom data mapper is configured for {guid}"));
     };
     let bytes = match read_push_body(body).await {
@@ -77,25 +89,37 @@ pub async fn generic(
         Err(r) => return r,
     };
     let mapped = custom::map(mapper, &bytes);
-    let lost = mapped.lost.into_iter().map(|(i, reason)| (format!("custom {} record {i}", mapper.guid), 1, reason)).collect();
+    let lost =
+        mapped.lost.into_iter().map(|(i, reason)| (format!("custom {} record {i}", mapper.guid), 1, reason)).collect();
     store(&o, &route, mapper.account, &caller.claims.client_id, mapped.series, lost);
     Response::new(Body::empty())
 }
 
 async fn read_push_body(body: Body) -> Result<bytes::Bytes, Response<Body>> {
     read_body(body, MAX_PUSH_BODY).await.map_err(|e| match e {
-        BodyError::TooLarge(limit) => problem(StatusCode::PAYLOAD_TOO_LARGE, format!("a push is at most {limit} bytes: split it")),
+        BodyError::TooLarge(limit) => {
+            problem(StatusCode::PAYLOAD_TOO_LARGE, format!("a push is at most {limit} bytes: split it"))
+        }
         BodyError::Unreadable(m) => problem(StatusCode::BAD_REQUEST, m),
     })
 }
 
 /// Stores what maps in `account`, and journals both what was written and what was lost
 /// (`lost` arrives with what the caller already could not read: target, points, reason).
-fn store(o: &Opinum, route: &ServiceRoute, account: i64, client_id: &str, series: Vec<Series>, mut lost: Vec<(String, usize, String)>) {
+fn store(
+    o: &Opinum,
+    route: &ServiceRoute,
+    account: i64,
+    client_id: &str,
+    series: Vec<Series>,
+    mut lost: Vec<(String, usize, String)>,
+) {
     let written: usize = o.hub.with(|hub| {
         let mut written = 0;
         for s in series {
-            let target = s.target.as_ref().ok_or_else(|| "its identifier kind differs from the first series' (mixing kinds is not supported)".to_owned());
+            let target = s.target.as_ref().ok_or_else(|| {
+                "its identifier kind differs from the first series' (mixing kinds is not supported)".to_owned()
+            });
             match target.and_then(|t| resolve(hub, account, t)) {
                 Ok(variable) => written += hub.store_points(variable, &s.points),
                 Err(reason) => lost.push((describe(s.target.as_ref()), s.points.len(), reason)),
@@ -106,7 +130,12 @@ fn store(o: &Opinum, route: &ServiceRoute, account: i64, client_id: &str, series
     if written > 0 {
         o.core.record(
             route,
-            EventKind::DataWritten { collection: "data".into(), count: written, operation_id: uuid::Uuid::new_v4().to_string(), client_id: client_id.to_owned() },
+            EventKind::DataWritten {
+                collection: "data".into(),
+                count: written,
+                operation_id: uuid::Uuid::new_v4().to_string(),
+                client_id: client_id.to_owned(),
+            },
         );
     }
     for (target, points, reason) in lost {

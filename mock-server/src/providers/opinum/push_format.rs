@@ -51,7 +51,9 @@ pub fn field<'a>(object: &'a Map<String, Value>, name: &str) -> Option<&'a Value
 pub fn parse_standard(body: &[u8]) -> Result<Vec<Series>, FormatError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| FormatError(format!("the body is not JSON: {e}")))?;
     let Value::Array(items) = value else {
-        return Err(FormatError("the body must be a JSON array of time series: [{\"variableId\": 1, \"data\": [...]}]".into()));
+        return Err(FormatError(
+            "the body must be a JSON array of time series: [{\"variableId\": 1, \"data\": [...]}]".into(),
+        ));
     };
     let mut kind: Option<(&str, Option<SourceKey>)> = None;
     let mut series = Vec::with_capacity(items.len());
@@ -65,18 +67,30 @@ pub fn parse_standard(body: &[u8]) -> Result<Vec<Series>, FormatError> {
         let target = match field(object, name) {
             None => None,
             Some(v) => Some(match source_key {
-                None => Target::Variable(integer(v).ok_or_else(|| FormatError(format!("item {i}: variableId must be an integer, not {v}")))?),
+                None => Target::Variable(
+                    integer(v)
+                        .ok_or_else(|| FormatError(format!("item {i}: variableId must be an integer, not {v}")))?,
+                ),
                 Some(key) => Target::Source {
                     key,
-                    value: text(v).ok_or_else(|| FormatError(format!("item {i}: {name} must be a string or number, not {v}")))?,
+                    value: text(v)
+                        .ok_or_else(|| FormatError(format!("item {i}: {name} must be a string or number, not {v}")))?,
                     mapping_config: field(object, "mappingConfig").and_then(text),
                 },
             }),
         };
         let points = match field(object, "data") {
             None => Vec::new(),
-            Some(Value::Array(points)) => points.iter().enumerate().map(|(j, p)| point(p).map_err(|e| FormatError(format!("item {i}, point {j}: {e}")))).collect::<Result<_, _>>()?,
-            Some(other) => return Err(FormatError(format!("item {i}: data must be an array of {{\"date\", \"value\"}}, not {other}"))),
+            Some(Value::Array(points)) => points
+                .iter()
+                .enumerate()
+                .map(|(j, p)| point(p).map_err(|e| FormatError(format!("item {i}, point {j}: {e}"))))
+                .collect::<Result<_, _>>()?,
+            Some(other) => {
+                return Err(FormatError(format!(
+                    "item {i}: data must be an array of {{\"date\", \"value\"}}, not {other}"
+                )))
+            }
         };
         series.push(Series { target, points });
     }
@@ -86,12 +100,18 @@ pub fn parse_standard(body: &[u8]) -> Result<Vec<Series>, FormatError> {
 /// `{"Data": [{"VariableId": 1, "Date": "...", "Value": 1.0}]}`: one series per point.
 pub fn parse_legacy(body: &[u8]) -> Result<Vec<Series>, FormatError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| FormatError(format!("the body is not JSON: {e}")))?;
-    let data = value.as_object().and_then(|o| field(o, "data")).and_then(Value::as_array).ok_or_else(|| FormatError("expected {\"Data\": [{\"VariableId\", \"Date\", \"Value\"}]}".into()))?;
+    let data = value
+        .as_object()
+        .and_then(|o| field(o, "data"))
+        .and_then(Value::as_array)
+        .ok_or_else(|| FormatError("expected {\"Data\": [{\"VariableId\", \"Date\", \"Value\"}]}".into()))?;
     data.iter()
         .enumerate()
         .map(|(i, p)| {
             let object = p.as_object().ok_or_else(|| FormatError(format!("Data[{i}] must be an object")))?;
-            let variable = field(object, "variableId").and_then(integer).ok_or_else(|| FormatError(format!("Data[{i}]: VariableId must be an integer")))?;
+            let variable = field(object, "variableId")
+                .and_then(integer)
+                .ok_or_else(|| FormatError(format!("Data[{i}]: VariableId must be an integer")))?;
             let point = point(p).map_err(|e| FormatError(format!("Data[{i}]: {e}")))?;
             Ok(Series { target: Some(Target::Variable(variable)), points: vec![point] })
         })
@@ -149,7 +169,14 @@ mod tests {
             {"variableId": 7, "data": [{"date": "2024-01-01T00:15:00Z", "value": "2"}]}
         ]"#;
         let series = parse_standard(body).unwrap();
-        assert_eq!(series[0].target, Some(Target::Source { key: SourceKey::SourceSerialNumber, value: "SN-1".into(), mapping_config: Some("E".into()) }));
+        assert_eq!(
+            series[0].target,
+            Some(Target::Source {
+                key: SourceKey::SourceSerialNumber,
+                value: "SN-1".into(),
+                mapping_config: Some("E".into())
+            })
+        );
         assert_eq!(series[0].points[0].1, 1.5);
         assert_eq!(series[1].target, None, "a different kind than the first item's is not mapped");
         assert_eq!(series[1].points.len(), 1);
@@ -160,9 +187,13 @@ mod tests {
         assert!(parse_standard(b"{}").unwrap_err().0.contains("must be a JSON array"));
         let e = parse_standard(br#"[{"variableId": 1, "data": [{"date": "2024-13-45", "value": 1}]}]"#).unwrap_err().0;
         assert!(e.starts_with("item 0, point 0: date"), "{e}");
-        let e = parse_standard(br#"[{"variableId": 1, "data": [{"date": "2024-01-01", "value": "x"}]}]"#).unwrap_err().0;
+        let e =
+            parse_standard(br#"[{"variableId": 1, "data": [{"date": "2024-01-01", "value": "x"}]}]"#).unwrap_err().0;
         assert!(e.contains("is not a number"), "{e}");
-        assert_eq!(parse_legacy(br#"{"data": [{"variableid": 3, "date": "2024-01-01", "value": 2}]}"#).unwrap().len(), 1);
+        assert_eq!(
+            parse_legacy(br#"{"data": [{"variableid": 3, "date": "2024-01-01", "value": 2}]}"#).unwrap().len(),
+            1
+        );
     }
 
     proptest! {
