@@ -10,7 +10,7 @@
 
 use std::path::Path;
 
-use mock_server::config::{toml_problem, ConfigError};
+use mock_server::fixtures::{toml_problem, ConfigError};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -34,7 +34,7 @@ impl ExpectedFailures {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: name.clone(),
-            problems: vec![mock_server::config::Problem {
+            problems: vec![mock_server::fixtures::Problem {
                 line: None,
                 key: String::new(),
                 message: format!("cannot read: {e}"),

@@ -29,7 +29,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use mock_server::config::{locate, toml_problem, ConfigError, Problem};
+use mock_server::fixtures::{locate, toml_problem, ConfigError, Problem};
 use mock_server::FaultRule;
 use serde::Deserialize;
 
@@ -212,7 +212,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ConfigError> {
         }
     }
     if let Some(fixtures) = &raw.setup.fixtures {
-        if let Err(e) = mock_server::config::parse("setup.fixtures", fixtures) {
+        if let Err(e) = mock_server::Fixtures::parse("setup.fixtures", fixtures) {
             problems.push(problem(
                 "setup.fixtures",
                 Some("fixtures"),

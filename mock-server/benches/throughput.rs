@@ -526,6 +526,48 @@ struct MtlsLoad {
     connections: usize,
 }
 
+/// The bare baseline of the mTLS section: a tokio accept loop, the mock's own mTLS server
+/// configuration (rustls, client certificate required), hyper's HTTP/1.1 and HTTP/2, and a
+/// fixed answer to a form that asks for `client_credentials` from a caller with a certificate.
+async fn bare_mtls_server(
+    listener: tokio::net::TcpListener,
+    config: std::sync::Arc<rustls::ServerConfig>,
+    answer: Bytes,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted { Ok((stream, _)) => stream, Err(_) => continue },
+            _ = stop.changed() => return,
+        };
+        let _ = stream.set_nodelay(true);
+        let (acceptor, answer) = (acceptor.clone(), answer.clone());
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(stream).await else { return };
+            let has_cert = tls.get_ref().1.peer_certificates().is_some_and(|c| !c.is_empty());
+            let service = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                let answer = answer.clone();
+                async move {
+                    let form = http_body_util::BodyExt::collect(req.into_body())
+                        .await
+                        .map(|b| b.to_bytes())
+                        .unwrap_or_default();
+                    let ok = has_cert && contains(&form, b"grant_type=client_credentials");
+                    let mut r =
+                        axum::http::Response::new(axum::body::Body::from(if ok { answer } else { Bytes::new() }));
+                    *r.status_mut() = if ok { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
+                    r.headers_mut()
+                        .insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
+                    Ok::<_, std::convert::Infallible>(r)
+                }
+            });
+            let builder = hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+            let _ = builder.serve_connection(hyper_util::rt::TokioIo::new(tls), service).await;
+        });
+    }
+}
+
 async fn openenergy_mtls_bench(cfg: &Config) -> Result<(), String> {
     use mock_server::tls::{pem_blocks, CertAuthority, TlsSetup};
     use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
@@ -550,7 +592,7 @@ async fn openenergy_mtls_bench(cfg: &Config) -> Result<(), String> {
         PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())),
     );
 
-    // The bare baseline: same accept loop, same mTLS configuration, fixed answer.
+    // The bare baseline: the same mTLS configuration behind a bare hyper server, fixed answer.
     let sample = {
         let target = mtls_target("sample", mtls, "/openenergy/auth/token", &mock_ca, &mock_identity, true)?;
         mtls_once(&target).await.map(|(body, _)| body)?
@@ -566,27 +608,8 @@ async fn openenergy_mtls_bench(cfg: &Config) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.map_err(|e| e.to_string())?;
     let bare_addr = listener.local_addr().map_err(|e| e.to_string())?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let body = Bytes::from(sample);
-    let handler = mock_server::serve::handler(move |req: axum::http::Request<axum::body::Body>| {
-        let body = body.clone();
-        async move {
-            let has_cert =
-                req.extensions().get::<mock_server::serve::ConnInfo>().is_some_and(|c| c.peer_certificate.is_some());
-            let form = mock_server::wire::read_body(req.into_body(), 16 * 1024).await.unwrap_or_default();
-            let ok = has_cert && contains(&form, b"grant_type=client_credentials");
-            let mut r = axum::http::Response::new(axum::body::Body::from(if ok { body } else { Bytes::new() }));
-            *r.status_mut() = if ok { StatusCode::OK } else { StatusCode::UNAUTHORIZED };
-            r.headers_mut().insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static("application/json"));
-            r
-        }
-    });
-    let bare_task = tokio::spawn(mock_server::serve::serve(
-        listener,
-        mock_server::serve::ListenerKind::Mtls,
-        Some(bare_tls.mtls_config.clone()),
-        handler,
-        stopped,
-    ));
+    let bare_task =
+        tokio::spawn(bare_mtls_server(listener, bare_tls.mtls_config.clone(), Bytes::from(sample), stopped));
 
     let path = "/openenergy/auth/token";
     let targets = [

@@ -70,10 +70,6 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         self.entries.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
     pub fn clear(&mut self) {
         self.entries.clear();
         self.order.clear();

@@ -2,7 +2,8 @@
 //! for a window of those matches (skip the first `after`, then fire `times` times, or forever).
 //! Its action replaces or alters the answer: a status with body and headers, a delay, a dropped
 //! connection or a truncated body. Rules are applied in one place, before any provider handler
-//! (see `routing`), so every provider gets them for free.
+//! (the front door, and the MQTT gate for MQTT packets), so every provider gets them for free.
+//! `Namespace::fire_fault` is where a rule fires: it journals the fault and takes its clock step.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -227,7 +228,8 @@ impl FaultRule {
 
     fn matches(&self, provider: &str, service: &str, method: &str, path: &str) -> bool {
         self.provider.as_deref().map_or(true, |p| p == provider)
-            && self.service.as_deref().map_or(true, |s| s == service)
+            // A rule without a service is an HTTP rule: MQTT packets match only rules that name it.
+            && self.service.as_deref().map_or(service != MQTT_SERVICE, |s| s == service)
             && self.method.as_deref().map_or(true, |m| m.eq_ignore_ascii_case(method))
             && self.route.as_deref().map_or(true, |r| route_matches(r, path))
     }
@@ -314,34 +316,18 @@ impl Faults {
         self.inner.lock().unwrap().rules.clear();
     }
 
-    /// Counts this request against every matching rule and returns the first that fires.
+    /// Counts this request (or MQTT packet) against every matching rule and returns the first
+    /// that fires. An MQTT packet is method `PUBLISH` or `SUBSCRIBE`, service [`MQTT_SERVICE`]
+    /// and path `/` + its topic or filter.
     pub fn take(&self, provider: &str, service: &str, method: &str, path: &str) -> Option<FiredFault> {
-        self.take_where(provider, service, method, path, |_| true)
-    }
-
-    /// For an MQTT packet (method `PUBLISH` or `SUBSCRIBE`, path `/` + topic or filter): only
-    /// rules that name `service = "mqtt"` match, so HTTP rules without a service stay HTTP's.
-    pub fn take_mqtt(&self, provider: &str, method: &str, topic: &str) -> Option<FiredFault> {
-        let path = format!("/{topic}");
-        self.take_where(provider, MQTT_SERVICE, method, &path, |r| r.service.as_deref() == Some(MQTT_SERVICE))
-    }
-
-    fn take_where(
-        &self,
-        provider: &str,
-        service: &str,
-        method: &str,
-        path: &str,
-        eligible: impl Fn(&FaultRule) -> bool,
-    ) -> Option<FiredFault> {
         let mut inner = self.inner.lock().unwrap();
         let mut fired = None;
         for rule in inner.rules.iter_mut() {
-            if !eligible(rule) || !rule.matches(provider, service, method, path) {
+            if !rule.matches(provider, service, method, path) {
                 continue;
             }
             rule.matched += 1;
-            let in_window = rule.matched > rule.after && rule.times.map_or(true, |t| rule.fired < t);
+            let in_window = rule.matched > rule.after && rule.times.is_none_or(|t| rule.fired < t);
             if fired.is_none() && in_window {
                 rule.fired += 1;
                 fired = Some(FiredFault { rule_id: rule.id.clone(), action: rule.action.clone() });
@@ -410,7 +396,7 @@ mod tests {
         let any = FaultRule { provider: None, method: None, route: None, times: None, ..rule(0, None) };
         faults.add(any).unwrap();
         assert!(
-            faults.take_mqtt("iotopen", "PUBLISH", "1001/obj/x").is_none(),
+            faults.take("iotopen", MQTT_SERVICE, "PUBLISH", "/1001/obj/x").is_none(),
             "an HTTP rule without a service stays HTTP's"
         );
         let drop = FaultRule {
@@ -422,9 +408,11 @@ mod tests {
             ..rule(1, Some(1))
         };
         faults.add(drop).unwrap();
-        assert!(faults.take_mqtt("iotopen", "PUBLISH", "1001/obj/x").is_none(), "after = 1");
-        assert!(faults.take_mqtt("iotopen", "PUBLISH", "1001/evt/x").is_none(), "route");
-        assert!(faults.take_mqtt("iotopen", "PUBLISH", "1001/obj/x").is_some_and(|f| f.action.drop_connection));
-        assert!(faults.take_mqtt("iotopen", "PUBLISH", "1001/obj/x").is_none(), "times = 1");
+        assert!(faults.take("iotopen", MQTT_SERVICE, "PUBLISH", "/1001/obj/x").is_none(), "after = 1");
+        assert!(faults.take("iotopen", MQTT_SERVICE, "PUBLISH", "/1001/evt/x").is_none(), "route");
+        assert!(faults
+            .take("iotopen", MQTT_SERVICE, "PUBLISH", "/1001/obj/x")
+            .is_some_and(|f| f.action.drop_connection));
+        assert!(faults.take("iotopen", MQTT_SERVICE, "PUBLISH", "/1001/obj/x").is_none(), "times = 1");
     }
 }

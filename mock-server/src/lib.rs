@@ -38,42 +38,46 @@
 //! [`Namespace::proxy_url`] is the `HTTPS_PROXY` for clients that keep the providers' real URLs.
 //! The server stops when the `MockServer` is dropped.
 
-pub mod admin;
-pub mod bounded;
-pub mod clock;
-pub mod config;
-pub mod faults;
+mod admin;
+mod assembly;
+mod bounded;
+mod clock;
+mod contract;
+mod endpoints;
+mod faults;
 mod files;
-pub mod journal;
+pub mod fixtures;
+mod front;
+mod journal;
 pub mod mqtt;
-pub mod namespace;
-pub mod outbox;
-pub mod providers;
-pub mod proxy;
-pub mod routing;
-pub mod runs;
-pub mod serve;
+mod namespace;
+mod outbox;
+mod providers;
+mod runs;
 pub mod server;
-pub mod state;
 pub mod tls;
-pub mod tokens;
-pub mod wire;
+mod tokens;
+mod wire;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-pub use clock::Clock;
-pub use config::{ConfigError, Fixtures, FixturesSource};
-pub use faults::{FaultAction, FaultRule, Faults};
-pub use journal::{Event, EventFilter, EventKind};
-pub use namespace::{Events, Namespace, Run};
-pub use server::{Endpoints, Options};
+pub use clock::{Clock, ClockChange, ClockError, ClockReading};
+pub use endpoints::{Endpoints, MqttEndpoints};
+pub use faults::{FaultAction, FaultError, FaultRule, Faults};
+pub use fixtures::{ConfigError, FixturesSource};
+pub use journal::{Event, EventFilter, EventKind, Events, Exchange};
+pub use mqtt::MqttOptions;
+pub use namespace::Namespace;
+pub use outbox::{Outbox, Sms, SmsFilter};
+pub use providers::Fixtures;
+pub use runs::{Run, RunError};
+pub use server::{Listen, Options};
 
 /// A running mock server, for tests. It derefs to its default [`Namespace`] (URLs, events,
 /// faults, clock, fixtures); [`MockServer::run`] makes more. Dropping it shuts it down.
 pub struct MockServer {
     running: server::Running,
-    default: Namespace,
 }
 
 impl MockServer {
@@ -105,11 +109,9 @@ impl MockServer {
     /// assert!(server.clock().reading().offset_seconds.abs() < 1.0, "the default namespace has its own clock");
     /// # }
     /// ```
-    pub async fn run(&self, id: &str) -> Result<Run, runs::RunError> {
-        let world = self.running.runs.create(id).await?;
-        let endpoints =
-            world.endpoints.get().cloned().unwrap_or_else(|| runs::run_endpoints(&self.running.endpoints, id));
-        Ok(Run::new(Namespace::new(world, endpoints), self.running.runs.clone(), id.to_owned()))
+    pub async fn run(&self, id: &str) -> Result<Run, RunError> {
+        let door = self.running.runs.create(id).await?;
+        Ok(Run::new(door.namespace().clone(), self.running.runs.clone(), id.to_owned()))
     }
 
     /// Stops the server and waits until its listeners are closed.
@@ -122,7 +124,7 @@ impl std::ops::Deref for MockServer {
     type Target = Namespace;
 
     fn deref(&self) -> &Namespace {
-        &self.default
+        self.running.namespace()
     }
 }
 
@@ -179,7 +181,7 @@ impl Builder {
     /// The MQTT listeners (TCP, TLS, WebSocket); by default all on free loopback ports.
     pub fn mqtt(mut self, tcp: SocketAddr, tls: SocketAddr, ws: SocketAddr) -> Self {
         let keep = self.options.mqtt.clone();
-        self.options.mqtt = mqtt::MqttOptions { tcp, tls, ws, ..keep };
+        self.options.mqtt = MqttOptions { tcp, tls, ws, ..keep };
         self
     }
 
@@ -202,8 +204,6 @@ impl Builder {
     }
 
     pub async fn start(self) -> anyhow::Result<MockServer> {
-        let running = server::start(self.options).await?;
-        let default = Namespace::new(running.runs.default.clone(), running.endpoints.clone());
-        Ok(MockServer { running, default })
+        Ok(MockServer { running: server::start(self.options).await? })
     }
 }

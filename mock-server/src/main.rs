@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use mock_server::config::{self, FixturesSource};
 use mock_server::server::{self, Options};
+use mock_server::{Fixtures, FixturesSource};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -93,7 +93,7 @@ struct ServeArgs {
     endpoints_file: Option<PathBuf>,
     /// How many runs (isolated namespaces, created with POST /__admin/runs) may live at once;
     /// creating one more evicts the run idle longest.
-    #[arg(long, default_value_t = mock_server::runs::DEFAULT_LIMIT, env = "MOCK_SERVER_MAX_RUNS", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..=1024), usize::from))]
+    #[arg(long, default_value_t = mock_server::server::DEFAULT_MAX_RUNS, env = "MOCK_SERVER_MAX_RUNS", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..=1024), usize::from))]
     max_runs: usize,
     /// Log filter (tracing syntax), e.g. `info`, `warn`, `mock_server=debug`.
     #[arg(long, default_value = "info", env = "MOCK_SERVER_LOG")]
@@ -114,7 +114,7 @@ fn main() -> ExitCode {
 }
 
 fn check_config(file: PathBuf) -> ExitCode {
-    match FixturesSource::File(file.clone()).load() {
+    match Fixtures::load(&FixturesSource::File(file.clone())) {
         Ok(f) => {
             println!("{}: valid ({})", file.display(), f.summary().join("; "));
             ExitCode::SUCCESS
@@ -222,7 +222,7 @@ fn serve(args: ServeArgs) -> ExitCode {
     };
     runtime.block_on(async move {
         let options = Options {
-            fixtures: config::source_for(args.config.as_deref()),
+            fixtures: FixturesSource::from_path(args.config.as_deref()),
             http: args.http,
             https: args.https,
             mtls: args.mtls,

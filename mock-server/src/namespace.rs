@@ -1,46 +1,201 @@
-//! Handles for Rust tests: a [`Namespace`] (the server's default one, or a [`Run`]) and what is
-//! in it: its [`Events`], faults, clock and fixtures. They call the same code as the admin API,
-//! in-process, so a test reads like what it checks:
+//! A namespace: everything a client can change, in one place. The server has a default one,
+//! and one per run (`runs.rs`); each has its own clock, journal, fault rules, SMS outbox,
+//! fixtures and endpoints, and its providers (each holding the namespace) keep their runtime
+//! state (tokens, stored data) beside it. Namespaces share only the TLS material and the
+//! signing keys, and a signer bound to a run refuses the tokens of any other.
 //!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")] async fn main() {
-//! use mock_server::{FaultRule, MockServer};
+//! Two things happen here for the whole server, so that they happen one way:
+//! - [`Namespace::record`] is the one way into the journal, for the front door's exchange
+//!   records, the providers' domain events and the MQTT gate alike;
+//! - [`Namespace::fire_fault`] is where a fault rule fires, for an HTTP request or an MQTT
+//!   packet: the rule is counted, the firing journaled and its clock step taken; the caller
+//!   carries out the rest of the action in its own protocol.
 //!
-//! let server = MockServer::start().await;
-//! server.faults().add(FaultRule::on("kalibrate", "data").route("/api/status").times(1).status(503)).unwrap();
-//! // ... run the client under test against server.url("kalibrate.data") ...
-//! server.events().assert_count("token.issued", 0);
-//! # }
-//! ```
+//! A Rust test holds a namespace too: `MockServer` and a `Run` deref to one, and the public
+//! methods below are the library's test API (with `fixtures()` and `replace_fixtures()`, which
+//! the provider registry defines, since only it knows the fixtures' type).
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, OnceLock, RwLock, Weak};
 
 use crate::clock::Clock;
-use crate::config::{ConfigError, Fixtures};
-use crate::faults::Faults;
-use crate::journal::{Event, EventFilter};
+use crate::endpoints::Endpoints;
+use crate::faults::{Faults, FiredFault};
+use crate::fixtures::{ConfigError, Document, FixturesSource, Section};
+use crate::journal::{EventKind, Events, Journal, Origin};
 use crate::outbox::Outbox;
-use crate::runs::{Runs, World};
-use crate::server::Endpoints;
-use crate::tls;
+use crate::tls::{self, TlsSetup};
+use crate::tokens::{JwtSigner, KeyRing};
 
-/// One namespace of a server: the default one ([`crate::MockServer`] derefs to it) or a
-/// [`Run`]. Everything a client can change lives in a namespace.
+/// Runtime state that a namespace's reset clears: what each provider keeps.
+pub trait Reset: Send + Sync {
+    /// Forgets tokens and stored data, and reloads what comes from the fixtures.
+    fn reset(&self);
+}
+
+/// Reads a fixtures document from its text (`providers::Fixtures` knows its type).
+pub type ParseFixtures = fn(file: &str, text: &str) -> Result<Arc<dyn Document>, ConfigError>;
+
+/// Where a fault rule may fire: a request to a service, or an MQTT packet.
+pub struct FaultPoint<'a> {
+    pub provider: &'a str,
+    pub service: &'a str,
+    pub method: &'a str,
+    /// What rules' routes match: the path below the service root, or `/` + an MQTT topic.
+    pub route: &'a str,
+    /// What the journal shows: the path as the client sent it, or the topic.
+    pub shown: &'a str,
+}
+
 pub struct Namespace {
-    world: Arc<World>,
-    endpoints: Endpoints,
+    /// The run this namespace is; `None` for the server's default namespace.
+    run: Option<String>,
+    pub(crate) clock: Clock,
+    journal: Journal,
+    faults: Faults,
+    /// Text messages "sent" (SMS login codes), read through `GET /__admin/sms`.
+    pub(crate) sms: Outbox,
+    pub(crate) tls: Arc<TlsSetup>,
+    keys: Arc<KeyRing>,
+    source: FixturesSource,
+    parse: ParseFixtures,
+    fixtures: RwLock<Arc<dyn Document>>,
+    endpoints: OnceLock<Endpoints>,
+    /// The providers' runtime state; weak, because each provider holds the namespace.
+    providers: OnceLock<Vec<Weak<dyn Reset>>>,
 }
 
 impl Namespace {
-    pub(crate) fn new(world: Arc<World>, endpoints: Endpoints) -> Namespace {
-        Namespace { world, endpoints }
+    /// A namespace serving `fixtures`, which came from `source` (and come again from it, read
+    /// with `parse`, at every reset).
+    pub(crate) fn new(
+        run: Option<String>,
+        fixtures: Arc<dyn Document>,
+        source: FixturesSource,
+        parse: ParseFixtures,
+        tls: Arc<TlsSetup>,
+        keys: Arc<KeyRing>,
+    ) -> Namespace {
+        Namespace {
+            run,
+            clock: Clock::default(),
+            journal: Journal::new(fixtures.journal_capacity()),
+            faults: Faults::default(),
+            sms: Outbox::default(),
+            tls,
+            keys,
+            source,
+            parse,
+            fixtures: RwLock::new(fixtures),
+            endpoints: OnceLock::new(),
+            providers: OnceLock::new(),
+        }
     }
 
+    /// A fresh namespace for `run`: the fixtures this one started with, read again from their
+    /// source; TLS material and keys shared with this one.
+    pub(crate) fn for_run(&self, run: &str) -> Result<Namespace, ConfigError> {
+        let fixtures = self.load()?;
+        Ok(Namespace::new(
+            Some(run.to_owned()),
+            fixtures,
+            self.source.clone(),
+            self.parse,
+            self.tls.clone(),
+            self.keys.clone(),
+        ))
+    }
+
+    /// The providers built in this namespace, for its reset. Set once, right after building them.
+    pub(crate) fn attach_providers(&self, providers: Vec<Weak<dyn Reset>>) {
+        let _ = self.providers.set(providers);
+    }
+
+    /// Where this namespace's clients find it. Set once, when the listeners are bound.
+    pub(crate) fn set_endpoints(&self, endpoints: Endpoints) {
+        let _ = self.endpoints.set(endpoints);
+    }
+
+    /// The endpoints, once set (`None` while the server is still binding its listeners).
+    pub(crate) fn endpoints_if_bound(&self) -> Option<&Endpoints> {
+        self.endpoints.get()
+    }
+
+    /// The journal, for the admin API; events are written only through [`Namespace::record`].
+    pub(crate) fn journal(&self) -> &Journal {
+        &self.journal
+    }
+
+    /// Records an event for `origin`, on this namespace's clock: the one way into the journal.
+    pub(crate) fn record<'a>(&self, origin: impl Into<Origin<'a>>, kind: EventKind) -> u64 {
+        self.journal.record(self.clock.now(), origin.into(), kind)
+    }
+
+    /// Counts a request or packet against the fault rules; when one fires, journals it and takes
+    /// its clock step, and returns it for the caller to carry out the rest of its action.
+    pub(crate) fn fire_fault(&self, at: FaultPoint<'_>) -> Option<FiredFault> {
+        let fault = self.faults.take(at.provider, at.service, at.method, at.route)?;
+        self.record(
+            Origin::new(at.provider, at.service),
+            EventKind::FaultApplied {
+                rule_id: fault.rule_id.clone(),
+                method: at.method.to_owned(),
+                path: at.shown.to_owned(),
+                action: fault.action.describe(),
+            },
+        );
+        if let Some(seconds) = fault.action.advance_clock_seconds {
+            if let Err(e) = self.clock.advance(chrono::Duration::seconds(seconds)) {
+                tracing::warn!(rule = %fault.rule_id, "clock step not taken: {e}");
+            }
+        }
+        tracing::debug!(rule = %fault.rule_id, "fault fired on {} {} {}", at.service, at.method, at.shown);
+        Some(fault)
+    }
+
+    /// The provider's token-signing key `name`, bound to this namespace's run.
+    pub(crate) fn signer(&self, name: &str) -> anyhow::Result<JwtSigner> {
+        self.keys.signer(name, self.run.as_deref())
+    }
+
+    /// The fixtures document served now; cheap (one `Arc` clone).
+    pub(crate) fn document(&self) -> Arc<dyn Document> {
+        self.fixtures.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// A provider's table of the fixtures served now: `ns.fixtures_of::<kalibrate::Fixtures>()`.
+    pub(crate) fn fixtures_of<T: std::any::Any>(&self) -> Section<T> {
+        Section::of(self.document())
+    }
+
+    /// Where the fixtures came from, as messages name it.
+    pub(crate) fn fixtures_source(&self) -> String {
+        self.source.name()
+    }
+
+    fn load(&self) -> Result<Arc<dyn Document>, ConfigError> {
+        (self.parse)(&self.source.name(), &self.source.text()?)
+    }
+
+    fn reset_providers(&self) {
+        for provider in self.providers.get().into_iter().flatten().filter_map(Weak::upgrade) {
+            provider.reset();
+        }
+    }
+
+    /// Serves `fixtures` until the next reset; tokens and stored data restart from them.
+    pub(crate) fn serve(&self, fixtures: Arc<dyn Document>) {
+        self.journal.set_capacity(fixtures.journal_capacity());
+        *self.fixtures.write().unwrap_or_else(|e| e.into_inner()) = fixtures;
+        self.reset_providers();
+    }
+}
+
+/// The test API: what a Rust test asks of a namespace (`MockServer` and `Run` deref here).
+impl Namespace {
     /// Where everything is, as this namespace's clients see it (a run's URLs carry its prefix).
     pub fn endpoints(&self) -> &Endpoints {
-        &self.endpoints
+        self.endpoints.get().expect("a namespace is handed out only once its listeners are bound")
     }
 
     /// The base URL of a service, e.g. `url("kalibrate.login")`.
@@ -48,221 +203,84 @@ impl Namespace {
     /// # Panics
     /// If no such service exists; the message lists those that do.
     pub fn url(&self, service: &str) -> String {
-        self.endpoints.services.get(service).cloned().unwrap_or_else(|| {
-            let known: Vec<&String> = self.endpoints.services.keys().collect();
+        let endpoints = self.endpoints();
+        endpoints.services.get(service).cloned().unwrap_or_else(|| {
+            let known: Vec<&String> = endpoints.services.keys().collect();
             panic!("no service '{service}'; services are {known:?}")
         })
     }
 
     /// The admin API's base URL (`http://127.0.0.1:PORT/__admin`, or the run's).
     pub fn admin_url(&self) -> &str {
-        &self.endpoints.admin
+        &self.endpoints().admin
     }
 
     /// The proxy URL for unchanged clients (`HTTPS_PROXY`); a run's names the run.
     pub fn proxy_url(&self) -> &str {
-        &self.endpoints.proxy
+        &self.endpoints().proxy
     }
 
     /// The dev CA certificate (PEM) that signs the server certificates.
     pub fn ca_pem(&self) -> &str {
-        &self.world.core.tls.ca.cert_pem
+        &self.tls.ca.cert_pem
     }
 
     /// Path of the dev CA certificate file, for `REQUESTS_CA_BUNDLE` and the like.
     pub fn ca_path(&self) -> PathBuf {
-        PathBuf::from(&self.endpoints.ca)
+        PathBuf::from(&self.endpoints().ca)
     }
 
     /// The journal: what clients did here, as events.
     pub fn events(&self) -> Events<'_> {
-        Events { world: &self.world }
+        Events::new(&self.journal)
     }
 
     /// Fault rules; add them with [`crate::FaultRule::on`].
     pub fn faults(&self) -> &Faults {
-        &self.world.core.faults
+        &self.faults
     }
 
     /// The virtual clock every expiry and signature window reads.
     pub fn clock(&self) -> &Clock {
-        &self.world.core.clock
+        &self.clock
     }
 
     /// The text messages sent (SMS login codes).
     pub fn sms(&self) -> &Outbox {
-        &self.world.core.sms
+        &self.sms
     }
 
-    /// The fixtures served now.
-    pub fn fixtures(&self) -> Arc<Fixtures> {
-        self.world.core.fixtures()
-    }
-
-    /// Serves `fixtures` until the next [`Namespace::reset`]; tokens and stored data restart.
-    pub fn replace_fixtures(&self, fixtures: Fixtures) {
-        self.world.replace_fixtures(fixtures)
-    }
-
-    /// [`Namespace::replace_fixtures`] from TOML, validated like `check-config`.
+    /// `Namespace::replace_fixtures` from TOML, validated like `check-config`.
     pub fn replace_fixtures_toml(&self, toml: &str) -> Result<(), ConfigError> {
-        let fixtures = crate::config::parse("<replace_fixtures_toml>", toml)?;
-        self.replace_fixtures(fixtures);
+        self.replace_fixtures_text("<replace_fixtures_toml>", toml)
+    }
+
+    pub(crate) fn replace_fixtures_text(&self, file: &str, toml: &str) -> Result<(), ConfigError> {
+        self.serve((self.parse)(file, toml)?);
         Ok(())
     }
 
     /// Fixtures reloaded from their source; tokens, stored data, events, SMS, faults and clock
-    /// cleared (`POST /__admin/reset`).
+    /// cleared (`POST /__admin/reset`). Nothing changes when the fixtures do not load.
     pub fn reset(&self) -> Result<(), ConfigError> {
-        self.world.reset()
+        self.serve(self.load()?);
+        self.journal.clear();
+        self.sms.clear();
+        self.faults.clear();
+        self.clock.reset();
+        Ok(())
     }
 
     /// A client certificate signed by the dev CA, to present on the mTLS listener.
     pub fn issue_client_certificate(&self, common_name: &str) -> tls::ClientCertificate {
-        self.world.core.tls.ca.issue_client_cert(common_name).expect("client certificate")
+        self.tls.ca.issue_client_cert(common_name).expect("client certificate")
     }
 
     /// Signs a certificate signing request (PEM or DER) into an end-entity client certificate,
     /// valid for `validity_seconds` from now on this namespace's clock (`POST
     /// /__admin/certificates`).
     pub fn sign_csr(&self, csr: &[u8], validity_seconds: i64) -> Result<tls::IssuedCertificate, tls::CsrError> {
-        let validity = tls::Validity::starting(self.world.core.clock.now(), validity_seconds);
-        self.world.core.tls.ca.sign_csr(csr, validity)
-    }
-}
-
-/// The events of a namespace, with assertions that print what did happen when they fail.
-pub struct Events<'a> {
-    world: &'a World,
-}
-
-impl Events<'_> {
-    /// Every event, oldest first.
-    pub fn all(&self) -> Vec<Event> {
-        self.matching(&EventFilter::default())
-    }
-
-    pub fn matching(&self, filter: &EventFilter) -> Vec<Event> {
-        self.world.core.journal.events(filter)
-    }
-
-    /// Events of `kind`: exact (`token.issued`) or a prefix ending in `.` or `*`.
-    pub fn of_kind(&self, kind: &str) -> Vec<Event> {
-        self.matching(&EventFilter::kind(kind))
-    }
-
-    pub fn count(&self, kind: &str) -> usize {
-        self.of_kind(kind).len()
-    }
-
-    /// The sequence number of the newest event (0 when none): pass it to
-    /// [`EventFilter::since`] to see only what happens next.
-    pub fn last_seq(&self) -> u64 {
-        self.world.core.journal.next_seq().saturating_sub(1)
-    }
-
-    pub fn clear(&self) {
-        self.world.core.journal.clear()
-    }
-
-    /// Asserts that exactly `expected` events of `kind` happened, and returns them.
-    ///
-    /// # Panics
-    /// Otherwise, listing every event of the namespace.
-    #[track_caller]
-    pub fn assert_count(&self, kind: &str, expected: usize) -> Vec<Event> {
-        let found = self.of_kind(kind);
-        if found.len() != expected {
-            panic!("expected {expected} '{kind}' event(s), found {}; the journal:\n{}", found.len(), self.listing());
-        }
-        found
-    }
-
-    /// Asserts that at least one event matches `filter`, and returns the first.
-    ///
-    /// # Panics
-    /// Otherwise, listing every event of the namespace.
-    #[track_caller]
-    pub fn assert_any(&self, filter: &EventFilter) -> Event {
-        match self.matching(filter).into_iter().next() {
-            Some(e) => e,
-            None => panic!("no event matches {filter:?}; the journal:\n{}", self.listing()),
-        }
-    }
-
-    /// Waits (polling every 10 ms) until an event matches `filter`, for at most `timeout`: for
-    /// clients that run in the background (MQTT subscribers, retry loops).
-    pub async fn wait_for(&self, filter: &EventFilter, timeout: Duration) -> Result<Event, String> {
-        let deadline = tokio::time::Instant::now() + timeout;
-        loop {
-            if let Some(e) = self.matching(filter).into_iter().next() {
-                return Ok(e);
-            }
-            if tokio::time::Instant::now() >= deadline {
-                return Err(format!(
-                    "no event matched {filter:?} within {timeout:?}; the journal:\n{}",
-                    self.listing()
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// One line per event: `#seq kind provider.service {fields}`, long fields cut.
-    pub fn listing(&self) -> String {
-        let lines: Vec<String> = self
-            .all()
-            .iter()
-            .map(|e| {
-                let mut fields = serde_json::to_value(&e.kind).unwrap_or_default();
-                if let Some(map) = fields.as_object_mut() {
-                    map.remove("kind");
-                }
-                let mut text = fields.to_string();
-                if text.len() > 200 {
-                    let cut = (0..=200).rev().find(|&i| text.is_char_boundary(i)).unwrap_or(0);
-                    text.truncate(cut);
-                    text.push('…');
-                }
-                format!("  #{} {} {}.{} {text}", e.seq, e.kind.name(), e.provider, e.service)
-            })
-            .collect();
-        if lines.is_empty() {
-            "  (no events)".to_owned()
-        } else {
-            lines.join("\n")
-        }
-    }
-}
-
-/// A run on a server: a namespace of its own (events, faults, clock, fixtures, tokens), made by
-/// [`crate::MockServer::run`] and deleted when dropped.
-pub struct Run {
-    namespace: Namespace,
-    runs: Arc<Runs>,
-    id: String,
-}
-
-impl Run {
-    pub(crate) fn new(namespace: Namespace, runs: Arc<Runs>, id: String) -> Run {
-        Run { namespace, runs, id }
-    }
-
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-impl std::ops::Deref for Run {
-    type Target = Namespace;
-
-    fn deref(&self) -> &Namespace {
-        &self.namespace
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        self.runs.delete(&self.id);
+        let validity = tls::Validity::starting(self.clock.now(), validity_seconds);
+        self.tls.ca.sign_csr(csr, validity)
     }
 }

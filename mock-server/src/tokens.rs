@@ -96,6 +96,7 @@ impl JwtSigner {
         Ok(JwtSigner { key: Arc::new(key), run: None })
     }
 
+    #[cfg(test)]
     pub fn kid(&self) -> &str {
         &self.key.kid
     }

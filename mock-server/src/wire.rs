@@ -1,5 +1,6 @@
 //! Parsers for what arrives on the wire and is shared by every provider: request bodies read
-//! under a size limit, `application/x-www-form-urlencoded` forms, and `Authorization` headers.
+//! under a size limit, `application/x-www-form-urlencoded` forms, `Authorization` and `Host`
+//! headers.
 //! They never panic, whatever the bytes (proptests below); each failure names what was wrong so
 //! a provider can answer in its own error format.
 
@@ -98,10 +99,6 @@ impl Form {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields.get(name).map(String::as_str).filter(|v| !v.is_empty())
     }
-
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.fields.keys().map(String::as_str)
-    }
 }
 
 /// A parsed `Authorization` header.
@@ -181,6 +178,29 @@ impl Authorization {
     }
 }
 
+/// The Host header, or the authority of an absolute-form or HTTP/2 request.
+pub fn request_host<B>(req: &axum::http::Request<B>) -> String {
+    req.headers()
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
+/// `host:port` (IPv6 in brackets) without the port.
+pub fn strip_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return host.split_once(']').map_or(host, |(h, _)| &h[1..]);
+    }
+    host.rsplit_once(':').map_or(host, |(h, _)| h)
+}
+
+/// A header's value as text (invalid UTF-8 replaced), if present.
+pub fn header_text(headers: &HeaderMap, name: axum::http::HeaderName) -> Option<String> {
+    headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+}
+
 /// Query-string and form keys whose values are secrets: redacted in the journal and logs.
 pub const SECRET_KEYS: &[&str] = &[
     "client_secret",
@@ -213,6 +233,13 @@ pub fn redacted_query(query: Option<&str>) -> BTreeMap<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ports_are_stripped() {
+        assert_eq!(strip_port("login.microsoftonline.com:443"), "login.microsoftonline.com");
+        assert_eq!(strip_port("127.0.0.1"), "127.0.0.1");
+        assert_eq!(strip_port("[::1]:8443"), "::1");
+    }
     use proptest::prelude::*;
 
     #[test]

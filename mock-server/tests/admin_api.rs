@@ -79,7 +79,7 @@ async fn endpoints_and_openapi_are_served() {
     let (status, headers, body) = json(http.get(admin(&server, "/openapi.json")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(header(&headers, "content-type"), Some("application/json"));
-    let file: Value = serde_json::from_str(include_str!("../src/admin_openapi.json")).unwrap();
+    let file: Value = serde_json::from_str(include_str!("../src/admin/openapi.json")).unwrap();
     assert_eq!(body, file);
     assert_eq!(body["openapi"], "3.0.3");
 }

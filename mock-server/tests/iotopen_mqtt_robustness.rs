@@ -23,7 +23,7 @@ async fn server() -> MockServer {
     MockServer::builder().mqtt_handshake_timeout(HANDSHAKE).mqtt_max_packet_bytes(64 * 1024).start().await.unwrap()
 }
 
-fn mqtt(server: &MockServer) -> mock_server::mqtt::MqttEndpoints {
+fn mqtt(server: &MockServer) -> mock_server::MqttEndpoints {
     server.endpoints().mqtt.clone().unwrap()
 }
 

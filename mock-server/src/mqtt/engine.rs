@@ -226,6 +226,12 @@ impl Publisher {
     }
 }
 
+impl crate::contract::Publisher for Publisher {
+    fn publish(&self, topic: String, payload: Bytes) {
+        Publisher::publish(self, topic, payload)
+    }
+}
+
 /// A 3.1.1 connection to the engine as the server itself.
 async fn internal_connection(engine: SocketAddr) -> Result<TcpStream> {
     let mut stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(engine)).await??;

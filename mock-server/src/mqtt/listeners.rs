@@ -24,7 +24,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::relay::Gate;
 use super::transport::Transport;
-use super::{MqttEndpoints, MqttOptions};
+use super::MqttOptions;
+use crate::endpoints::{display_addr, MqttEndpoints};
 
 /// The WebSocket path MQTT clients use (paho's default; IoT Open's `wss://lynx.iotopen.se/mqtt`).
 pub const WS_PATH: &str = "/mqtt";
@@ -62,7 +63,7 @@ impl Bound {
     }
 
     pub fn endpoints(&self) -> Result<MqttEndpoints> {
-        let shown = |l: &TcpListener| -> Result<SocketAddr> { Ok(crate::server::display_addr(l.local_addr()?)) };
+        let shown = |l: &TcpListener| -> Result<SocketAddr> { Ok(display_addr(l.local_addr()?)) };
         Ok(MqttEndpoints {
             tcp: format!("mqtt://{}", shown(&self.tcp)?),
             tls: format!("mqtts://{}", shown(&self.tls)?),

@@ -30,7 +30,6 @@ mod engine;
 mod listeners;
 mod relay;
 pub mod space;
-pub mod topics;
 mod transport;
 
 use std::net::SocketAddr;
@@ -38,65 +37,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use engine::Publisher;
+pub use space::Space;
 
-use crate::state::Core;
-
-/// What a CONNECT presented, for the authority to judge.
-#[derive(Debug, Clone)]
-pub struct Credentials<'a> {
-    pub client_id: &'a str,
-    pub username: Option<&'a str>,
-    /// `None` when the CONNECT carried no password.
-    pub password: Option<&'a str>,
-    /// `tcp`, `tls` or `ws`.
-    pub transport: &'static str,
-}
-
-/// Why a CONNECT is refused; decides the CONNACK code.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Refusal {
-    /// No usable credentials (no password at all): 3.1.1 0x04, 5 0x86.
-    BadCredentials(String),
-    /// Credentials that are wrong, expired or revoked: 3.1.1 0x05, 5 0x87.
-    NotAuthorized(String),
-}
-
-/// What the provider did with an accepted publish (for the journal).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct Received {
-    /// The value went into current values and history.
-    pub stored: bool,
-    /// Why the payload was not stored although it was on a value topic; it is still routed.
-    pub invalid: Option<String>,
-}
-
-/// The provider side of the gate: who may connect.
-pub trait Authority: Send + Sync {
-    /// The provider whose events these are (`journal` provider field).
-    fn provider(&self) -> &'static str;
-    /// Judges a CONNECT. Called once per connection; constant-time comparisons are the
-    /// authority's business.
-    fn authenticate(&self, credentials: &Credentials<'_>) -> Result<Arc<dyn Session>, Refusal>;
-    /// Called once the engine runs, with a handle to publish server-side messages.
-    fn attach(&self, _publisher: Publisher) {}
-}
-
-/// One authenticated connection: what it may do.
-pub trait Session: Send + Sync {
-    /// Who this is, for the journal and logs: never a secret (a user and key id).
-    fn principal(&self) -> &str;
-    /// `Err(reason)` denies a SUBSCRIBE filter (shared subscriptions arrive as sent).
-    fn may_subscribe(&self, filter: &str) -> Result<(), String>;
-    /// `Err(reason)` denies a PUBLISH (or a will) to `topic`.
-    fn may_publish(&self, topic: &str) -> Result<(), String>;
-    /// An accepted publish, before the engine routes it.
-    fn received(&self, topic: &str, payload: &[u8]) -> Received;
-}
+use crate::contract::Authority;
+use crate::endpoints::MqttEndpoints;
+use crate::namespace::Namespace;
 
 /// Where and how the gate listens.
 #[derive(Debug, Clone)]
@@ -139,17 +87,6 @@ impl MqttOptions {
     }
 }
 
-/// The `mqtt` object of the endpoints document (shared/DESIGN.md).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-pub struct MqttEndpoints {
-    /// `mqtt://127.0.0.1:PORT`
-    pub tcp: String,
-    /// `mqtts://127.0.0.1:PORT` (the dev CA signs its certificate)
-    pub tls: String,
-    /// `ws://127.0.0.1:PORT/mqtt`
-    pub ws: String,
-}
-
 /// A running gate and engine.
 pub struct MqttRunning {
     pub endpoints: MqttEndpoints,
@@ -162,7 +99,7 @@ pub struct MqttRunning {
 #[derive(Clone)]
 pub struct MqttHub {
     engine: engine::EngineAddrs,
-    publisher: Publisher,
+    publisher: engine::Publisher,
     tls: Arc<rustls::ServerConfig>,
     limits: listeners::Limits,
     /// The server's options, with every port 0.
@@ -175,15 +112,15 @@ impl MqttHub {
     /// stop when `shutdown` turns true or its sender is gone.
     pub async fn open(
         &self,
-        core: Arc<Core>,
+        ns: Arc<Namespace>,
         authority: Arc<dyn Authority>,
         space: space::Space,
         shutdown: watch::Receiver<bool>,
     ) -> Result<(MqttEndpoints, Vec<JoinHandle<()>>)> {
         let bound = listeners::Bound::bind(&self.options).await?;
         let endpoints = bound.endpoints()?;
-        authority.attach(self.publisher.within(space.clone()));
-        let gate = Arc::new(relay::Gate::new(core, authority, space, &self.engine, &self.options));
+        authority.attach(Arc::new(self.publisher.within(space.clone())));
+        let gate = Arc::new(relay::Gate::new(ns, authority, space, &self.engine, &self.options));
         Ok((endpoints, bound.spawn(gate, self.tls.clone(), self.limits.clone(), shutdown)))
     }
 }
@@ -202,21 +139,21 @@ pub async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 
 /// Binds the public listeners, starts the engine and the accept loops.
 pub async fn start(
-    core: Arc<Core>,
+    ns: Arc<Namespace>,
     authority: Arc<dyn Authority>,
     options: &MqttOptions,
     shutdown: watch::Receiver<bool>,
 ) -> Result<MqttRunning> {
     let bound = listeners::Bound::bind(options).await?;
     let engine = engine::Engine::start(options.max_packet_bytes, options.max_connections, shutdown.clone()).await?;
-    authority.attach(engine.publisher.clone());
+    authority.attach(Arc::new(engine.publisher.clone()));
     let endpoints = bound.endpoints()?;
-    let mut tls = (*core.tls.server_config).clone();
+    let mut tls = (*ns.tls.server_config).clone();
     // Our HTTPS listener offers h2/http1.1; MQTT clients offer "mqtt" or nothing.
     tls.alpn_protocols = Vec::new();
     let tls = Arc::new(tls);
     let limits = listeners::Limits::new(options);
-    let gate = Arc::new(relay::Gate::new(core, authority, space::Space::default_namespace(), &engine.addrs(), options));
+    let gate = Arc::new(relay::Gate::new(ns, authority, space::Space::default_namespace(), &engine.addrs(), options));
     let mut tasks = bound.spawn(gate, tls.clone(), limits.clone(), shutdown);
     let mut free = options.clone();
     for addr in [&mut free.tcp, &mut free.tls, &mut free.ws] {

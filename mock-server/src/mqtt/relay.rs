@@ -42,9 +42,10 @@ use super::engine::{EngineAddrs, NO_KEEP_ALIVE};
 use super::listeners::{Held, Kind};
 use super::space::Space;
 use super::transport::{Reader, Transport, Writer};
-use super::{topics, Authority, Credentials, MqttOptions, Refusal, Session};
-use crate::journal::EventKind;
-use crate::state::Core;
+use super::MqttOptions;
+use crate::contract::{topics, Authority, Credentials, Refusal, Session};
+use crate::journal::{EventKind, Origin};
+use crate::namespace::{FaultPoint, Namespace};
 
 /// The service name MQTT events are journaled under.
 pub const SERVICE: &str = "mqtt";
@@ -58,7 +59,7 @@ const UNSAFE: &str = "topics starting with a non-ASCII character are not routed"
 const MAX_ALIASES: usize = 4096;
 
 pub struct Gate {
-    core: Arc<Core>,
+    ns: Arc<Namespace>,
     authority: Arc<dyn Authority>,
     space: Space,
     v311: SocketAddr,
@@ -110,17 +111,17 @@ enum ReadFail {
 
 impl Gate {
     pub fn new(
-        core: Arc<Core>,
+        ns: Arc<Namespace>,
         authority: Arc<dyn Authority>,
         space: Space,
         engine: &EngineAddrs,
         options: &MqttOptions,
     ) -> Gate {
-        Gate { core, authority, space, v311: engine.v311, v5: engine.v5, max_packet: options.max_packet_bytes }
+        Gate { ns, authority, space, v311: engine.v311, v5: engine.v5, max_packet: options.max_packet_bytes }
     }
 
     fn record(&self, kind: EventKind) {
-        self.core.journal.record(self.core.clock.now(), self.authority.provider(), SERVICE, kind);
+        self.ns.record(Origin::new(self.authority.provider(), SERVICE), kind);
     }
 
     fn disconnected(&self, transport: &str, client_id: Option<&str>, reason: &str) {
@@ -554,18 +555,10 @@ impl Gate {
     /// without relaying the packet, as a broker dropping its client does. Other actions (status,
     /// delay, truncation) mean nothing to MQTT and are ignored.
     fn fault(&self, conn: &Conn, method: &str, topic: &str) -> Option<End> {
-        let fault = self.core.faults.take_mqtt(self.authority.provider(), method, topic)?;
-        self.record(EventKind::FaultApplied {
-            rule_id: fault.rule_id.clone(),
-            method: method.to_owned(),
-            path: topic.to_owned(),
-            action: fault.action.describe(),
-        });
-        if let Some(seconds) = fault.action.advance_clock_seconds {
-            if let Err(e) = self.core.clock.advance(chrono::Duration::seconds(seconds)) {
-                tracing::warn!(rule = %fault.rule_id, "clock step not taken: {e}");
-            }
-        }
+        let route = format!("/{topic}");
+        let at =
+            FaultPoint { provider: self.authority.provider(), service: SERVICE, method, route: &route, shown: topic };
+        let fault = self.ns.fire_fault(at)?;
         tracing::debug!(client_id = %conn.client_id, rule = %fault.rule_id, "MQTT fault on {method} {topic}");
         fault
             .action

@@ -1,130 +1,206 @@
-//! The providers. Each lives in its own folder, exposes its services (real hostnames, a router
-//! at the real paths, the listeners it is served on) and owns its runtime state. This file is
-//! the registry: the only shared place that knows which providers exist.
+//! The providers, one folder each, and their registry: the only shared place that names them.
+//!
+//! A provider is a folder here whose type implements `ProviderKind` and `Provider`
+//! (`contract/provider.rs`). Registering it is one line in the `registry!` list at the end of
+//! this file: `folder: Type`. Everything else is derived from that list: the fixtures document
+//! (`[journal]` and a table per provider), the server certificate's host names, the service
+//! keys and their listeners, and the providers built in each namespace.
 
-use std::sync::Arc;
+use std::any::{Any, TypeId};
+use std::sync::{Arc, Weak};
 
-use axum::Router;
 use serde::{Deserialize, Serialize};
 
-use crate::config::Issue;
+use crate::contract::{Provider, ProviderKind, ServiceSpec};
+use crate::fixtures::{self, ConfigError, Document, FixturesSource, Issue, ProviderFixtures};
 use crate::journal::JournalSettings;
-use crate::serve::ListenerKind;
-use crate::state::Core;
+use crate::namespace::{Namespace, Reset};
 
-pub mod iotopen;
-pub mod kalibrate;
-pub mod knoema;
-pub mod openenergy;
-pub mod opinum;
+/// What the registry knows of one provider before any namespace exists.
+pub struct Registered {
+    pub name: &'static str,
+    pub services: &'static [ServiceSpec],
+    build: fn(Arc<Namespace>) -> anyhow::Result<Arc<dyn Provider>>,
+}
 
-/// Everything a fixtures file may contain.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Fixtures {
-    #[serde(default)]
-    pub journal: JournalSettings,
-    #[serde(default)]
-    pub iotopen: iotopen::Fixtures,
-    #[serde(default)]
-    pub kalibrate: kalibrate::Fixtures,
-    #[serde(default)]
-    pub knoema: knoema::Fixtures,
-    #[serde(default)]
-    pub opinum: opinum::Fixtures,
-    #[serde(default)]
-    pub openenergy: openenergy::Fixtures,
+/// A provider built in a namespace, with its name.
+#[derive(Clone)]
+pub struct Built {
+    pub name: &'static str,
+    pub provider: Arc<dyn Provider>,
+}
+
+fn build<K: ProviderKind>(namespace: Arc<Namespace>) -> anyhow::Result<Arc<dyn Provider>> {
+    Ok(Arc::new(K::build(namespace)?))
+}
+
+/// Builds every provider in `namespace` and hands the namespace their state, for its reset.
+pub fn build_all(namespace: &Arc<Namespace>) -> anyhow::Result<Vec<Built>> {
+    let built = ALL
+        .iter()
+        .map(|r| Ok(Built { name: r.name, provider: (r.build)(namespace.clone())? }))
+        .collect::<anyhow::Result<Vec<Built>>>()?;
+    let state: Vec<Weak<dyn Reset>> =
+        built.iter().map(|b| Arc::downgrade(&(b.provider.clone() as Arc<dyn Reset>))).collect();
+    namespace.attach_providers(state);
+    Ok(built)
+}
+
+/// Every real hostname of every service, for the server certificate.
+pub fn hostnames() -> Vec<&'static str> {
+    ALL.iter().flat_map(|r| r.services).flat_map(|s| s.hosts.iter().copied()).collect()
+}
+
+/// `(provider, service)` of a service key such as `knoema.api`, if there is one.
+pub fn service_key(key: &str) -> Option<(&'static str, &'static ServiceSpec)> {
+    let (provider, service) = key.split_once('.')?;
+    let registered = ALL.iter().find(|r| r.name == provider)?;
+    registered.services.iter().find(|s| s.name == service).map(|s| (registered.name, s))
+}
+
+/// Every service key (`kalibrate.login`), in registry order.
+pub fn service_keys() -> impl Iterator<Item = (&'static str, &'static ServiceSpec)> {
+    ALL.iter().flat_map(|r| r.services.iter().map(move |s| (r.name, s)))
+}
+
+/// Reads a whole fixtures document, validated; `file` names it in messages.
+pub fn parse_fixtures(file: &str, text: &str) -> Result<Arc<dyn Document>, ConfigError> {
+    Ok(Arc::new(fixtures::parse::<Fixtures>(file, text)?))
 }
 
 impl Fixtures {
-    pub fn validate(&self) -> Vec<Issue> {
-        let mut issues = self.journal.validate();
-        issues.extend(self.iotopen.validate());
-        issues.extend(self.kalibrate.validate());
-        issues.extend(self.knoema.validate());
-        issues.extend(self.opinum.validate());
-        issues.extend(self.openenergy.validate());
-        issues
+    /// Reads and validates fixtures text, as `check-config` does; `file` names it in messages.
+    pub fn parse(file: &str, text: &str) -> Result<Fixtures, ConfigError> {
+        fixtures::parse(file, text)
+    }
+
+    /// Reads and validates the fixtures of `source`.
+    pub fn load(source: &FixturesSource) -> Result<Fixtures, ConfigError> {
+        Fixtures::parse(&source.name(), &source.text()?)
     }
 
     /// What the fixtures hold, a phrase per provider, for `check-config`.
     pub fn summary(&self) -> Vec<String> {
-        vec![
-            self.iotopen.summary(),
-            self.kalibrate.summary(),
-            self.knoema.summary(),
-            self.opinum.summary(),
-            self.openenergy.summary(),
-        ]
-    }
-
-    /// Every client secret, password and key in the fixtures: the journal notes when one of
-    /// them travels where it should not (a URL, a header), without recording it.
-    pub fn secrets(&self) -> Vec<&str> {
-        let mut secrets = self.kalibrate.secrets();
-        secrets.extend(self.iotopen.secrets());
-        secrets.extend(self.knoema.secrets());
-        secrets.extend(self.opinum.secrets());
-        secrets
+        Document::summary(self)
     }
 }
 
-/// One service of a provider, e.g. Kalibrate's Azure AD login.
-pub struct Service {
-    /// Short name: the service key is `{provider}.{name}` (`kalibrate.login`).
-    pub name: &'static str,
-    /// Real hostnames: a request with one of these in its Host header reaches this service.
-    pub hosts: &'static [&'static str],
-    /// Listeners it is served on; the first one gives its URL in the endpoints file.
-    pub listeners: &'static [ListenerKind],
-    /// Routes at the real paths, with the provider's own fallback for unknown paths.
-    pub router: Router,
-}
-
-pub trait Provider: Send + Sync {
-    fn name(&self) -> &'static str;
-    /// Its services; the routers share the provider as their state.
-    fn services(self: Arc<Self>) -> Vec<Service>;
-    /// Forgets runtime state (issued tokens, written data): part of `POST /__admin/reset`.
-    fn reset(&self);
-    /// Lines for the start-up banner: demo credentials and how to use them.
-    fn banner(&self, fixtures: &Fixtures) -> Vec<String>;
-    /// Services that get a listener of their own by default, where they are served at the
-    /// root (DESIGN.md routing rule 4): `(service name, default address)`. For clients that
-    /// take only a host name. `--listen SERVICE=ADDR` moves or turns one off; tests bind them on
-    /// free ports.
-    fn dedicated_listeners(&self) -> Vec<(&'static str, std::net::SocketAddr)> {
-        Vec::new()
+/// The typed part of a namespace's test API: only the registry knows the fixtures' type.
+impl Namespace {
+    /// The fixtures served now.
+    pub fn fixtures(&self) -> Arc<Fixtures> {
+        self.document().into_any().downcast().expect("every namespace serves the registry's fixtures")
     }
-    /// The provider that answers on the MQTT listeners (shared/DESIGN.md "MQTT"): the gate asks
-    /// it about every CONNECT, SUBSCRIBE and PUBLISH.
-    fn mqtt_authority(self: Arc<Self>) -> Option<Arc<dyn crate::mqtt::Authority>> {
-        None
+
+    /// Serves `fixtures` until the next [`Namespace::reset`]; tokens and stored data restart.
+    pub fn replace_fixtures(&self, fixtures: Fixtures) {
+        self.serve(Arc::new(fixtures));
     }
 }
 
-/// The MQTT authority among the providers (at most one serves MQTT).
-pub fn mqtt_authority(providers: &[Arc<dyn Provider>]) -> Option<Arc<dyn crate::mqtt::Authority>> {
-    providers.iter().find_map(|p| p.clone().mqtt_authority())
+/// The registry: `folder: Type` for every provider, in the order the fixtures document lists
+/// their tables. It declares each folder as a module, builds the typed [`Fixtures`] document
+/// with a table per provider, and the [`ALL`] list the server reads.
+macro_rules! registry {
+    ($($folder:ident: $kind:ident),* $(,)?) => {
+        $(pub mod $folder;)*
+
+        /// Every provider, in registry order.
+        pub const ALL: &[Registered] = &[$(Registered {
+            name: <$folder::$kind as ProviderKind>::NAME,
+            services: <$folder::$kind as ProviderKind>::SERVICES,
+            build: build::<$folder::$kind>,
+        }),*];
+
+        /// Everything a fixtures file may contain: `[journal]` and a table per provider.
+        #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Fixtures {
+            #[serde(default)]
+            pub journal: JournalSettings,
+            $(
+                #[serde(default)]
+                pub $folder: <$folder::$kind as ProviderKind>::Fixtures,
+            )*
+        }
+
+        impl Document for Fixtures {
+            fn journal_capacity(&self) -> usize {
+                self.journal.capacity
+            }
+
+            fn validate(&self) -> Vec<Issue> {
+                let mut issues = self.journal.validate();
+                $(issues.extend(self.$folder.validate());)*
+                issues
+            }
+
+            fn summary(&self) -> Vec<String> {
+                vec![$(self.$folder.summary()),*]
+            }
+
+            fn secrets(&self) -> Vec<&str> {
+                let mut secrets = Vec::new();
+                $(secrets.extend(self.$folder.secrets());)*
+                secrets
+            }
+
+            fn to_json(&self) -> serde_json::Value {
+                serde_json::to_value(self).unwrap_or_default()
+            }
+
+            fn section(&self, id: TypeId) -> Option<&(dyn Any + Send + Sync)> {
+                $(if id == TypeId::of::<<$folder::$kind as ProviderKind>::Fixtures>() {
+                    return Some(&self.$folder);
+                })*
+                None
+            }
+
+            fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+                self
+            }
+        }
+    };
 }
 
-/// Every real hostname of every provider, for the server certificate.
-pub fn hostnames() -> Vec<&'static str> {
-    let mut names = kalibrate::HOSTNAMES.to_vec();
-    names.extend(iotopen::HOSTNAMES);
-    names.extend(knoema::HOSTNAMES);
-    names.extend(opinum::HOSTNAMES);
-    names.extend(openenergy::HOSTNAMES);
-    names
+registry! {
+    iotopen: IotOpen,
+    kalibrate: Kalibrate,
+    knoema: Knoema,
+    opinum: Opinum,
+    openenergy: OpenEnergy,
 }
 
-/// Builds every provider.
-pub fn build(core: &Arc<Core>) -> anyhow::Result<Vec<Arc<dyn Provider>>> {
-    Ok(vec![
-        Arc::new(iotopen::IotOpen::new(core.clone())),
-        Arc::new(kalibrate::Kalibrate::new(core.clone())?),
-        Arc::new(knoema::Knoema::new(core.clone())),
-        Arc::new(opinum::Opinum::new(core.clone())?),
-        Arc::new(openenergy::OpenEnergy::new(core.clone())?),
-    ])
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_defaults_are_valid() {
+        Fixtures::parse("default.toml", &FixturesSource::Embedded.text().unwrap()).unwrap();
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_and_fix() {
+        let err = Fixtures::parse("f.toml", "[journal]\ncapacity = 10\ncapacitty = 3\n").unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("f.toml:3: journal.capacitty: unknown field"), "{text}");
+        assert!(text.contains("fix:"), "{text}");
+    }
+
+    #[test]
+    fn wrong_type_is_explained() {
+        let err = Fixtures::parse("f.toml", "[journal]\ncapacity = \"ten\"\n").unwrap_err().to_string();
+        assert!(err.contains("f.toml:2: journal.capacity: "), "{err}");
+        assert!(err.contains("invalid type"), "{err}");
+    }
+
+    #[test]
+    fn every_provider_is_named_after_its_folder_and_table() {
+        let document = serde_json::to_value(Fixtures::default()).unwrap();
+        for registered in ALL {
+            assert!(document.get(registered.name).is_some(), "{} has no table named after it", registered.name);
+        }
+        assert_eq!(document.as_object().unwrap().len(), ALL.len() + 1, "a table per provider, and [journal]");
+    }
 }

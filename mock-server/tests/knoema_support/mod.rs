@@ -83,7 +83,7 @@ pub fn freeze_at(server: &MockServer, at: &str) -> DateTime<Utc> {
     let at: DateTime<Utc> = at.parse().unwrap();
     server
         .clock()
-        .apply(&mock_server::clock::ClockChange { set: Some(at), freeze: Some(true), ..Default::default() })
+        .apply(&mock_server::ClockChange { set: Some(at), freeze: Some(true), ..Default::default() })
         .unwrap();
     at
 }

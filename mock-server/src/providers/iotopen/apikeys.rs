@@ -17,8 +17,11 @@ use serde_json::{json, Value};
 
 use super::access::TOKEN_CREATE_DELETE;
 use super::credentials::{self, Credential, Kind};
-use super::{errors, query, Caller, Ctx, IotOpen};
-use crate::routing::json_response;
+use super::errors;
+use super::query;
+use super::provider::IotOpen;
+use super::caller::{Caller, Ctx};
+use crate::contract::json_response;
 
 /// Keys one user may hold.
 const MAX_KEYS_PER_USER: usize = 1_000;
@@ -28,7 +31,7 @@ fn own(io: &IotOpen, ctx: &Ctx, caller: &Caller, user: &str) -> Result<(), Respo
     if user == "me" || user.parse::<i64>().ok() == Some(caller.access.user_id) {
         return Ok(());
     }
-    io.record(
+    io.ns.record(
         &ctx.route,
         crate::journal::EventKind::ApiDenied {
             endpoint: "security/token".into(),
@@ -128,7 +131,7 @@ pub async fn create(State(io): State<Arc<IotOpen>>, ctx: Ctx, Path(user): Path<S
                     return errors::bad_request("permissions must be a list of permission names");
                 };
                 if !caller.access.has(p) {
-                    io.record(
+                    io.ns.record(
                         &ctx.route,
                         crate::journal::EventKind::ApiDenied {
                             endpoint: "security/token".into(),

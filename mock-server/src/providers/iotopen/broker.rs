@@ -17,8 +17,9 @@ use std::sync::{Arc, Mutex};
 
 use super::access::{Access, MQTT_PUBLISH, MQTT_SUBSCRIBE, MQTT_SUBSCRIBE_BROAD};
 use super::credentials::{self, Kind};
-use super::{payload, IotOpen};
-use crate::mqtt::{topics, Authority, Credentials, Publisher, Received, Refusal, Session};
+use super::payload;
+use super::provider::IotOpen;
+use crate::contract::{topics, Authority, Credentials, Publisher, Received, Refusal, Session};
 
 pub struct Broker {
     io: Arc<IotOpen>,
@@ -65,7 +66,7 @@ impl Authority for Broker {
         Ok(Arc::new(MqttSession { io: self.io.clone(), access, decided: Mutex::new(HashMap::new()) }))
     }
 
-    fn attach(&self, publisher: Publisher) {
+    fn attach(&self, publisher: Arc<dyn Publisher>) {
         *self.io.publisher.lock().unwrap_or_else(|e| e.into_inner()) = Some(publisher);
     }
 }

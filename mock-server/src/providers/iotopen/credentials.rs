@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use super::access::{narrowed, Access};
 use super::directory::Directory;
-use super::oauth;
+use super::scopes;
 use crate::bounded::BoundedMap;
 use crate::wire::Authorization;
 
@@ -137,7 +137,7 @@ impl Credential {
         let user = directory.user(self.user_id)?;
         let role = directory.role_permissions(user);
         let permissions = match &self.scopes {
-            Some(scopes) => oauth::permissions_of(scopes, &role),
+            Some(scopes) => scopes::permissions_of(scopes, &role),
             None => narrowed(&role, self.permissions.as_deref()),
         };
         Some(Access {

@@ -7,7 +7,7 @@ use axum::body::Body;
 use axum::http::{Response, StatusCode};
 use serde_json::json;
 
-use crate::routing::json_response;
+use crate::contract::json_response;
 
 pub fn message(status: StatusCode, message: impl Into<String>) -> Response<Body> {
     json_response(status, json!({"message": message.into()}))

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Issue;
+use crate::fixtures::{Issue, ProviderFixtures};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -194,8 +194,8 @@ pub struct OAuthClient {
     pub allowed_scopes: Vec<String>,
 }
 
-impl Fixtures {
-    pub fn summary(&self) -> String {
+impl ProviderFixtures for Fixtures {
+    fn summary(&self) -> String {
         format!(
             "iotopen: {} users, {} installations, {} functions, {} devices, {} API keys, {} OAuth clients",
             self.users.len(),
@@ -207,7 +207,7 @@ impl Fixtures {
         )
     }
 
-    pub fn secrets(&self) -> Vec<&str> {
+    fn secrets(&self) -> Vec<&str> {
         self.users
             .iter()
             .map(|u| u.password.as_str())
@@ -216,7 +216,7 @@ impl Fixtures {
             .collect()
     }
 
-    pub fn validate(&self) -> Vec<Issue> {
+    fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
         let ids = |v: Vec<i64>| -> HashSet<i64> { v.into_iter().collect() };
         let roles = ids(self.roles.iter().map(|r| r.id).collect());
@@ -353,8 +353,8 @@ impl Fixtures {
                     .near(c.client_id.clone()),
                 );
             }
-            for s in c.allowed_scopes.iter().filter(|s| !super::oauth::SCOPES.iter().any(|(name, ..)| name == s)) {
-                let known: Vec<&str> = super::oauth::SCOPES.iter().map(|(n, ..)| *n).collect();
+            for s in c.allowed_scopes.iter().filter(|s| !super::scopes::SCOPES.iter().any(|(name, ..)| name == s)) {
+                let known: Vec<&str> = super::scopes::SCOPES.iter().map(|(n, ..)| *n).collect();
                 issues.push(
                     Issue::new(
                         format!("iotopen.oauth_clients[{i}].allowed_scopes"),
@@ -389,7 +389,12 @@ impl Fixtures {
 
 #[cfg(test)]
 mod tests {
-    use crate::config::{parse, DEFAULT_FIXTURES};
+    use crate::fixtures::DEFAULT_FIXTURES;
+    use crate::providers::Fixtures;
+
+    fn parse(file: &str, text: &str) -> Result<Fixtures, crate::fixtures::ConfigError> {
+        Fixtures::parse(file, text)
+    }
 
     #[test]
     fn the_default_fixtures_are_valid_and_mistakes_are_named() {

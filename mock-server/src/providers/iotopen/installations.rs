@@ -15,8 +15,11 @@ use serde_json::Value;
 
 use super::access::INSTALLATION_LIST;
 use super::fixtures::Installation;
-use super::{errors, id, query, Caller, Ctx, IotOpen};
-use crate::routing::json_response;
+use super::errors;
+use super::query;
+use super::provider::IotOpen;
+use super::caller::{id, Caller, Ctx};
+use crate::contract::json_response;
 
 #[derive(Serialize)]
 struct Info<'a> {

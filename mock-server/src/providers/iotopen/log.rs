@@ -24,8 +24,11 @@ use serde_json::{json, Value};
 use super::access::LOG_READ;
 use super::status::without_prefix;
 use super::values::{Method, Query};
-use super::{errors, id, query, Ctx, IotOpen};
-use crate::routing::json_response;
+use super::errors;
+use super::query;
+use super::provider::IotOpen;
+use super::caller::{id, Ctx};
+use crate::contract::json_response;
 
 pub const DEFAULT_LIMIT: usize = 500;
 pub const MAX_LIMIT: usize = 100_000;

@@ -23,15 +23,18 @@ use rand::Rng;
 use serde_json::json;
 
 use super::credentials::{self, Credential, Kind};
-use super::{errors, query, Ctx, IotOpen};
+use super::errors;
+use super::query;
+use super::provider::IotOpen;
+use super::caller::Ctx;
 use crate::journal::EventKind;
-use crate::routing::json_response;
+use crate::contract::json_response;
 use crate::tokens::{secrets_equal, token_id};
 use crate::wire::Authorization;
 
 impl IotOpen {
     pub(super) fn rejected(&self, ctx: &Ctx, grant: &str, who: Option<String>, reason: &str) -> Response<Body> {
-        self.record(
+        self.ns.record(
             &ctx.route,
             EventKind::TokenRejected {
                 grant: Some(grant.to_owned()),
@@ -45,7 +48,7 @@ impl IotOpen {
     }
 
     pub(super) fn issued(&self, ctx: &Ctx, grant: &str, who: String, token: &str, expires: i64) {
-        self.record(
+        self.ns.record(
             &ctx.route,
             EventKind::TokenIssued {
                 grant: grant.to_owned(),
@@ -53,7 +56,7 @@ impl IotOpen {
                 scopes: Vec::new(),
                 audience: None,
                 token_id: token_id(token),
-                expires_at: self.core.clock.now() + Duration::seconds(expires - self.now()),
+                expires_at: self.ns.clock.now() + Duration::seconds(expires - self.now()),
                 bound_to: None,
             },
         );
@@ -62,7 +65,7 @@ impl IotOpen {
     /// A full login token for `user_id`.
     pub(super) fn login_token(&self, user_id: i64, agent: String) -> (String, i64) {
         let now = self.now();
-        let expires = now + self.fixtures().iotopen.login_token_lifetime_seconds;
+        let expires = now + self.fixtures().login_token_lifetime_seconds;
         let token = credentials::new_token();
         let mut c = Credential::new(Kind::Login, user_id, "login", now);
         c.expire = expires;
@@ -93,13 +96,13 @@ pub async fn login(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Resp
     if user.sms_login {
         let now = io.now();
         let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
-        let expires = now + f.iotopen.sms_code_lifetime_seconds;
+        let expires = now + f.sms_code_lifetime_seconds;
         let token = credentials::new_token();
         let mut c = Credential::new(
             Kind::PendingSms {
                 code: code.clone(),
                 code_expires: expires,
-                attempts_left: f.iotopen.sms_code_attempts.max(1),
+                attempts_left: f.sms_code_attempts.max(1),
             },
             user.id,
             "login (waiting for the SMS code)",
@@ -108,8 +111,8 @@ pub async fn login(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Resp
         c.expire = expires;
         c.agent = agent(&ctx);
         io.credentials.lock().unwrap_or_else(|e| e.into_inner()).insert(&token, c);
-        io.core.sms.send(
-            io.core.clock.now(),
+        io.ns.sms.send(
+            io.ns.clock.now(),
             "iotopen",
             &user.mobile,
             format!("Your IoT Open verification code is {code}"),

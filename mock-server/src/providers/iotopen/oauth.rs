@@ -21,7 +21,7 @@
 //! oauth2_client_id, scopes, installations}`; deleting one revokes every token issued under it.
 
 use std::collections::BTreeSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -30,111 +30,18 @@ use base64::Engine;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use super::access::{self, Access};
+use super::access::Access;
+use super::grants::{Consent, Grant, Request, CODE_LIFETIME};
+use super::scopes::SCOPES;
 use super::credentials::{self, Credential, Kind};
-use super::{errors, query, Ctx, IotOpen};
-use crate::bounded::BoundedMap;
+use super::errors;
+use super::query;
+use super::provider::IotOpen;
+use super::caller::Ctx;
 use crate::journal::EventKind;
-use crate::routing::json_response;
+use crate::contract::json_response;
 use crate::tokens::{secrets_equal, token_id};
 use crate::wire::{read_body, Authorization, Form};
-
-/// Scope → what it allows (the `{object}/{action}` part of Lynx permissions; the user's role
-/// decides between `all` and `assigned`).
-pub const SCOPES: &[(&str, &str, &[&str])] = &[
-    ("installation:read", "See the installations you choose", &[access::INSTALLATION_LIST]),
-    ("functionx:read", "Read functions", &[access::FUNCTIONX_LIST]),
-    (
-        "functionx:write",
-        "Create, change and delete functions",
-        &[access::FUNCTIONX_UPDATE, access::FUNCTIONX_CREATE_DELETE],
-    ),
-    ("devicex:read", "Read devices", &[access::DEVICEX_LIST]),
-    ("devicex:write", "Create, change and delete devices", &[access::DEVICEX_UPDATE, access::DEVICEX_CREATE_DELETE]),
-    ("status:read", "Read current values", &[access::STATUS_READ]),
-    ("log:read", "Read the history of values", &[access::LOG_READ]),
-    ("mqtt:subscribe", "Receive real-time values over MQTT", &[access::MQTT_SUBSCRIBE]),
-    ("mqtt:publish", "Send values and commands over MQTT", &[access::MQTT_PUBLISH]),
-];
-
-const CODE_LIFETIME: i64 = 600;
-const MAX_PENDING: usize = 10_000;
-const MAX_CONSENTS: usize = 10_000;
-
-/// The permissions consented scopes give a user with role permissions `role`.
-pub fn permissions_of(scopes: &BTreeSet<String>, role: &BTreeSet<String>) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for (name, _, actions) in SCOPES {
-        if scopes.contains(*name) {
-            for action in *actions {
-                for reach in ["all", "assigned"] {
-                    let p = format!("{action}/{reach}");
-                    if role.contains(&p) {
-                        out.insert(p);
-                    }
-                }
-            }
-        }
-    }
-    out
-}
-
-#[derive(Clone)]
-struct Request {
-    user_id: i64,
-    client_id: String,
-    redirect_uri: String,
-    scopes: Vec<String>,
-    state: Option<String>,
-    challenge: Option<(String, String)>,
-    expires: i64,
-}
-
-#[derive(Clone)]
-struct Grant {
-    request: Request,
-    consent: String,
-}
-
-#[derive(Clone, Debug)]
-pub struct Consent {
-    pub id: String,
-    pub user_id: i64,
-    pub client_id: String,
-    pub scopes: BTreeSet<String>,
-    pub installations: BTreeSet<i64>,
-}
-
-pub struct OAuthState {
-    inner: Mutex<Inner>,
-}
-
-struct Inner {
-    requests: BoundedMap<String, Request>,
-    codes: BoundedMap<String, Grant>,
-    consents: BoundedMap<String, Consent>,
-}
-
-impl Default for OAuthState {
-    fn default() -> Self {
-        OAuthState {
-            inner: Mutex::new(Inner {
-                requests: BoundedMap::new(MAX_PENDING),
-                codes: BoundedMap::new(MAX_PENDING),
-                consents: BoundedMap::new(MAX_CONSENTS),
-            }),
-        }
-    }
-}
-
-impl OAuthState {
-    pub fn clear(&self) {
-        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        inner.requests.clear();
-        inner.codes.clear();
-        inner.consents.clear();
-    }
-}
 
 /// Scopes from a list or a space/comma-joined string.
 fn words(v: Option<&Value>) -> Vec<String> {
@@ -167,7 +74,6 @@ fn check_request(io: &IotOpen, params: &dyn Fn(&str) -> Option<String>, user_id:
     let client_id = params("client_id").ok_or("invalid_request: client_id is missing")?;
     let f = io.fixtures();
     let client = f
-        .iotopen
         .oauth_clients
         .iter()
         .find(|c| c.client_id == client_id)
@@ -227,7 +133,6 @@ pub async fn authorize(State(io): State<Arc<IotOpen>>, ctx: Ctx) -> Response<Bod
         .collect();
     let f = io.fixtures();
     let client_name = f
-        .iotopen
         .oauth_clients
         .iter()
         .find(|c| c.client_id == request.client_id)
@@ -333,7 +238,7 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> Response<B
 
 pub async fn token(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Response<Body> {
     let reject = |error: &str, description: &str, client: Option<String>| {
-        io.record(
+        io.ns.record(
             &ctx.route,
             EventKind::TokenRejected {
                 grant: None,
@@ -361,7 +266,7 @@ pub async fn token(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Resp
         ),
     };
     let f = io.fixtures();
-    let Some(client) = f.iotopen.oauth_clients.iter().find(|c| c.client_id == client_id) else {
+    let Some(client) = f.oauth_clients.iter().find(|c| c.client_id == client_id) else {
         return reject("invalid_client", "unknown client", Some(client_id));
     };
     if !secrets_equal(&secret, &client.secret) {
@@ -418,7 +323,7 @@ pub async fn token(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Resp
     };
     let consent = io.oauth.inner.lock().unwrap_or_else(|e| e.into_inner()).consents.get(&consent_id).cloned();
     let Some(consent) = consent else { return reject("invalid_grant", "the consent was withdrawn", Some(client_id)) };
-    let lifetime = f.iotopen.oauth_token_lifetime_seconds;
+    let lifetime = f.oauth_token_lifetime_seconds;
     let access_token = credentials::new_token();
     let refresh_token = credentials::new_token();
     {
@@ -439,11 +344,11 @@ pub async fn token(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Resp
             client.name.clone(),
             now,
         );
-        refresh.expire = now + f.iotopen.login_token_lifetime_seconds;
+        refresh.expire = now + f.login_token_lifetime_seconds;
         store.insert(&refresh_token, refresh);
     }
     let scope = consent.scopes.iter().cloned().collect::<Vec<_>>().join(" ");
-    io.record(
+    io.ns.record(
         &ctx.route,
         EventKind::TokenIssued {
             grant: form.get("grant_type").unwrap_or_default().to_owned(),
@@ -451,7 +356,7 @@ pub async fn token(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Resp
             scopes: consent.scopes.iter().cloned().collect(),
             audience: Some(format!("installations {:?}", consent.installations)),
             token_id: token_id(&access_token),
-            expires_at: io.core.clock.now() + chrono::Duration::seconds(lifetime),
+            expires_at: io.ns.clock.now() + chrono::Duration::seconds(lifetime),
             bound_to: None,
         },
     );
@@ -522,6 +427,7 @@ pub async fn revoke_consent(
 
 #[cfg(test)]
 mod tests {
+    use super::super::scopes::permissions_of;
     use super::*;
 
     #[test]

@@ -23,8 +23,11 @@ use axum::Extension;
 use serde_json::{json, Value};
 
 use super::things::{check_meta, Object, Which};
-use super::{errors, id, query, Caller, Ctx, IotOpen};
-use crate::routing::json_response;
+use super::errors;
+use super::query;
+use super::provider::IotOpen;
+use super::caller::{id, Caller, Ctx};
+use crate::contract::json_response;
 
 fn object_json(o: &Object) -> Value {
     serde_json::to_value(o).unwrap_or(Value::Null)

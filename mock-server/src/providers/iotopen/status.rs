@@ -12,8 +12,11 @@ use axum::http::{Response, StatusCode};
 use serde_json::{json, Value};
 
 use super::access::STATUS_READ;
-use super::{errors, id, query, Ctx, IotOpen};
-use crate::routing::json_response;
+use super::errors;
+use super::query;
+use super::provider::IotOpen;
+use super::caller::{id, Ctx};
+use crate::contract::json_response;
 
 /// Drops a `{client_id}/` prefix from requested topics.
 pub fn without_prefix(client_id: i64, topics: Vec<String>) -> Vec<String> {

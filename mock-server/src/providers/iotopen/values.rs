@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::mqtt::topics;
+use crate::contract::topics;
 
 /// Distinct topics remembered per installation; samples on more are not stored.
 pub const MAX_TOPICS: usize = 10_000;

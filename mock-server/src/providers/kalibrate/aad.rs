@@ -16,10 +16,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::errors::{no_store_json, AadError};
-use super::fixtures::{is_guid, Client, Tenant};
-use super::Kalibrate;
+use super::fixtures::{is_guid, Client, Fixtures, Tenant};
+use super::provider::Kalibrate;
 use crate::journal::EventKind;
-use crate::routing::ServiceRoute;
+use crate::contract::ServiceRoute;
 use crate::tokens::{secrets_equal, token_id};
 use crate::wire::{read_body, Authorization, BodyError, Form, FormError};
 
@@ -27,7 +27,7 @@ use crate::wire::{read_body, Authorization, BodyError, Form, FormError};
 pub const MAX_TOKEN_BODY: usize = 64 * 1024;
 
 /// Resolves `{t}` of a URL: malformed → 900023, unknown → 90002.
-fn resolve_tenant<'f>(k: &'f super::Fixtures, t: &str) -> Result<&'f Tenant, AadError> {
+fn resolve_tenant<'f>(k: &'f Fixtures, t: &str) -> Result<&'f Tenant, AadError> {
     if !is_guid(t) && !is_dns_name(t) {
         return Err(AadError::malformed_tenant(t));
     }
@@ -46,7 +46,7 @@ impl FromRequestParts<Arc<Kalibrate>> for TenantSegment {
             Ok(Path(t)) => Ok(TenantSegment(t)),
             Err(_) => {
                 let raw = parts.uri.path().trim_start_matches('/').split('/').next().unwrap_or_default();
-                Err(AadError::malformed_tenant(raw).into_response(k.core.clock.now(), &parts.headers))
+                Err(AadError::malformed_tenant(raw).into_response(k.ns.clock.now(), &parts.headers))
             }
         }
     }
@@ -81,10 +81,10 @@ pub async fn openid_configuration_v2(
     TenantSegment(t): TenantSegment,
     headers: HeaderMap,
 ) -> Response<Body> {
-    let fixtures = k.core.fixtures();
-    let tenant = match resolve_tenant(&fixtures.kalibrate, &t) {
+    let fixtures = k.fixtures();
+    let tenant = match resolve_tenant(&fixtures, &t) {
         Ok(tenant) => tenant,
-        Err(e) => return e.into_response(k.core.clock.now(), &headers),
+        Err(e) => return e.into_response(k.ns.clock.now(), &headers),
     };
     let base = &route.base_url;
     let tid = &tenant.id;
@@ -125,10 +125,10 @@ pub async fn openid_configuration_v1(
     TenantSegment(t): TenantSegment,
     headers: HeaderMap,
 ) -> Response<Body> {
-    let fixtures = k.core.fixtures();
-    let tenant = match resolve_tenant(&fixtures.kalibrate, &t) {
+    let fixtures = k.fixtures();
+    let tenant = match resolve_tenant(&fixtures, &t) {
         Ok(tenant) => tenant,
-        Err(e) => return e.into_response(k.core.clock.now(), &headers),
+        Err(e) => return e.into_response(k.ns.clock.now(), &headers),
     };
     let base = &route.base_url;
     let tid = &tenant.id;
@@ -158,12 +158,12 @@ pub async fn keys(
     TenantSegment(t): TenantSegment,
     headers: HeaderMap,
 ) -> Response<Body> {
-    let fixtures = k.core.fixtures();
-    match resolve_tenant(&fixtures.kalibrate, &t) {
+    let fixtures = k.fixtures();
+    match resolve_tenant(&fixtures, &t) {
         Ok(tenant) => json_with_cache(json!({
             "keys": [k.signer.jwk(json!({"issuer": format!("https://login.microsoftonline.com/{}/v2.0", tenant.id)}))]
         })),
-        Err(e) => e.into_response(k.core.clock.now(), &headers),
+        Err(e) => e.into_response(k.ns.clock.now(), &headers),
     }
 }
 
@@ -187,7 +187,7 @@ pub async fn instance_discovery(
             50049,
             "Unknown or invalid instance: the authorization_endpoint parameter is required.",
         )
-        .into_response(k.core.clock.now(), &headers);
+        .into_response(k.ns.clock.now(), &headers);
     };
     // The tenant is the first path segment after our own prefix, if the client used one.
     let path = endpoint.split("://").nth(1).and_then(|rest| rest.find('/').map(|i| &rest[i..])).unwrap_or("/");
@@ -253,8 +253,8 @@ pub async fn token(
     headers: HeaderMap,
     body: Body,
 ) -> Response<Body> {
-    let now = k.core.clock.now();
-    let fixtures = k.core.fixtures();
+    let now = k.ns.clock.now();
+    let fixtures = k.fixtures();
     let body = read_body(body, MAX_TOKEN_BODY).await;
     let mut seen = Seen::default();
     let checked = body
@@ -266,11 +266,11 @@ pub async fn token(
             }
             BodyError::Unreadable(m) => AadError::invalid_request(&m),
         })
-        .and_then(|bytes| check_request(&fixtures.kalibrate, &t, &headers, &bytes, now, &mut seen));
+        .and_then(|bytes| check_request(&fixtures, &t, &headers, &bytes, now, &mut seen));
     let grant = match checked {
         Ok(grant) => grant,
         Err(e) => {
-            k.core.record(
+            k.ns.record(
                 &route,
                 EventKind::TokenRejected {
                     grant: seen.grant_type,
@@ -284,7 +284,7 @@ pub async fn token(
         }
     };
 
-    let lifetime = fixtures.kalibrate.token_lifetime_seconds;
+    let lifetime = fixtures.token_lifetime_seconds;
     let iat = now.timestamp();
     let iss = v1_issuer(&grant.tenant.id);
     let oid = object_id(&grant.tenant.id, &grant.client.client_id);
@@ -308,7 +308,7 @@ pub async fn token(
         ver: "1.0".into(),
     };
     let jwt = k.signer.sign(&claims);
-    k.core.record(
+    k.ns.record(
         &route,
         EventKind::TokenIssued {
             grant: "client_credentials".into(),
@@ -341,7 +341,7 @@ struct Seen {
 
 /// The token endpoint's checks, in Azure AD's order (shared/providers/kalibrate.md).
 fn check_request<'f>(
-    k: &'f super::Fixtures,
+    k: &'f Fixtures,
     t: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -477,7 +477,7 @@ pub async fn method_not_allowed(
         e.status = StatusCode::METHOD_NOT_ALLOWED;
         e
     };
-    e.into_response(k.core.clock.now(), &headers)
+    e.into_response(k.ns.clock.now(), &headers)
 }
 
 /// Unknown paths on the login service.
@@ -490,5 +490,5 @@ pub async fn not_found(State(k): State<Arc<Kalibrate>>, headers: HeaderMap) -> R
          /{tenant}/v2.0/.well-known/openid-configuration, /{tenant}/discovery/v2.0/keys and /common/discovery/instance.",
     );
     e.status = StatusCode::NOT_FOUND;
-    e.into_response(k.core.clock.now(), &headers)
+    e.into_response(k.ns.clock.now(), &headers)
 }

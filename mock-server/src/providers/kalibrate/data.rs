@@ -18,9 +18,10 @@ use serde_json::{json, Value};
 
 use super::aad::{v1_issuer, AccessClaims};
 use super::fixtures::COLLECTIONS;
-use super::{query, Kalibrate};
+use super::provider::Kalibrate;
+use super::query;
 use crate::journal::EventKind;
-use crate::routing::ServiceRoute;
+use crate::contract::ServiceRoute;
 use crate::wire::{read_body, Authorization};
 
 pub const MAX_IMPORT_BODY: usize = 4 * 1024 * 1024;
@@ -71,17 +72,17 @@ pub fn admit(
     endpoint: &str,
 ) -> Result<Caller, Response<Body>> {
     let deny = |status: StatusCode, reason: String, client_id: Option<String>, message: &str| {
-        k.core.record(
+        k.ns.record(
             route,
             EventKind::ApiDenied { endpoint: endpoint.to_owned(), status: status.as_u16(), reason, client_id },
         );
         api_error(status, message)
     };
-    let fixtures = k.core.fixtures();
+    let fixtures = k.fixtures();
     let agent = headers.get(header::USER_AGENT).map(|v| String::from_utf8_lossy(v.as_bytes()).to_ascii_lowercase());
     if let Some(agent) = &agent {
         if let Some(prefix) =
-            fixtures.kalibrate.rejected_user_agents.iter().find(|p| agent.starts_with(&p.to_ascii_lowercase()))
+            fixtures.rejected_user_agents.iter().find(|p| agent.starts_with(&p.to_ascii_lowercase()))
         {
             return Err(deny(
                 StatusCode::FORBIDDEN,
@@ -120,7 +121,7 @@ pub fn admit(
         }
     };
     let client = Some(claims.appid.clone());
-    let tenant = fixtures.kalibrate.tenant(&claims.tid);
+    let tenant = fixtures.tenant(&claims.tid);
     if tenant.is_none() || claims.iss != v1_issuer(&claims.tid) || claims.ver != "1.0" {
         return Err(deny(
             StatusCode::UNAUTHORIZED,
@@ -151,7 +152,7 @@ pub fn admit(
             ));
         }
     }
-    let now = k.core.clock.unix();
+    let now = k.ns.clock.unix();
     if claims.exp <= now {
         return Err(deny(
             StatusCode::UNAUTHORIZED,
@@ -168,7 +169,7 @@ pub fn admit(
             UNAUTHORIZED,
         ));
     }
-    k.core.record(
+    k.ns.record(
         route,
         EventKind::ApiAuthorized {
             endpoint: endpoint.to_owned(),
@@ -242,9 +243,9 @@ pub async fn collection(
         Ok(q) => q,
         Err(e) => return api_error(StatusCode::BAD_REQUEST, format!("Invalid query: {e}")),
     };
-    let fixtures = k.core.fixtures();
+    let fixtures = k.fixtures();
     let empty = Vec::new();
-    let docs = fixtures.kalibrate.documents.get(&name).unwrap_or(&empty);
+    let docs = fixtures.documents.get(&name).unwrap_or(&empty);
     let result = k.store.with_documents(docs, &name, |it| query.run(it));
     json_ok(Value::Array(result))
 }
@@ -271,7 +272,7 @@ pub async fn import(
         );
     };
     if !caller.claims.roles.iter().any(|r| r.eq_ignore_ascii_case("ReadWrite")) {
-        k.core.record(
+        k.ns.record(
             &route,
             EventKind::ApiDenied {
                 endpoint,
@@ -291,7 +292,7 @@ pub async fn import(
         Err(message) => return api_error(StatusCode::BAD_REQUEST, format!("Invalid import: {message}")),
     };
     let operation_id = uuid::Uuid::new_v4().to_string();
-    let now = k.core.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let now = k.ns.clock.now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let count = records.len();
     let docs = records
         .into_iter()
@@ -304,8 +305,8 @@ pub async fn import(
             r
         })
         .collect();
-    k.store.insert(collection, docs, k.core.fixtures().kalibrate.max_imported_documents);
-    k.core.record(
+    k.store.insert(collection, docs, k.fixtures().max_imported_documents);
+    k.ns.record(
         &route,
         EventKind::DataWritten {
             collection: collection.into(),

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::Issue;
+use crate::fixtures::{Issue, ProviderFixtures};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -106,17 +106,19 @@ impl Fixtures {
             t.id.eq_ignore_ascii_case(id_or_domain) || t.domains.iter().any(|d| d.eq_ignore_ascii_case(id_or_domain))
         })
     }
+}
 
-    pub fn summary(&self) -> String {
+impl ProviderFixtures for Fixtures {
+    fn summary(&self) -> String {
         let clients: usize = self.tenants.iter().map(|t| t.clients.len()).sum();
         format!("kalibrate: {} tenants, {clients} clients", self.tenants.len())
     }
 
-    pub fn secrets(&self) -> Vec<&str> {
+    fn secrets(&self) -> Vec<&str> {
         self.tenants.iter().flat_map(|t| t.clients.iter().map(|c| c.secret.as_str())).collect()
     }
 
-    pub fn validate(&self) -> Vec<Issue> {
+    fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
         if !(60..=86_400).contains(&self.token_lifetime_seconds) {
             issues.push(Issue::new(

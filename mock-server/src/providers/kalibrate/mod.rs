@@ -7,6 +7,7 @@ mod aad;
 mod data;
 mod errors;
 mod fixtures;
+mod provider;
 mod query;
 mod store;
 
@@ -15,41 +16,35 @@ use std::sync::Arc;
 use axum::routing::{get, post};
 use axum::Router;
 
-pub use fixtures::Fixtures;
+pub use provider::Kalibrate;
 
-use crate::providers::{Provider, Service};
-use crate::serve::ListenerKind;
-use crate::state::Core;
-use crate::tokens::JwtSigner;
+use crate::contract::{ListenerKind, Provider, ProviderKind, Service, ServiceSpec};
+use crate::namespace::{Namespace, Reset};
 
-const LOGIN_HOSTS: &[&str] = &["login.microsoftonline.com", "login.windows.net", "login.microsoft.com"];
-const DATA_HOSTS: &[&str] = &["dev.data.thekalibratecloud.com", "data.thekalibratecloud.com"];
-pub const HOSTNAMES: &[&str] = &[
-    "login.microsoftonline.com",
-    "login.windows.net",
-    "login.microsoft.com",
-    "dev.data.thekalibratecloud.com",
-    "data.thekalibratecloud.com",
-];
+const LOGIN: ServiceSpec = ServiceSpec {
+    name: "login",
+    hosts: &["login.microsoftonline.com", "login.windows.net", "login.microsoft.com"],
+    listeners: &[ListenerKind::Https, ListenerKind::Http],
+    dedicated: None,
+};
+const DATA: ServiceSpec = ServiceSpec {
+    name: "data",
+    hosts: &["dev.data.thekalibratecloud.com", "data.thekalibratecloud.com"],
+    listeners: &[ListenerKind::Https, ListenerKind::Http],
+    dedicated: None,
+};
 
-pub struct Kalibrate {
-    core: Arc<Core>,
-    signer: JwtSigner,
-    store: store::Store,
-}
+impl ProviderKind for Kalibrate {
+    const NAME: &'static str = "kalibrate";
+    const SERVICES: &'static [ServiceSpec] = &[LOGIN, DATA];
+    type Fixtures = fixtures::Fixtures;
 
-impl Kalibrate {
-    pub fn new(core: Arc<Core>) -> anyhow::Result<Self> {
-        let signer = core.signer("kalibrate")?;
-        Ok(Kalibrate { core, signer, store: store::Store::default() })
+    fn build(ns: Arc<Namespace>) -> anyhow::Result<Self> {
+        Kalibrate::new(ns)
     }
 }
 
 impl Provider for Kalibrate {
-    fn name(&self) -> &'static str {
-        "kalibrate"
-    }
-
     fn services(self: Arc<Self>) -> Vec<Service> {
         let login = Router::new()
             .route("/common/discovery/instance", get(aad::instance_discovery))
@@ -68,29 +63,12 @@ impl Provider for Kalibrate {
             .fallback(data::not_found)
             .method_not_allowed_fallback(data::method_not_allowed)
             .with_state(self.clone());
-        vec![
-            Service {
-                name: "login",
-                hosts: LOGIN_HOSTS,
-                listeners: &[ListenerKind::Https, ListenerKind::Http],
-                router: login,
-            },
-            Service {
-                name: "data",
-                hosts: DATA_HOSTS,
-                listeners: &[ListenerKind::Https, ListenerKind::Http],
-                router: data,
-            },
-        ]
+        vec![Service { spec: &LOGIN, router: login }, Service { spec: &DATA, router: data }]
     }
 
-    fn reset(&self) {
-        self.store.clear();
-    }
-
-    fn banner(&self, fixtures: &crate::providers::Fixtures) -> Vec<String> {
+    fn banner(&self) -> Vec<String> {
         let mut lines = Vec::new();
-        for t in &fixtures.kalibrate.tenants {
+        for t in &self.fixtures().tenants {
             for c in &t.clients {
                 lines.push(format!(
                     "tenant {} client_id {} secret {} roles [{}] scope {}/.default",
@@ -103,5 +81,11 @@ impl Provider for Kalibrate {
             }
         }
         lines
+    }
+}
+
+impl Reset for Kalibrate {
+    fn reset(&self) {
+        self.store.clear();
     }
 }

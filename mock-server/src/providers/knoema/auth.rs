@@ -19,9 +19,9 @@ use super::errors;
 use super::query::LenientQuery;
 use super::signature::{self, Credentials};
 use super::store::{self, MAX_ANONYMOUS_CLIENTS, MAX_TOKENS};
-use super::Knoema;
+use super::provider::Knoema;
 use crate::journal::EventKind;
-use crate::routing::ServiceRoute;
+use crate::contract::ServiceRoute;
 use crate::tokens::token_id;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,15 +71,15 @@ pub struct Request<'a> {
 pub fn admit(k: &Knoema, req: &Request<'_>) -> Result<Caller, Response<Body>> {
     let deny = |status: StatusCode, reason: String, client_id: Option<String>| {
         tracing::debug!(endpoint = req.endpoint, status = status.as_u16(), "knoema request denied: {reason}");
-        k.core.record(
+        k.ns.record(
             req.route,
             EventKind::ApiDenied { endpoint: req.endpoint.to_owned(), status: status.as_u16(), reason, client_id },
         );
         errors::denied(status)
     };
-    let fixtures = k.core.fixtures();
-    let kf = &fixtures.knoema;
-    let now = k.core.clock.now();
+    let fixtures = k.fixtures();
+    let kf = &fixtures;
+    let now = k.ns.clock.now();
 
     let header = req.headers.get(header::AUTHORIZATION).map(|v| signature::parse_header(v.as_bytes()));
     let credentials = match header {
@@ -107,7 +107,7 @@ pub fn admit(k: &Knoema, req: &Request<'_>) -> Result<Caller, Response<Body>> {
                         "anonymous request {count} from {client} today; the limit is {} a day (knoema.anonymous_request_limit)",
                         kf.anonymous_request_limit
                     );
-                    k.core.record(
+                    k.ns.record(
                         req.route,
                         EventKind::ApiDenied {
                             endpoint: req.endpoint.to_owned(),
@@ -201,7 +201,7 @@ pub fn admit(k: &Knoema, req: &Request<'_>) -> Result<Caller, Response<Body>> {
             .or_else(|| req.query.get("access_token").map(str::to_owned))
             .map_or_else(|| "-".to_owned(), |t| token_id(&t)),
     };
-    k.core.record(
+    k.ns.record(
         req.route,
         EventKind::ApiAuthorized { endpoint: req.endpoint.to_owned(), client_id: caller.label(), token_id: via },
     );

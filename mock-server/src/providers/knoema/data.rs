@@ -34,9 +34,9 @@ use super::fixtures::{Dataset, DatasetKind, Dimension, Series};
 use super::query::LenientQuery;
 use super::store::{self, Continuation, MAX_CONTINUATIONS};
 use super::timeline::{parse_day, wire_date, Frequency};
-use super::Knoema;
-use crate::routing::ServiceRoute;
-use crate::serve::ConnInfo;
+use super::provider::Knoema;
+use crate::contract::ServiceRoute;
+use crate::contract::ConnInfo;
 use crate::tokens::opaque_token;
 use crate::wire::{read_body, BodyError};
 
@@ -316,11 +316,11 @@ fn raw_series(ds: &Dataset, p: &Picked<'_>, with_values: bool) -> Value {
 
 /// The first page of `series`; the rest waits behind a continuation token.
 fn paged(k: &Knoema, ds: &Dataset, mut series: Vec<Value>, dimension_fields: Option<Value>) -> Value {
-    let per_page = k.core.fixtures().knoema.series_per_page.max(1);
+    let per_page = k.fixtures().series_per_page.max(1);
     let rest = if series.len() > per_page { series.split_off(per_page) } else { Vec::new() };
     let token = (!rest.is_empty()).then(|| {
         let token = opaque_token(24);
-        let now = k.core.clock.now();
+        let now = k.ns.clock.now();
         let c = Continuation {
             dataset_id: ds.id.clone(),
             remaining: rest,
@@ -436,7 +436,7 @@ pub async fn raw_next(State(k): State<Arc<Knoema>>, call: Call) -> Response<Body
     let Some(token) = call.query.get("continuationToken") else {
         return errors::text(StatusCode::BAD_REQUEST, "The continuationToken parameter is required");
     };
-    let now = k.core.clock.now();
+    let now = k.ns.clock.now();
     let found = store::with(&k.store.continuations, MAX_CONTINUATIONS, |m| m.remove(&token.to_owned()));
     let Some(c) = found.filter(|c| c.expires_at > now) else {
         return errors::text(
@@ -592,5 +592,32 @@ pub async fn mnemonics(State(k): State<Arc<Knoema>>, call: Call) -> Response<Bod
 
 /// `GET /api/1.0/frontend/tags`
 pub async fn tags(State(k): State<Arc<Knoema>>, _call: Call) -> Response<Body> {
-    errors::ok(json!(k.core.fixtures().knoema.tags))
+    errors::ok(json!(k.fixtures().tags))
 }
+
+impl Knoema {
+    /// The dataset `id` (any case) as `caller` may see it: fixture datasets not deleted since
+    /// the last reset and uploaded ones; private ones only for signed apps and token holders.
+    pub(super) fn dataset(&self, id: &str, caller: &auth::Caller) -> Option<Dataset> {
+        let key = id.to_ascii_lowercase();
+        let uploaded = store::with(&self.store.datasets, store::MAX_UPLOADED_DATASETS, |m| m.get(&key).cloned());
+        let ds = uploaded.or_else(|| {
+            if self.store.deleted.lock().unwrap().contains(&key) {
+                return None;
+            }
+            self.fixtures().datasets.iter().find(|d| d.id.eq_ignore_ascii_case(id)).cloned()
+        })?;
+        (!ds.private || caller.is_authenticated()).then_some(ds)
+    }
+
+    /// Every dataset `caller` may see.
+    pub(super) fn datasets(&self, caller: &auth::Caller) -> Vec<Dataset> {
+        let fixtures = self.fixtures();
+        let mut ids: Vec<String> = fixtures.datasets.iter().map(|d| d.id.clone()).collect();
+        store::with(&self.store.datasets, store::MAX_UPLOADED_DATASETS, |m| {
+            ids.extend(m.values().map(|d| d.id.clone()))
+        });
+        ids.iter().filter_map(|id| self.dataset(id, caller)).collect()
+    }
+}
+

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::timeline::{parse_day, Frequency};
-use crate::config::Issue;
+use crate::fixtures::{Issue, ProviderFixtures};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -227,17 +227,19 @@ impl Fixtures {
     pub fn app(&self, app_id: &str) -> Option<&App> {
         self.apps.iter().find(|a| a.app_id == app_id)
     }
+}
 
+impl ProviderFixtures for Fixtures {
     /// For `check-config`.
-    pub fn summary(&self) -> String {
+    fn summary(&self) -> String {
         format!("knoema: {} apps, {} datasets", self.apps.len(), self.datasets.len())
     }
 
-    pub fn secrets(&self) -> Vec<&str> {
+    fn secrets(&self) -> Vec<&str> {
         self.apps.iter().map(|a| a.app_secret.as_str()).collect()
     }
 
-    pub fn validate(&self) -> Vec<Issue> {
+    fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
         if !(60..=31_536_000).contains(&self.token_lifetime_seconds) {
             issues.push(Issue::new(

@@ -13,69 +13,43 @@ mod errors;
 mod filter;
 mod fixtures;
 mod oauth;
+mod provider;
 mod query;
 mod signature;
 mod store;
 mod timeline;
 mod upload;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use axum::routing::{get, post};
 use axum::Router;
 
-pub use fixtures::Fixtures;
+pub use provider::Knoema;
 
-use crate::providers::{Provider, Service};
-use crate::serve::ListenerKind;
-use crate::state::Core;
+use crate::contract::{ListenerKind, Provider, ProviderKind, Service, ServiceSpec};
+use crate::namespace::{Namespace, Reset};
 
-pub const HOSTNAMES: &[&str] = &["knoema.com", "www.knoema.com", "omandata.knoema.com"];
+const API: ServiceSpec = ServiceSpec {
+    name: "api",
+    hosts: &["knoema.com", "www.knoema.com", "omandata.knoema.com"],
+    listeners: &[ListenerKind::Https, ListenerKind::Http],
+    // Served at the root here unless `--listen knoema.api=...` says otherwise.
+    dedicated: Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8090)),
+};
 
-/// Where the service is served at the root unless `--listen knoema.api=...` says otherwise.
-pub const DEDICATED_ADDRESS: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8090);
+impl ProviderKind for Knoema {
+    const NAME: &'static str = "knoema";
+    const SERVICES: &'static [ServiceSpec] = &[API];
+    type Fixtures = fixtures::Fixtures;
 
-pub struct Knoema {
-    core: Arc<Core>,
-    store: store::Store,
-}
-
-impl Knoema {
-    pub fn new(core: Arc<Core>) -> Self {
-        Knoema { core, store: store::Store::default() }
-    }
-
-    /// The dataset `id` (any case) as `caller` may see it: fixture datasets not deleted since
-    /// the last reset and uploaded ones; private ones only for signed apps and token holders.
-    fn dataset(&self, id: &str, caller: &auth::Caller) -> Option<fixtures::Dataset> {
-        let key = id.to_ascii_lowercase();
-        let uploaded = store::with(&self.store.datasets, store::MAX_UPLOADED_DATASETS, |m| m.get(&key).cloned());
-        let ds = uploaded.or_else(|| {
-            if self.store.deleted.lock().unwrap().contains(&key) {
-                return None;
-            }
-            self.core.fixtures().knoema.datasets.iter().find(|d| d.id.eq_ignore_ascii_case(id)).cloned()
-        })?;
-        (!ds.private || caller.is_authenticated()).then_some(ds)
-    }
-
-    /// Every dataset `caller` may see.
-    fn datasets(&self, caller: &auth::Caller) -> Vec<fixtures::Dataset> {
-        let fixtures = self.core.fixtures();
-        let mut ids: Vec<String> = fixtures.knoema.datasets.iter().map(|d| d.id.clone()).collect();
-        store::with(&self.store.datasets, store::MAX_UPLOADED_DATASETS, |m| {
-            ids.extend(m.values().map(|d| d.id.clone()))
-        });
-        ids.iter().filter_map(|id| self.dataset(id, caller)).collect()
+    fn build(ns: Arc<Namespace>) -> anyhow::Result<Self> {
+        Ok(Knoema::new(ns))
     }
 }
 
 impl Provider for Knoema {
-    fn name(&self) -> &'static str {
-        "knoema"
-    }
-
     fn services(self: Arc<Self>) -> Vec<Service> {
         let router = Router::new()
             .route("/oauth/authorize", get(oauth::authorize).post(oauth::consent_answer))
@@ -101,16 +75,11 @@ impl Provider for Knoema {
             .fallback(errors::not_found)
             .method_not_allowed_fallback(errors::method_not_allowed)
             .with_state(self.clone());
-        vec![Service { name: "api", hosts: HOSTNAMES, listeners: &[ListenerKind::Https, ListenerKind::Http], router }]
+        vec![Service { spec: &API, router }]
     }
 
-    fn reset(&self) {
-        self.store.clear();
-    }
-
-    fn banner(&self, fixtures: &crate::providers::Fixtures) -> Vec<String> {
-        fixtures
-            .knoema
+    fn banner(&self) -> Vec<String> {
+        self.fixtures()
             .apps
             .iter()
             .map(|a| {
@@ -119,8 +88,10 @@ impl Provider for Knoema {
             })
             .collect()
     }
+}
 
-    fn dedicated_listeners(&self) -> Vec<(&'static str, SocketAddr)> {
-        vec![("api", DEDICATED_ADDRESS)]
+impl Reset for Knoema {
+    fn reset(&self) {
+        self.store.clear();
     }
 }

@@ -32,9 +32,9 @@ use serde_json::json;
 
 use super::fixtures::{App, Consent};
 use super::store::{self, Code, PendingConsent, RefreshToken, Token, MAX_CODES, MAX_PENDING_CONSENTS, MAX_TOKENS};
-use super::Knoema;
+use super::provider::Knoema;
 use crate::journal::EventKind;
-use crate::routing::ServiceRoute;
+use crate::contract::ServiceRoute;
 use crate::tokens::{opaque_token, secrets_equal, token_id};
 use crate::wire::read_body;
 
@@ -128,10 +128,10 @@ pub async fn authorize(
         Ok(p) => p,
         Err(e) => return error_page(&e),
     };
-    let fixtures = k.core.fixtures();
-    let kf = &fixtures.knoema;
+    let fixtures = k.fixtures();
+    let kf = &fixtures;
     let reject = |client_id: Option<&str>, error: &str, reason: String| {
-        k.core.record(
+        k.ns.record(
             &route,
             EventKind::TokenRejected {
                 grant: get(&p, "response_type").map(|t| grant_name(t).to_owned()),
@@ -179,7 +179,7 @@ pub async fn authorize(
         redirect_given: given,
         scope: get(&p, "scope").map(str::to_owned),
         state,
-        expires_at: k.core.clock.now() + Duration::seconds(CONSENT_LIFETIME_SECONDS),
+        expires_at: k.ns.clock.now() + Duration::seconds(CONSENT_LIFETIME_SECONDS),
     };
     let switch = match get(&p, "consent") {
         Some("auto-approve") => Some(true),
@@ -243,7 +243,7 @@ pub async fn consent_answer(
         return error_page("the form has no 'request': open the authorization URL again");
     };
     let pending = store::with(&k.store.consents, MAX_PENDING_CONSENTS, |m| m.remove(&request_id.to_owned()));
-    let Some(pending) = pending.filter(|c| c.expires_at > k.core.clock.now()) else {
+    let Some(pending) = pending.filter(|c| c.expires_at > k.ns.clock.now()) else {
         return error_page(
             "this authorization request is unknown, already answered or expired: open the authorization URL again",
         );
@@ -253,8 +253,8 @@ pub async fn consent_answer(
         Some("deny") => false,
         _ => return error_page("the answer must be decision=approve or decision=deny"),
     };
-    let fixtures = k.core.fixtures();
-    let Some(app) = fixtures.knoema.app(&pending.app_id) else {
+    let fixtures = k.fixtures();
+    let Some(app) = fixtures.app(&pending.app_id) else {
         return error_page("the application no longer exists");
     };
     decide(&k, &route, app, pending, approve, "the consent page")
@@ -263,10 +263,10 @@ pub async fn consent_answer(
 /// Sends the user back to the application with the answer.
 fn decide(k: &Knoema, route: &ServiceRoute, app: &App, c: PendingConsent, approve: bool, how: &str) -> Response<Body> {
     let implicit = c.response_type == "token";
-    let now = k.core.clock.now();
+    let now = k.ns.clock.now();
     let state = c.state.as_deref();
     if !approve {
-        k.core.record(
+        k.ns.record(
             route,
             EventKind::TokenRejected {
                 grant: Some(grant_name(&c.response_type).to_owned()),
@@ -282,9 +282,9 @@ fn decide(k: &Knoema, route: &ServiceRoute, app: &App, c: PendingConsent, approv
         }
         return redirect(&with_params(&c.redirect_uri, implicit, &pairs));
     }
-    let fixtures = k.core.fixtures();
+    let fixtures = k.fixtures();
     if implicit {
-        let lifetime = fixtures.knoema.token_lifetime_seconds;
+        let lifetime = fixtures.token_lifetime_seconds;
         let token = issue_token(k, route, &app.app_id, &app.user, c.scope.clone(), None, "implicit", lifetime);
         let lifetime = lifetime.to_string();
         let mut pairs = vec![("access_token", token.as_str()), ("expires_in", lifetime.as_str())];
@@ -299,7 +299,7 @@ fn decide(k: &Knoema, route: &ServiceRoute, app: &App, c: PendingConsent, approv
         user: app.user.clone(),
         redirect_given: c.redirect_given.clone(),
         scope: c.scope.clone(),
-        expires_at: now + Duration::seconds(fixtures.knoema.code_lifetime_seconds),
+        expires_at: now + Duration::seconds(fixtures.code_lifetime_seconds),
         used: false,
     };
     store::with(&k.store.codes, MAX_CODES, |m| {
@@ -352,14 +352,14 @@ fn issue_token(
     grant: &str,
     lifetime: i64,
 ) -> String {
-    let now = k.core.clock.now();
+    let now = k.ns.clock.now();
     let token = opaque_token(32);
     let expires_at = now + Duration::seconds(lifetime);
     store::with(&k.store.tokens, MAX_TOKENS, |m| {
         m.retain(|_, t| t.expires_at > now);
         m.insert(token.clone(), Token { app_id: app_id.to_owned(), user: user.to_owned(), expires_at, code })
     });
-    k.core.record(
+    k.ns.record(
         route,
         EventKind::TokenIssued {
             grant: grant.to_owned(),
@@ -453,7 +453,7 @@ pub async fn token(
     match result {
         Ok(body) => no_store(super::errors::ok(body)),
         Err(e) => {
-            k.core.record(
+            k.ns.record(
                 &route,
                 EventKind::TokenRejected {
                     grant: grant_type,
@@ -473,9 +473,9 @@ pub async fn token(
 }
 
 fn exchange(k: &Knoema, route: &ServiceRoute, p: &BTreeMap<String, String>) -> Result<serde_json::Value, TokenError> {
-    let fixtures = k.core.fixtures();
-    let kf = &fixtures.knoema;
-    let now = k.core.clock.now();
+    let fixtures = k.fixtures();
+    let kf = &fixtures;
+    let now = k.ns.clock.now();
     let grant_type =
         get(p, "grant_type").ok_or_else(|| TokenError::request("invalid_request", "grant_type is missing"))?;
     if grant_type != "authorization_code" && grant_type != "refresh_token" {

@@ -31,7 +31,7 @@ use super::errors::{self, NO_DATASET};
 use super::fixtures::{Column, Dataset, DatasetKind, Dimension, Member, Row};
 use super::store::{self, Submission, Upload, MAX_SUBMISSIONS, MAX_UPLOADED_DATASETS, MAX_UPLOADS};
 use super::timeline::{parse_day, wire_date};
-use super::Knoema;
+use super::provider::Knoema;
 use crate::journal::EventKind;
 use crate::tokens::opaque_token;
 
@@ -48,7 +48,7 @@ impl FromRequestParts<Arc<Knoema>> for WriteCall {
     async fn from_request_parts(parts: &mut Parts, k: &Arc<Knoema>) -> Result<Self, Self::Rejection> {
         let call = Call::from_request_parts(parts, k).await?;
         if !call.caller.is_authenticated() {
-            k.core.record(
+            k.ns.record(
                 &call.route,
                 EventKind::ApiDenied {
                     endpoint: parts.extensions.get::<MatchedPath>().map_or_else(|| parts.uri.path().to_owned(), |m| m.as_str().to_owned()),
@@ -276,7 +276,7 @@ pub async fn post(
     request: Body,
 ) -> Response<Body> {
     let failed = |e: String| errors::ok(json!({"Successful": false, "Error": e, "Properties": {}}));
-    let limit = k.core.fixtures().knoema.max_upload_bytes;
+    let limit = k.fixtures().max_upload_bytes;
     let Some(boundary) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).and_then(boundary) else {
         return failed("The request must be multipart/form-data with a boundary".into());
     };
@@ -400,7 +400,7 @@ pub async fn save(State(k): State<Arc<Knoema>>, WriteCall(call): WriteCall, requ
     ds.private = !req.get("Public").and_then(Value::as_bool).unwrap_or(false);
     ds.description = text("Description").unwrap_or_default();
     ds.source = text("Source").unwrap_or_default();
-    let now = k.core.clock.now();
+    let now = k.ns.clock.now();
     let stamp = now.format("%Y-%m-%dT%H:%M:%SZ").to_string();
     ds.publication_date = Some(stamp.clone());
     ds.last_updated_on = Some(stamp);
@@ -411,7 +411,7 @@ pub async fn save(State(k): State<Arc<Knoema>>, WriteCall(call): WriteCall, requ
     store::with(&k.store.submissions, MAX_SUBMISSIONS, |m| {
         m.insert(submission, Submission { dataset_id: Some(id.clone()), status: "successful", errors: Vec::new() })
     });
-    k.core.record(
+    k.ns.record(
         &call.route,
         EventKind::DataWritten {
             collection: id.clone(),
@@ -452,7 +452,7 @@ pub async fn delete(
     if !uploaded {
         k.store.deleted.lock().unwrap().insert(key);
     }
-    k.core.record(
+    k.ns.record(
         &call.route,
         EventKind::DataWritten {
             collection: ds.id.clone(),
@@ -484,7 +484,7 @@ pub async fn verify_dataset(State(k): State<Arc<Knoema>>, WriteCall(call): Write
     if parse_day(date).is_none() {
         return failed(format!("publicationDate '{date}' is not a date (YYYY-MM-DD)"));
     }
-    k.core.record(
+    k.ns.record(
         &call.route,
         EventKind::DataWritten {
             collection: ds.id.clone(),

@@ -27,10 +27,10 @@ use super::client_auth::{authenticate, presented, Presented};
 use super::errors::{no_store_json, unrecognized_route, OAuthError};
 use super::fixtures::{Fixtures, Registered};
 use super::store::TokenRecord;
-use super::OpenEnergy;
+use super::provider::OpenEnergy;
 use crate::journal::EventKind;
-use crate::routing::ServiceRoute;
-use crate::serve::ConnInfo;
+use crate::contract::ServiceRoute;
+use crate::contract::ConnInfo;
 use crate::tokens::{opaque_token, token_id};
 use crate::wire::{read_body, Authorization, BodyError, Form, FormError};
 
@@ -56,8 +56,8 @@ fn json_ok(body: serde_json::Value) -> Response<Body> {
 
 /// `GET /.well-known/openid-configuration` (and RFC 8414's `oauth-authorization-server`).
 pub async fn discovery(State(oe): State<Arc<OpenEnergy>>, Extension(route): Extension<ServiceRoute>) -> Response<Body> {
-    let fixtures = oe.core.fixtures();
-    let f = &fixtures.openenergy;
+    let fixtures = oe.fixtures();
+    let f = &fixtures;
     let base = &route.base_url;
     let token_endpoint = format!("{base}/token");
     let introspection_endpoint = format!("{base}/token/introspection");
@@ -245,10 +245,10 @@ pub async fn token(
     headers: HeaderMap,
     body: Body,
 ) -> Response<Body> {
-    let now = oe.core.clock.now();
-    let fixtures = oe.core.fixtures();
-    let f = &fixtures.openenergy;
-    let cert = presented(&oe.core, f, conn.as_ref().map(|c| &c.0), &headers, false);
+    let now = oe.ns.clock.now();
+    let fixtures = oe.fixtures();
+    let f = &fixtures;
+    let cert = presented(&oe.ns, f, conn.as_ref().map(|c| &c.0), &headers, false);
     let mut seen = Seen::default();
     let checked = match read_limited(body).await {
         Ok(bytes) => check_token_request(f, cert.as_ref().map_err(String::as_str), &headers, &bytes, now, &mut seen),
@@ -262,7 +262,7 @@ pub async fn token(
     let (grant, cert) = match checked {
         Ok(ok) => ok,
         Err(e) => {
-            oe.core.record(
+            oe.ns.record(
                 &route,
                 EventKind::TokenRejected {
                     grant: seen.grant_type,
@@ -290,7 +290,7 @@ pub async fn token(
         serial: cert.details.serial.clone(),
         iss: issuer(&route, f),
     };
-    oe.core.record(
+    oe.ns.record(
         &route,
         EventKind::TokenIssued {
             grant: "client_credentials".into(),
@@ -327,7 +327,7 @@ mod tests {
     }
 
     fn fixtures() -> Fixtures {
-        crate::config::FixturesSource::Embedded.load().unwrap().openenergy
+        crate::providers::Fixtures::load(&crate::fixtures::FixturesSource::Embedded).unwrap().openenergy
     }
 
     #[test]

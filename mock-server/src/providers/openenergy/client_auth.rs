@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 
 use super::errors::OAuthError;
 use super::fixtures::{Fixtures, Registered};
-use crate::serve::ConnInfo;
-use crate::state::Core;
+use crate::contract::ConnInfo;
+use crate::namespace::Namespace;
 use crate::tls::{certificate_details, certificate_from_text, thumbprint, CertificateDetails};
 
 /// The header a trusted proxy forwards the client certificate in.
@@ -33,7 +33,7 @@ pub struct Presented {
 
 /// The client certificate of a request, or why there is none (for the journal).
 pub fn presented(
-    core: &Core,
+    ns: &Namespace,
     fixtures: &Fixtures,
     conn: Option<&ConnInfo>,
     headers: &HeaderMap,
@@ -45,7 +45,7 @@ pub fn presented(
         if fixtures.trusts_proxy(ip) {
             let text = std::str::from_utf8(header.as_bytes()).map_err(|_| format!("{CERT_HEADER} is not text"))?;
             let der = certificate_from_text(text).map_err(|e| format!("{CERT_HEADER} from trusted proxy {ip}: {e}"))?;
-            core.tls.verify_client_chain(&der).map_err(|e| {
+            ns.tls.verify_client_chain(&der).map_err(|e| {
                 format!("{CERT_HEADER} from trusted proxy {ip}: the certificate is not from the directory CA ({e})")
             })?;
             let details = certificate_details(&der).map_err(|e| format!("{CERT_HEADER}: {e}"))?;

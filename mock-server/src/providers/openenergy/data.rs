@@ -17,9 +17,9 @@ use serde_json::{json, Value};
 
 use super::fixtures::{DataFormat, DataSet};
 use super::resource::{admit, Protected};
-use super::OpenEnergy;
-use crate::routing::ServiceRoute;
-use crate::serve::ConnInfo;
+use super::provider::OpenEnergy;
+use crate::contract::ServiceRoute;
+use crate::contract::ConnInfo;
 
 fn with_type(body: impl Into<Body>, content_type: &'static str) -> Response<Body> {
     let mut r = Response::new(body.into());
@@ -45,9 +45,8 @@ pub async fn index(
     if let Err(refused) = admit(&oe, &route, conn.as_ref().map(|c| &c.0), &uri, &headers, &what) {
         return refused;
     }
-    let fixtures = oe.core.fixtures();
+    let fixtures = oe.fixtures();
     let sets: Vec<Value> = fixtures
-        .openenergy
         .data_sets
         .iter()
         .map(|d| json!({"path": d.path, "title": d.title, "format": d.format, "scope": d.scope}))
@@ -64,9 +63,9 @@ pub async fn data_set(
     uri: Uri,
     headers: HeaderMap,
 ) -> Response<Body> {
-    let fixtures = oe.core.fixtures();
+    let fixtures = oe.fixtures();
     let path = uri.path();
-    let Some(set) = fixtures.openenergy.data_sets.iter().find(|d| d.path == path) else {
+    let Some(set) = fixtures.data_sets.iter().find(|d| d.path == path) else {
         return json_error(StatusCode::NOT_FOUND, "not_found", format!("no data set at {path}; GET / lists them"));
     };
     if method != Method::GET && method != Method::HEAD {

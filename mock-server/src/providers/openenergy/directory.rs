@@ -23,9 +23,9 @@ use sha1::{Digest, Sha1};
 
 use super::fixtures::{Fixtures, Organisation, SoftwareStatement};
 use super::resource::{admit, Protected};
-use super::OpenEnergy;
-use crate::routing::ServiceRoute;
-use crate::serve::ConnInfo;
+use super::provider::OpenEnergy;
+use crate::contract::ServiceRoute;
+use crate::contract::ConnInfo;
 use crate::tls::{certificate_details, IssuedCertificate};
 
 /// The scope the directory API requires.
@@ -73,8 +73,8 @@ pub async fn directory(
     if let Err(refused) = admit(&oe, &route, conn.as_ref().map(|c| &c.0), &uri, &headers, &what) {
         return refused;
     }
-    let fixtures = oe.core.fixtures();
-    let f = &fixtures.openenergy;
+    let fixtures = oe.fixtures();
+    let f = &fixtures;
     // Lookups fail with what was not found; that becomes a 404 at the end.
     let org = |id: &str| f.organisation(id).ok_or_else(|| format!("organisation '{id}' not found"));
     let statement = |o: &'_ Organisation, id: &str| -> Result<SoftwareStatement, String> {
@@ -98,15 +98,15 @@ pub async fn directory(
         }
         ["organisations", o, "softwarestatements", s, "certificates"] => org(o).and_then(|o| {
             statement(o, s).map(|s| {
-                let now = oe.core.clock.now();
+                let now = oe.ns.clock.now();
                 let certs =
-                    oe.core.tls.ca.issued().into_iter().filter_map(|c| certificate(f, o, &s, &c, now)).collect();
+                    oe.ns.tls.ca.issued().into_iter().filter_map(|c| certificate(f, o, &s, &c, now)).collect();
                 json_response(StatusCode::OK, Value::Array(certs))
             })
         }),
         ["organisations", o, "softwarestatements", s, "assertion"] => org(o).and_then(|o| {
             statement(o, s).map(|s| {
-                let now = oe.core.clock.unix();
+                let now = oe.ns.clock.unix();
                 let claims = json!({
                     "iss": "Open Energy Directory (mock-server)",
                     "iat": now,

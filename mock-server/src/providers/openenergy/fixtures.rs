@@ -12,7 +12,7 @@ use std::net::IpAddr;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::Issue;
+use crate::fixtures::{Issue, ProviderFixtures};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -254,8 +254,10 @@ impl Fixtures {
     pub fn trusts_proxy(&self, addr: IpAddr) -> bool {
         self.trusted_proxies.iter().any(|p| p.parse::<IpAddr>().is_ok_and(|p| p == addr))
     }
+}
 
-    pub fn summary(&self) -> String {
+impl ProviderFixtures for Fixtures {
+    fn summary(&self) -> String {
         let statements = self.statements().count();
         format!(
             "openenergy: {} organisations, {statements} software statements, {} data sets",
@@ -264,7 +266,7 @@ impl Fixtures {
         )
     }
 
-    pub fn validate(&self) -> Vec<Issue> {
+    fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
         let key = |rest: &str| format!("openenergy.{rest}");
         if !(1..=86_400).contains(&self.token_lifetime_seconds) {

@@ -23,10 +23,10 @@ use super::client_auth::{authenticate, presented};
 use super::errors::{no_store_json, OAuthError};
 use super::fixtures::Fixtures;
 use super::store::TokenRecord;
-use super::OpenEnergy;
+use super::provider::OpenEnergy;
 use crate::journal::EventKind;
-use crate::routing::ServiceRoute;
-use crate::serve::ConnInfo;
+use crate::contract::ServiceRoute;
+use crate::contract::ConnInfo;
 use crate::tokens::token_id;
 
 /// The record of a token that is active now, or why it is not.
@@ -86,10 +86,10 @@ pub async fn introspect(
     headers: HeaderMap,
     body: Body,
 ) -> Response<Body> {
-    let now = oe.core.clock.now();
-    let fixtures = oe.core.fixtures();
-    let f = &fixtures.openenergy;
-    let cert = presented(&oe.core, f, conn.as_ref().map(|c| &c.0), &headers, false);
+    let now = oe.ns.clock.now();
+    let fixtures = oe.fixtures();
+    let f = &fixtures;
+    let cert = presented(&oe.ns, f, conn.as_ref().map(|c| &c.0), &headers, false);
     let checked = match read_form(&headers, body).await {
         Ok(form) => authenticate(f, cert.as_ref().map_err(String::as_str), form.get("client_id"), now)
             .map(|caller| (caller.statement.client_id.clone(), form)),
@@ -98,7 +98,7 @@ pub async fn introspect(
     let (caller, form) = match checked {
         Ok(ok) => ok,
         Err(e) => {
-            oe.core.record(
+            oe.ns.record(
                 &route,
                 EventKind::ApiDenied {
                     endpoint: "/token/introspection".into(),
@@ -117,7 +117,7 @@ pub async fn introspect(
         Ok(record) => (describe(f, &record), true, None),
         Err(why) => (json!({"active": false}), false, Some(why)),
     };
-    oe.core
+    oe.ns
         .record(&route, EventKind::TokenIntrospected { client_id: caller, token_id: token_id(token), active, reason });
     let mut r = Response::new(Body::from(body.to_string()));
     no_store_json(r.headers_mut());

@@ -16,6 +16,7 @@ mod directory;
 mod errors;
 mod fixtures;
 mod introspection;
+mod provider;
 mod resource;
 mod store;
 
@@ -24,36 +25,38 @@ use std::sync::Arc;
 use axum::routing::{any, get, post};
 use axum::Router;
 
-pub use fixtures::Fixtures;
+pub use provider::OpenEnergy;
 
-use crate::providers::{Provider, Service};
-use crate::serve::ListenerKind;
-use crate::state::Core;
-use crate::tokens::JwtSigner;
+use crate::contract::{ListenerKind, Provider, ProviderKind, Service, ServiceSpec};
+use crate::namespace::{Namespace, Reset};
 
-const AUTH_HOSTS: &[&str] = &["matls-auth.directory.energydata.org.uk"];
-const DIRECTORY_HOSTS: &[&str] = &["matls-dirapi.directory.energydata.org.uk"];
-pub const HOSTNAMES: &[&str] = &["matls-auth.directory.energydata.org.uk", "matls-dirapi.directory.energydata.org.uk"];
+const AUTH: ServiceSpec = ServiceSpec {
+    name: "auth",
+    hosts: &["matls-auth.directory.energydata.org.uk"],
+    listeners: &[ListenerKind::Mtls],
+    dedicated: None,
+};
+const DIRECTORY: ServiceSpec = ServiceSpec {
+    name: "directory",
+    hosts: &["matls-dirapi.directory.energydata.org.uk"],
+    listeners: &[ListenerKind::Mtls],
+    dedicated: None,
+};
+/// A data provider has no host of its own; also on the HTTP listener, for its trusted-proxy mode.
+const DATA: ServiceSpec =
+    ServiceSpec { name: "data", hosts: &[], listeners: &[ListenerKind::Mtls, ListenerKind::Http], dedicated: None };
 
-pub struct OpenEnergy {
-    core: Arc<Core>,
-    /// Signs software statement assertions; published at the authorization server's `jwks_uri`.
-    signer: JwtSigner,
-    tokens: store::TokenStore,
-}
+impl ProviderKind for OpenEnergy {
+    const NAME: &'static str = "openenergy";
+    const SERVICES: &'static [ServiceSpec] = &[AUTH, DIRECTORY, DATA];
+    type Fixtures = fixtures::Fixtures;
 
-impl OpenEnergy {
-    pub fn new(core: Arc<Core>) -> anyhow::Result<Self> {
-        let signer = core.signer("openenergy")?;
-        Ok(OpenEnergy { core, signer, tokens: store::TokenStore::default() })
+    fn build(ns: Arc<Namespace>) -> anyhow::Result<Self> {
+        OpenEnergy::new(ns)
     }
 }
 
 impl Provider for OpenEnergy {
-    fn name(&self) -> &'static str {
-        "openenergy"
-    }
-
     fn services(self: Arc<Self>) -> Vec<Service> {
         let auth = Router::new()
             .route("/.well-known/openid-configuration", get(authorization::discovery))
@@ -70,19 +73,15 @@ impl Provider for OpenEnergy {
         let data =
             Router::new().route("/", get(data::index)).fallback(data::data_set).layer(fapi).with_state(self.clone());
         vec![
-            Service { name: "auth", hosts: AUTH_HOSTS, listeners: &[ListenerKind::Mtls], router: auth },
-            Service { name: "directory", hosts: DIRECTORY_HOSTS, listeners: &[ListenerKind::Mtls], router: directory },
-            Service { name: "data", hosts: &[], listeners: &[ListenerKind::Mtls, ListenerKind::Http], router: data },
+            Service { spec: &AUTH, router: auth },
+            Service { spec: &DIRECTORY, router: directory },
+            Service { spec: &DATA, router: data },
         ]
     }
 
-    fn reset(&self) {
-        self.tokens.clear();
-    }
-
-    fn banner(&self, fixtures: &crate::providers::Fixtures) -> Vec<String> {
+    fn banner(&self) -> Vec<String> {
+        let fixtures = self.fixtures();
         let mut lines: Vec<String> = fixtures
-            .openenergy
             .statements()
             .map(|r| {
                 format!(
@@ -101,5 +100,11 @@ impl Provider for OpenEnergy {
             );
         }
         lines
+    }
+}
+
+impl Reset for OpenEnergy {
+    fn reset(&self) {
+        self.tokens.clear();
     }
 }

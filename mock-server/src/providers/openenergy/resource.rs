@@ -26,10 +26,10 @@ use super::client_auth::presented;
 use super::errors::{http_date, BearerError};
 use super::introspection::active_token;
 use super::store::TokenRecord;
-use super::OpenEnergy;
+use super::provider::OpenEnergy;
 use crate::journal::EventKind;
-use crate::routing::ServiceRoute;
-use crate::serve::ConnInfo;
+use crate::contract::ServiceRoute;
+use crate::contract::ConnInfo;
 
 pub const INTERACTION_ID: &str = "x-fapi-interaction-id";
 
@@ -52,17 +52,17 @@ pub fn admit(
     headers: &HeaderMap,
     what: &Protected<'_>,
 ) -> Result<Arc<TokenRecord>, Response<Body>> {
-    let fixtures = oe.core.fixtures();
-    let f = &fixtures.openenergy;
+    let fixtures = oe.fixtures();
+    let f = &fixtures;
     let deny = |e: BearerError, reason: String, client_id: Option<String>| {
-        oe.core.record(
+        oe.ns.record(
             route,
             EventKind::ApiDenied { endpoint: what.endpoint.to_owned(), status: e.status.as_u16(), reason, client_id },
         );
         e.into_response()
     };
     // 1. A client certificate.
-    let certificate = presented(&oe.core, f, conn, headers, what.proxy_header)
+    let certificate = presented(&oe.ns, f, conn, headers, what.proxy_header)
         .map_err(|why| deny(BearerError::unauthenticated(), why, None))?;
     // Never a token in the query.
     let in_query = form_urlencoded::parse(uri.query().unwrap_or_default().as_bytes()).any(|(k, _)| k == "access_token");
@@ -87,7 +87,7 @@ pub fn admit(
     }
     let token = String::from_utf8_lossy(&raw[7..]);
     // 3. Active.
-    let now = oe.core.clock.now();
+    let now = oe.ns.clock.now();
     let record =
         active_token(oe, f, &token, now).map_err(|why| deny(BearerError::invalid_token(what.scope), why, None))?;
     let client = Some(record.client_id.clone());
@@ -128,7 +128,7 @@ pub fn admit(
             ));
         }
     }
-    oe.core.record(
+    oe.ns.record(
         route,
         EventKind::ApiAuthorized {
             endpoint: what.endpoint.to_owned(),
@@ -148,7 +148,7 @@ pub async fn fapi_headers(State(oe): State<Arc<OpenEnergy>>, request: Request, n
             HeaderValue::from_str(&uuid::Uuid::new_v4().to_string()).expect("a UUID is a header value")
         });
     let mut response = next.run(request).await;
-    let date = http_date(oe.core.clock.now());
+    let date = http_date(oe.ns.clock.now());
     let headers = response.headers_mut();
     headers.insert(header::DATE, HeaderValue::from_str(&date).expect("an HTTP date is a header value"));
     headers.insert(INTERACTION_ID, interaction);

@@ -10,13 +10,14 @@ use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use axum::Extension;
 use serde_json::{json, Value};
 
-use super::auth::{authorize, Caller, SCOPE_API};
+use super::auth::{authorize, Caller};
+use super::tokens::SCOPE_API;
 use super::data_query::{self, ids, normalized};
 use super::errors::problem;
 use super::hub::{Site, Source, Variable, MAX_OBJECTS};
 use super::json_input::{bind, patch};
-use super::Opinum;
-use crate::routing::{json_response, ServiceRoute};
+use super::provider::Opinum;
+use crate::contract::{json_response, ServiceRoute};
 use crate::wire::read_body;
 
 const MAX_BODY: usize = 1024 * 1024;

@@ -1,81 +1,15 @@
-//! Opinum's tokens and how the API and push services check them.
-//!
-//! Access tokens are RS256 JWTs (IdentityServer's default) with the user's `account`; refresh
-//! tokens are opaque, single use (each refresh returns a new one) and kept in a bounded store.
-//! Every expiry reads the virtual clock.
-
-use std::sync::Mutex;
+//! How the API and push services check Opinum's access tokens (`tokens.rs`), as Opinum's
+//! ASP.NET services do.
 
 use axum::body::Body;
 use axum::http::{HeaderMap, Response};
-use serde::{Deserialize, Serialize};
 
 use super::errors::{forbidden, unauthorized};
-use super::Opinum;
-use crate::bounded::BoundedMap;
+use super::provider::Opinum;
+use super::tokens::AccessClaims;
+use crate::contract::ServiceRoute;
 use crate::journal::EventKind;
-use crate::routing::ServiceRoute;
 use crate::wire::Authorization;
-
-pub const SCOPE_API: &str = "datahub-api";
-pub const SCOPE_PUSH: &str = "push-data";
-pub const SCOPE_OFFLINE: &str = "offline_access";
-/// What older clients ask for instead of `datahub-api`.
-pub const SCOPE_API_ALIAS: &str = "opisense-api";
-pub const KNOWN_SCOPES: &[&str] = &[SCOPE_API, SCOPE_PUSH, SCOPE_OFFLINE, "openid", SCOPE_API_ALIAS];
-
-/// Refresh tokens kept at once; the oldest are forgotten first.
-const MAX_REFRESH_TOKENS: usize = 10_000;
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct AccessClaims {
-    pub iss: String,
-    pub aud: Vec<String>,
-    pub client_id: String,
-    pub sub: String,
-    /// The account the user works in.
-    pub account: i64,
-    pub scope: Vec<String>,
-    pub iat: i64,
-    pub nbf: i64,
-    pub exp: i64,
-    pub jti: String,
-}
-
-/// A refresh token's grant, kept server-side.
-#[derive(Debug, Clone)]
-pub struct RefreshGrant {
-    pub client_id: String,
-    pub username: String,
-    pub account: i64,
-    pub scopes: Vec<String>,
-    pub expires_at: i64,
-}
-
-pub struct RefreshTokens(Mutex<BoundedMap<String, RefreshGrant>>);
-
-impl Default for RefreshTokens {
-    fn default() -> Self {
-        RefreshTokens(Mutex::new(BoundedMap::new(MAX_REFRESH_TOKENS)))
-    }
-}
-
-impl RefreshTokens {
-    pub fn issue(&self, grant: RefreshGrant) -> String {
-        let token = crate::tokens::opaque_token(32);
-        self.0.lock().unwrap().insert(token.clone(), grant);
-        token
-    }
-
-    /// Takes the grant out: a refresh token works once.
-    pub fn redeem(&self, token: &str) -> Option<RefreshGrant> {
-        self.0.lock().unwrap().remove(&token.to_owned())
-    }
-
-    pub fn clear(&self) {
-        self.0.lock().unwrap().clear();
-    }
-}
 
 /// Who called, once the bearer token passed.
 pub struct Caller {
@@ -92,7 +26,7 @@ pub fn authorize(
     endpoint: &str,
 ) -> Result<Caller, Response<Body>> {
     let deny = |status: u16, reason: String, client_id: Option<String>| {
-        o.core.record(route, EventKind::ApiDenied { endpoint: endpoint.to_owned(), status, reason, client_id });
+        o.ns.record(route, EventKind::ApiDenied { endpoint: endpoint.to_owned(), status, reason, client_id });
     };
     let token = match Authorization::from_headers(headers) {
         Ok(Some(Authorization::Bearer(t))) => t,
@@ -112,7 +46,7 @@ pub fn authorize(
             return Err(unauthorized(Some(("invalid_token", "The signature is invalid"))));
         }
     };
-    let now = o.core.clock.unix();
+    let now = o.ns.clock.unix();
     if claims.exp <= now {
         deny(401, format!("token expired {} s ago", now - claims.exp), Some(claims.client_id.clone()));
         let at = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_default().format("%m/%d/%Y %H:%M:%S");
@@ -130,7 +64,7 @@ pub fn authorize(
         );
         return Err(forbidden());
     }
-    o.core.record(
+    o.ns.record(
         route,
         EventKind::ApiAuthorized {
             endpoint: endpoint.to_owned(),

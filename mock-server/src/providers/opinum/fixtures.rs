@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Issue;
+use crate::fixtures::{Issue, ProviderFixtures};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -205,8 +205,8 @@ pub enum SourceKey {
     MeterNumber,
 }
 
-impl Fixtures {
-    pub fn summary(&self) -> String {
+impl ProviderFixtures for Fixtures {
+    fn summary(&self) -> String {
         format!(
             "opinum: {} users, {} clients, {} variables, {} custom pushes",
             self.users.len(),
@@ -216,11 +216,11 @@ impl Fixtures {
         )
     }
 
-    pub fn secrets(&self) -> Vec<&str> {
+    fn secrets(&self) -> Vec<&str> {
         self.clients.iter().map(|c| c.secret.as_str()).chain(self.users.iter().map(|u| u.password.as_str())).collect()
     }
 
-    pub fn validate(&self) -> Vec<Issue> {
+    fn validate(&self) -> Vec<Issue> {
         let mut issues = Vec::new();
         let account_ids: Vec<i64> = self.accounts.iter().map(|a| a.id).collect();
         if !(1..=86_400).contains(&self.token_lifetime_seconds) {

@@ -16,12 +16,12 @@ use axum::Extension;
 use chrono::Duration;
 use serde_json::json;
 
-use super::auth::{AccessClaims, RefreshGrant, KNOWN_SCOPES, SCOPE_API, SCOPE_API_ALIAS, SCOPE_OFFLINE, SCOPE_PUSH};
+use super::tokens::{AccessClaims, RefreshGrant, KNOWN_SCOPES, SCOPE_API, SCOPE_API_ALIAS, SCOPE_OFFLINE, SCOPE_PUSH};
 use super::errors::{no_store, OAuthError};
 use super::fixtures::{Fixtures, User};
-use super::Opinum;
+use super::provider::Opinum;
 use crate::journal::EventKind;
-use crate::routing::{json_response, ServiceRoute};
+use crate::contract::{json_response, ServiceRoute};
 use crate::tokens::secrets_equal;
 use crate::wire::{read_body, Authorization, BodyError, Form, FormError};
 
@@ -52,10 +52,10 @@ pub async fn token(
     body: Body,
 ) -> Response<Body> {
     let dialect = if uri.path().starts_with("/realms/") { Dialect::Keycloak } else { Dialect::IdentityServer };
-    let fixtures = o.core.fixtures();
+    let fixtures = o.fixtures();
     let mut seen = (None, None);
     let checked = match read_body(body, MAX_TOKEN_BODY).await {
-        Ok(bytes) => check(&o, &fixtures.opinum, dialect, &headers, &bytes, &mut seen),
+        Ok(bytes) => check(&o, &fixtures, dialect, &headers, &bytes, &mut seen),
         Err(BodyError::TooLarge(limit)) => Err(OAuthError::new(
             StatusCode::PAYLOAD_TOO_LARGE,
             "invalid_request",
@@ -67,7 +67,7 @@ pub async fn token(
     let granted = match checked {
         Ok(g) => g,
         Err(e) => {
-            o.core.record(
+            o.ns.record(
                 &route,
                 EventKind::TokenRejected {
                     grant: seen.0,
@@ -80,7 +80,7 @@ pub async fn token(
             return e.into_response();
         }
     };
-    issue(&o, &route, &fixtures.opinum, dialect, granted)
+    issue(&o, &route, &fixtures, dialect, granted)
 }
 
 fn check(
@@ -160,7 +160,7 @@ fn check(
                     format!("refresh token of client '{}' presented by '{client_id}'", grant.client_id),
                 ));
             }
-            if grant.expires_at <= o.core.clock.unix() {
+            if grant.expires_at <= o.ns.clock.unix() {
                 return Err(OAuthError::invalid_grant("invalid_grant", "refresh token expired"));
             }
             let scopes = match requested {
@@ -228,7 +228,7 @@ fn select_account(user: &User, form: &Form) -> Result<i64, OAuthError> {
 }
 
 fn issue(o: &Opinum, route: &ServiceRoute, f: &Fixtures, dialect: Dialect, g: Granted) -> Response<Body> {
-    let now = o.core.clock.now();
+    let now = o.ns.clock.now();
     let iat = now.timestamp();
     let lifetime = f.token_lifetime_seconds;
     let jti = crate::tokens::opaque_token(16);
@@ -271,7 +271,7 @@ fn issue(o: &Opinum, route: &ServiceRoute, f: &Fixtures, dialect: Dialect, g: Gr
         body["not-before-policy"] = json!(0);
         body["session_state"] = json!(uuid::Uuid::new_v4().to_string());
     }
-    o.core.record(
+    o.ns.record(
         route,
         EventKind::TokenIssued {
             grant: g.grant.to_owned(),

@@ -11,8 +11,10 @@ mod fixtures;
 mod hub;
 mod identity;
 mod json_input;
+mod provider;
 mod push;
 mod push_format;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -20,31 +22,24 @@ use axum::http::StatusCode;
 use axum::routing::{get, patch, post, put};
 use axum::Router;
 
-pub use fixtures::Fixtures;
+pub use provider::Opinum;
 
-use crate::providers::{Provider, Service};
-use crate::serve::ListenerKind;
-use crate::state::Core;
-use crate::tokens::JwtSigner;
+use crate::contract::{ListenerKind, Provider, ProviderKind, Service, ServiceSpec};
+use crate::namespace::{Namespace, Reset};
 
-const IDENTITY_HOSTS: &[&str] = &["identity.opinum.com", "auth.opinum.com"];
-const API_HOSTS: &[&str] = &["api.opinum.com"];
-const PUSH_HOSTS: &[&str] = &["push.opinum.com"];
-pub const HOSTNAMES: &[&str] = &["identity.opinum.com", "auth.opinum.com", "api.opinum.com", "push.opinum.com"];
+const LISTENERS: &[ListenerKind] = &[ListenerKind::Https, ListenerKind::Http];
+const IDENTITY: ServiceSpec =
+    ServiceSpec { name: "identity", hosts: &["identity.opinum.com", "auth.opinum.com"], listeners: LISTENERS, dedicated: None };
+const API: ServiceSpec = ServiceSpec { name: "api", hosts: &["api.opinum.com"], listeners: LISTENERS, dedicated: None };
+const PUSH: ServiceSpec = ServiceSpec { name: "push", hosts: &["push.opinum.com"], listeners: LISTENERS, dedicated: None };
 
-pub struct Opinum {
-    core: Arc<Core>,
-    signer: JwtSigner,
-    refresh: auth::RefreshTokens,
-    hub: hub::Hub,
-}
+impl ProviderKind for Opinum {
+    const NAME: &'static str = "opinum";
+    const SERVICES: &'static [ServiceSpec] = &[IDENTITY, API, PUSH];
+    type Fixtures = fixtures::Fixtures;
 
-impl Opinum {
-    pub fn new(core: Arc<Core>) -> anyhow::Result<Self> {
-        let signer = core.signer("opinum")?;
-        let opinum = Opinum { core, signer, refresh: auth::RefreshTokens::default(), hub: hub::Hub::default() };
-        opinum.hub.load(&opinum.core.fixtures().opinum);
-        Ok(opinum)
+    fn build(ns: Arc<Namespace>) -> anyhow::Result<Self> {
+        Opinum::new(ns)
     }
 }
 
@@ -57,10 +52,6 @@ async fn method_not_allowed() -> axum::response::Response {
 }
 
 impl Provider for Opinum {
-    fn name(&self) -> &'static str {
-        "opinum"
-    }
-
     fn services(self: Arc<Self>) -> Vec<Service> {
         let identity = Router::new()
             .route("/connect/token", post(identity::token))
@@ -99,21 +90,15 @@ impl Provider for Opinum {
             .with_state(self.clone());
         // Clients write both `https://api.opinum.com/sites` and `.../api/sites`.
         let api = Router::new().merge(api_routes.clone()).nest("/api", api_routes).fallback(not_found);
-        let listeners = &[ListenerKind::Https, ListenerKind::Http];
         vec![
-            Service { name: "identity", hosts: IDENTITY_HOSTS, listeners, router: identity },
-            Service { name: "api", hosts: API_HOSTS, listeners, router: api },
-            Service { name: "push", hosts: PUSH_HOSTS, listeners, router: push },
+            Service { spec: &IDENTITY, router: identity },
+            Service { spec: &API, router: api },
+            Service { spec: &PUSH, router: push },
         ]
     }
 
-    fn reset(&self) {
-        self.refresh.clear();
-        self.hub.load(&self.core.fixtures().opinum);
-    }
-
-    fn banner(&self, fixtures: &crate::providers::Fixtures) -> Vec<String> {
-        let f = &fixtures.opinum;
+    fn banner(&self) -> Vec<String> {
+        let f = self.fixtures();
         let client = f
             .clients
             .first()
@@ -128,5 +113,12 @@ impl Provider for Opinum {
                 )
             })
             .collect()
+    }
+}
+
+impl Reset for Opinum {
+    fn reset(&self) {
+        self.refresh.clear();
+        self.hub.load(&self.fixtures());
     }
 }

@@ -12,14 +12,16 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Response, StatusCode};
 use axum::Extension;
 
-use super::auth::{authorize, SCOPE_PUSH};
+use super::auth::authorize;
+use super::tokens::SCOPE_PUSH;
 use super::errors::problem;
 use super::fixtures::SourceKey;
 use super::hub::{Source, State as HubState};
 use super::push_format::{parse_legacy, parse_standard, FormatError, Series, Target};
-use super::{custom, Opinum};
+use super::custom;
+use super::provider::Opinum;
 use crate::journal::EventKind;
-use crate::routing::ServiceRoute;
+use crate::contract::ServiceRoute;
 use crate::wire::{read_body, BodyError};
 
 /// Largest push body read.
@@ -78,9 +80,9 @@ pub async fn generic(
         Ok(c) => c,
         Err(r) => return r,
     };
-    let fixtures = o.core.fixtures();
+    let fixtures = o.fixtures();
     let Some(mapper) =
-        fixtures.opinum.custom_push.iter().find(|m| m.guid.eq_ignore_ascii_case(guid.trim_end_matches('/')))
+        fixtures.custom_push.iter().find(|m| m.guid.eq_ignore_ascii_case(guid.trim_end_matches('/')))
     else {
         return problem(StatusCode::NOT_FOUND, format!("no custom data mapper is configured for {guid}"));
     };
@@ -128,7 +130,7 @@ fn store(
         written
     });
     if written > 0 {
-        o.core.record(
+        o.ns.record(
             route,
             EventKind::DataWritten {
                 collection: "data".into(),
@@ -139,7 +141,7 @@ fn store(
         );
     }
     for (target, points, reason) in lost {
-        o.core.record(route, EventKind::PushUnmapped { target, points, reason, client_id: client_id.to_owned() });
+        o.ns.record(route, EventKind::PushUnmapped { target, points, reason, client_id: client_id.to_owned() });
     }
 }
 

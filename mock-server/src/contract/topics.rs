@@ -22,11 +22,6 @@ pub fn first_level(topic: &str) -> &str {
     topic.split('/').next().unwrap_or_default()
 }
 
-/// Everything after the first level (`1001/obj/x` → `obj/x`), `None` without a second level.
-pub fn after_first_level(topic: &str) -> Option<&str> {
-    topic.split_once('/').map(|(_, rest)| rest)
-}
-
 /// A topic name a client may publish to: not empty, no wildcards, no NUL (rumqttd's rules).
 pub fn valid_topic(topic: &str) -> bool {
     !topic.is_empty() && !topic.contains('\0') && rumqttd::protocol::valid_topic(topic)
@@ -87,8 +82,6 @@ mod tests {
     fn levels_and_matching() {
         assert_eq!(first_level("1001/obj/a"), "1001");
         assert_eq!(first_level("#"), "#");
-        assert_eq!(after_first_level("1001/obj/a"), Some("obj/a"));
-        assert_eq!(after_first_level("1001"), None);
         assert!(matches("1001/obj/a", "1001/#"));
         assert!(matches("1001/obj/a", "+/obj/+"));
         assert!(!matches("1002/obj/a", "1001/#"));
@@ -109,7 +102,6 @@ mod tests {
         fn helpers_never_panic(s in "\\PC{0,40}") {
             let _ = unshared(&s);
             let _ = first_level(&s);
-            let _ = after_first_level(&s);
             let _ = valid_topic(&s);
             let _ = valid_filter(&s);
             let _ = matches(&s, &s);

@@ -1,5 +1,5 @@
-//! Proxy mode (DESIGN.md routing rule 3): the plain HTTP listener also acts as the client's
-//! HTTP proxy, so unchanged clients reach the mock with only `HTTPS_PROXY`/`HTTP_PROXY` set.
+//! Proxy mode: the plain HTTP listener also acts as the client's HTTP proxy, so unchanged
+//! clients reach the mock with only `HTTPS_PROXY`/`HTTP_PROXY` set (docs/proxy-mode.md).
 //!
 //! - `CONNECT host:443` for a real hostname that a service declares is answered `200` and the
 //!   tunnel is served here: TLS is terminated with the server certificate (which names every
@@ -17,14 +17,14 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::OnceLock;
 
 use axum::body::Body;
-use axum::http::{Method, Request, Response, StatusCode, Version};
-use hyper_util::rt::TokioIo;
+use axum::http::{header, HeaderValue, Method, Request, Response, StatusCode, Uri, Version};
 use serde_json::json;
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
-use crate::routing::{json_response, Dedicated};
-use crate::serve::{self, ConnInfo, Guard, Handler, ListenerKind};
+use super::handler::{handler, Handler};
+use super::route::Dedicated;
+use crate::contract::{json_response, ListenerKind};
 use crate::tls::TlsSetup;
 
 /// One of the server's own listeners, as a proxy destination.
@@ -154,9 +154,10 @@ impl Proxy {
             .cloned()
     }
 
-    /// Answers a `CONNECT` with `200` and serves the tunnel with `handler` once the client has
-    /// the answer: TLS with the destination's certificate, then HTTP inside.
-    pub fn tunnel(&self, req: Request<Body>, destination: Destination, handler: Handler) -> Response<Body> {
+    /// Answers a `CONNECT` with `200`, carrying the [`Tunnel`] the connection then serves with
+    /// `inner` once the client has the answer: TLS with the destination's certificate, then
+    /// HTTP inside.
+    pub fn tunnel(&self, destination: Destination, inner: Handler) -> Response<Body> {
         let (kind, dedicated) = match &destination {
             Destination::RealHost { kind, .. } => (*kind, None),
             Destination::Own(own) => (own.kind, own.dedicated),
@@ -166,34 +167,42 @@ impl Proxy {
             ListenerKind::Https => Some(self.server_tls.clone()),
             ListenerKind::Mtls => Some(self.mtls.clone()),
         };
-        let remote = req.extensions().get::<ConnInfo>().map_or(SocketAddr::from(([127, 0, 0, 1], 0)), |c| c.remote);
         let handler = match dedicated {
-            None => handler,
-            Some(target) => serve::handler(move |mut req: Request<Body>| {
+            None => inner,
+            Some(target) => handler(move |mut req: Request<Body>| {
                 req.extensions_mut().insert(target);
-                handler(req)
+                inner(req)
             }),
         };
-        let shutdown = self.shutdown.clone();
-        let upgrade = hyper::upgrade::on(req);
-        tokio::spawn(async move {
-            match upgrade.await {
-                Ok(upgraded) => {
-                    serve::serve_connection(
-                        TokioIo::new(upgraded),
-                        remote,
-                        kind,
-                        acceptor,
-                        handler,
-                        Guard::Signal(shutdown),
-                    )
-                    .await
-                }
-                Err(e) => tracing::debug!(%remote, "proxy tunnel not established: {e}"),
-            }
-        });
-        Response::new(Body::empty())
+        let mut answer = Response::new(Body::empty());
+        answer.extensions_mut().insert(Tunnel { kind, acceptor, handler, shutdown: self.shutdown.clone() });
+        answer
     }
+}
+
+/// Response extension of an accepted `CONNECT`: how to serve the connection it turns into.
+#[derive(Clone)]
+pub struct Tunnel {
+    /// The listener the tunnel is served as.
+    pub kind: ListenerKind,
+    /// TLS inside the tunnel, with the destination's certificate; `None` for plain HTTP.
+    pub acceptor: Option<TlsAcceptor>,
+    pub handler: Handler,
+    /// The server's shutdown signal: a tunnel is no listener's connection, so it watches this.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// An absolute-form request turned into the origin-form request its destination would get.
+pub fn origin_form(mut req: Request<Body>, authority: &str, destination: &Destination) -> Request<Body> {
+    let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned();
+    *req.uri_mut() = path.parse::<Uri>().unwrap_or_else(|_| Uri::from_static("/"));
+    if let Ok(host) = HeaderValue::try_from(authority) {
+        req.headers_mut().insert(header::HOST, host);
+    }
+    if let Destination::Own(OwnListener { dedicated: Some(target), .. }) = destination {
+        req.extensions_mut().insert(*target);
+    }
+    req
 }
 
 /// A request that asks the listener to act as a proxy: `CONNECT`, or an absolute-form request

@@ -1,0 +1,32 @@
+//! `GET /__admin/health`, `/__admin/endpoints` and `/__admin/openapi.json`: is the server up,
+//! where is everything, and what the admin API is.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::reply::error;
+use super::state::AdminState;
+
+pub async fn health(State(s): State<AdminState>) -> Response {
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_seconds": s.started.elapsed().as_secs_f64(),
+        "events": s.ns.journal().len(),
+    }))
+    .into_response()
+}
+
+pub async fn endpoints(State(s): State<AdminState>) -> Response {
+    match s.ns.endpoints_if_bound() {
+        Some(e) => Json(e).into_response(),
+        None => error(StatusCode::SERVICE_UNAVAILABLE, "starting", "listeners are still binding"),
+    }
+}
+
+pub async fn openapi() -> Response {
+    ([("content-type", "application/json")], include_str!("openapi.json")).into_response()
+}

@@ -1,0 +1,13 @@
+//! What the handlers of a namespace's admin API share.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::namespace::Namespace;
+
+#[derive(Clone)]
+pub struct AdminState {
+    pub ns: Arc<Namespace>,
+    /// When the server started.
+    pub started: Instant,
+}

@@ -1,0 +1,17 @@
+//! The HTTP front door: every request of every HTTP listener comes in here and goes through
+//! these files in this order, each importing only those after it:
+//! [`listener`] (accept loops) → [`connection`] (TLS, HTTP/1.1 and HTTP/2, the connection's
+//! facts; dropped connections and proxy tunnels carried out) → [`run_selection`] (which
+//! namespace) → the namespace's [`door`] → [`proxy`] (CONNECT and absolute-form requests) →
+//! [`route`] (which service) → [`exchange`] (the journal record of the exchange) → [`fault`]
+//! (a fired fault's action), and [`handler`], what they all hand requests to.
+
+pub mod connection;
+pub mod door;
+pub mod exchange;
+pub mod fault;
+pub mod handler;
+pub mod listener;
+pub mod proxy;
+pub mod route;
+pub mod run_selection;

@@ -1,0 +1,14 @@
+//! The journal: a bounded, in-memory record of every HTTP exchange and of the domain events
+//! handlers report (token issued, request rejected with its reason, data written...). The admin
+//! API, the conformance checks, the Rust API and the logs all read these same events; every
+//! writer goes through `Namespace::record`.
+
+mod event;
+mod events;
+mod filter;
+mod store;
+
+pub use event::{Event, EventKind, Exchange, Origin};
+pub use events::Events;
+pub use filter::EventFilter;
+pub use store::{Journal, JournalSettings};

@@ -1,0 +1,189 @@
+//! The journal itself: a bounded, in-memory record of events. Bounded on purpose: when full,
+//! the oldest events are dropped first, so a long soak never grows memory. Sequence numbers
+//! keep increasing across drops, so `since=N` stays meaningful.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::event::{Event, EventKind, Origin};
+use super::filter::EventFilter;
+use crate::fixtures::Issue;
+
+pub struct Journal {
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    capacity: usize,
+    next_seq: u64,
+    dropped: u64,
+    events: VecDeque<Event>,
+    /// When the last event was recorded (real time): how long a namespace has been idle.
+    last_recorded: Option<std::time::Instant>,
+}
+
+impl Journal {
+    pub fn new(capacity: usize) -> Self {
+        Journal {
+            inner: Mutex::new(Inner {
+                capacity: capacity.max(1),
+                next_seq: 1,
+                dropped: 0,
+                events: VecDeque::new(),
+                last_recorded: None,
+            }),
+        }
+    }
+
+    /// Keeps `kind`; only `Namespace::record` calls this, so that every event is stamped with
+    /// its namespace's clock and logged the same way.
+    pub(crate) fn record(&self, at: DateTime<Utc>, origin: Origin<'_>, kind: EventKind) -> u64 {
+        let Origin { provider, service } = origin;
+        tracing::debug!(target: "mock_server::journal", provider, service, kind = kind.name(), "event");
+        let mut inner = self.inner.lock().unwrap();
+        let seq = inner.next_seq;
+        inner.next_seq += 1;
+        inner.last_recorded = Some(std::time::Instant::now());
+        if inner.events.len() >= inner.capacity {
+            inner.events.pop_front();
+            inner.dropped += 1;
+        }
+        inner.events.push_back(Event { seq, at, provider: provider.to_owned(), service: service.to_owned(), kind });
+        seq
+    }
+
+    pub fn events(&self, filter: &EventFilter) -> Vec<Event> {
+        let inner = self.inner.lock().unwrap();
+        inner.events.iter().filter(|e| filter.matches(e)).cloned().collect()
+    }
+
+    /// When the last event was recorded, if ever (clearing the journal does not change it).
+    pub fn last_recorded(&self) -> Option<std::time::Instant> {
+        self.inner.lock().unwrap().last_recorded
+    }
+
+    /// The sequence number the next event will get.
+    pub fn next_seq(&self) -> u64 {
+        self.inner.lock().unwrap().next_seq
+    }
+
+    /// How many events were dropped to stay within capacity since the last clear.
+    pub fn dropped(&self) -> u64 {
+        self.inner.lock().unwrap().dropped
+    }
+
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap().events.len()
+    }
+
+    pub fn capacity(&self) -> usize {
+        self.inner.lock().unwrap().capacity
+    }
+
+    pub fn set_capacity(&self, capacity: usize) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.capacity = capacity.max(1);
+        while inner.events.len() > inner.capacity {
+            inner.events.pop_front();
+            inner.dropped += 1;
+        }
+    }
+
+    /// Forgets every event; sequence numbers keep counting up.
+    pub fn clear(&self) {
+        let mut inner = self.inner.lock().unwrap();
+        inner.events.clear();
+        inner.dropped = 0;
+    }
+}
+
+/// `[journal]` in fixtures.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct JournalSettings {
+    /// Events kept before the oldest are dropped.
+    #[serde(default = "default_capacity")]
+    pub capacity: usize,
+}
+
+fn default_capacity() -> usize {
+    10_000
+}
+
+impl Default for JournalSettings {
+    fn default() -> Self {
+        JournalSettings { capacity: default_capacity() }
+    }
+}
+
+impl JournalSettings {
+    pub fn validate(&self) -> Vec<Issue> {
+        if (1..=10_000_000).contains(&self.capacity) {
+            return vec![];
+        }
+        vec![Issue::new(
+            "journal.capacity",
+            format!("{} events is out of range", self.capacity),
+            "use a number from 1 to 10000000 (the default is 10000)",
+        )]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(n: usize) -> EventKind {
+        EventKind::DataWritten { collection: "c".into(), count: n, operation_id: "op".into(), client_id: "x".into() }
+    }
+
+    #[test]
+    fn drops_oldest_when_full_and_keeps_counting() {
+        let j = Journal::new(3);
+        for n in 0..5 {
+            j.record(Utc::now(), Origin::new("p", "s"), written(n));
+        }
+        let all = j.events(&EventFilter::default());
+        assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4, 5]);
+        assert_eq!(j.dropped(), 2);
+        let since = j.events(&EventFilter { since: Some(4), ..Default::default() });
+        assert_eq!(since.len(), 1);
+    }
+
+    #[test]
+    fn filters_by_kind_prefix_and_provider() {
+        let j = Journal::new(10);
+        j.record(Utc::now(), Origin::new("a", "s"), written(1));
+        j.record(
+            Utc::now(),
+            Origin::new("b", "s"),
+            EventKind::TokenRejected {
+                grant: None,
+                client_id: None,
+                error: "invalid_client".into(),
+                reason: "r".into(),
+                code: None,
+            },
+        );
+        let f = |kind: &str| EventFilter { kind: Some(kind.into()), ..Default::default() };
+        assert_eq!(j.events(&f("token.")).len(), 1);
+        assert_eq!(j.events(&f("token.*")).len(), 1);
+        assert_eq!(j.events(&f("token.rejected")).len(), 1);
+        assert_eq!(j.events(&f("token")).len(), 0);
+        let by_provider = EventFilter { provider: Some("a".into()), ..Default::default() };
+        assert_eq!(j.events(&by_provider).len(), 1);
+    }
+
+    #[test]
+    fn serialises_kind_tag_beside_fields() {
+        let j = Journal::new(10);
+        j.record(Utc::now(), Origin::new("a", "s"), written(2));
+        let v = serde_json::to_value(&j.events(&EventFilter::default())[0]).unwrap();
+        assert_eq!(v["kind"], "data.written");
+        assert_eq!(v["count"], 2);
+        assert_eq!(v["provider"], "a");
+    }
+}
