@@ -37,14 +37,9 @@ use x509_parser::prelude::FromDer;
 
 use crate::files::load_or_create;
 
-/// The one crypto provider of this process. Installed at start (idempotent), and passed
-/// explicitly to every rustls builder so nothing depends on crate-feature guesswork.
-pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    rustls::crypto::CryptoProvider::get_default()
-        .cloned()
-        .unwrap_or_else(|| Arc::new(rustls::crypto::ring::default_provider()))
-}
+mod provider;
+
+pub use provider::crypto_provider;
 
 /// The dev certificate authority.
 pub struct CertAuthority {
