@@ -111,7 +111,7 @@ mod tests {
     use rustls::pki_types::pem::PemObject;
 
     use super::*;
-    use crate::tls::CertAuthority;
+    use crate::tls::authority::CertAuthority;
 
     #[test]
     fn certificates_are_read_from_proxy_header_forms() {
