@@ -75,7 +75,10 @@ impl CertAuthority {
     }
 
     /// A server certificate for `names` (DNS names or IP addresses), signed by this CA.
-    pub fn issue_server_cert(&self, names: &[String]) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>)> {
+    pub(crate) fn issue_server_cert(
+        &self,
+        names: &[String],
+    ) -> Result<(CertificateDer<'static>, PrivateKeyDer<'static>)> {
         let key = KeyPair::generate()?;
         let mut params = leaf_params(names, names.first().map(String::as_str).unwrap_or("localhost"))?;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
@@ -96,13 +99,13 @@ impl CertAuthority {
         Ok(ClientCertificate { thumbprint: thumbprint(cert.der()), cert_pem: cert.pem(), key_pem: key.serialize_pem() })
     }
 
-    pub fn issuer(&self) -> &Issuer<'static, KeyPair> {
+    pub(crate) fn issuer(&self) -> &Issuer<'static, KeyPair> {
         &self.issuer
     }
 
     /// The certificates [`sign_csr`](Self::sign_csr) issued in this process, oldest first (at
     /// most [`ISSUED_LOG_CAPACITY`]).
-    pub fn issued(&self) -> Vec<IssuedCertificate> {
+    pub(crate) fn issued(&self) -> Vec<IssuedCertificate> {
         self.issued.lock().unwrap_or_else(|e| e.into_inner()).iter().cloned().collect()
     }
 

@@ -198,8 +198,8 @@ pub(super) mod tests {
     use rcgen::{BasicConstraints, KeyPair};
     use x509_parser::prelude::*;
 
-    use super::*;
     use super::Validity; // x509_parser's prelude has a Validity too
+    use super::*;
     use crate::tls::pem::pem_encode;
 
     /// A request for `params` as PEM, and its key (shared with the mTLS test).

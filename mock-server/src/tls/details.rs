@@ -26,14 +26,14 @@ pub struct PeerCertificate {
 }
 
 impl PeerCertificate {
-    pub fn new(der: CertificateDer<'static>) -> Self {
+    pub(crate) fn new(der: CertificateDer<'static>) -> Self {
         let thumbprint = thumbprint(&der).into();
         PeerCertificate { der: Arc::new(der), thumbprint }
     }
 
     /// Subject, serial and validity (validity is the handler's to check, on the virtual clock:
     /// the listener only verifies the chain).
-    pub fn details(&self) -> Result<CertificateDetails, String> {
+    pub(crate) fn details(&self) -> Result<CertificateDetails, String> {
         certificate_details(&self.der)
     }
 }
@@ -53,7 +53,7 @@ pub struct CertificateDetails {
 
 impl CertificateDetails {
     /// The first subject attribute with this short name.
-    pub fn attribute(&self, short_name: &str) -> Option<&str> {
+    pub(crate) fn attribute(&self, short_name: &str) -> Option<&str> {
         self.attributes.iter().find(|(k, _)| k == short_name).map(|(_, v)| v.as_str())
     }
 

@@ -9,7 +9,7 @@
 /// a few kilobytes; anything much larger is not one.
 pub const MAX_CSR_BYTES: usize = 16 * 1024;
 /// Certificates a CA remembers having issued (oldest forgotten first).
-pub const ISSUED_LOG_CAPACITY: usize = 10_000;
+pub(crate) const ISSUED_LOG_CAPACITY: usize = 10_000;
 /// Validity of client certificates signed from requests, unless asked otherwise.
 pub const DEFAULT_CLIENT_CERT_DAYS: i64 = 365;
 /// The longest validity [`CertAuthority::sign_csr`](crate::tls::CertAuthority::sign_csr) grants.

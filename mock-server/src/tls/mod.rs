@@ -10,7 +10,7 @@
 //! caller, from the virtual clock). The mTLS listener checks a client certificate's chain and
 //! leaves its validity period to handlers, which judge it on the virtual clock
 //! ([`CertificateDetails::is_valid_at`]), so expiry answers in the provider's own format.
-//! [`certificate_from_text`] reads certificates forwarded by TLS-terminating proxies.
+//! `certificate_from_text` reads certificates forwarded by TLS-terminating proxies.
 //!
 //! One subject per file: `provider` (the crypto provider), `authority` (the dev CA and the
 //! certificates it issues), `csr` (signing requests), `pem` (PEM, and certificates forwarded as
@@ -28,7 +28,8 @@ mod server_config;
 pub use authority::{CertAuthority, ClientCertificate, IssuedCertificate};
 pub use csr::{CsrError, Validity};
 pub use details::{certificate_details, thumbprint, CertificateDetails, PeerCertificate};
-pub use limits::{DEFAULT_CLIENT_CERT_DAYS, ISSUED_LOG_CAPACITY, MAX_CSR_BYTES, MAX_VALIDITY_SECONDS};
-pub use pem::{certificate_from_text, pem_blocks, pem_encode, CertificateTextError, PemBlock};
+pub use limits::{DEFAULT_CLIENT_CERT_DAYS, MAX_CSR_BYTES, MAX_VALIDITY_SECONDS};
+pub(crate) use pem::certificate_from_text;
+pub use pem::{pem_blocks, PemBlock};
 pub use provider::crypto_provider;
 pub use server_config::TlsSetup;

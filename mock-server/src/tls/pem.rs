@@ -11,7 +11,7 @@ use rustls::pki_types::CertificateDer;
 use super::limits::MAX_CSR_BYTES;
 
 /// `der` as one PEM block labelled `label`, base64 in lines of 64 characters.
-pub fn pem_encode(label: &str, der: &[u8]) -> String {
+pub(crate) fn pem_encode(label: &str, der: &[u8]) -> String {
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
     let mut out = format!("-----BEGIN {label}-----\n");
     for chunk in b64.as_bytes().chunks(64) {
@@ -57,7 +57,7 @@ pub fn pem_blocks(text: &str) -> Vec<PemBlock> {
 
 /// Why a certificate given as text could not be read.
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
-pub enum CertificateTextError {
+pub(crate) enum CertificateTextError {
     #[error("empty")]
     Empty,
     #[error("{0} bytes is too long for a certificate")]
@@ -71,7 +71,7 @@ pub enum CertificateTextError {
 /// Reads one certificate given as text, in the forms TLS-terminating proxies forward it: PEM
 /// (nginx `$ssl_client_cert`, with tabs; or URL-encoded, `$ssl_client_escaped_cert`) or base64
 /// DER (gunicorn). The result parses as X.509; whether to trust it is the caller's business.
-pub fn certificate_from_text(text: &str) -> Result<CertificateDer<'static>, CertificateTextError> {
+pub(crate) fn certificate_from_text(text: &str) -> Result<CertificateDer<'static>, CertificateTextError> {
     let text = text.trim();
     if text.is_empty() {
         return Err(CertificateTextError::Empty);

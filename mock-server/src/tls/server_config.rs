@@ -76,7 +76,7 @@ impl TlsSetup {
     /// Checks a client certificate that did not come through our own handshake (e.g. forwarded
     /// by a TLS-terminating proxy) exactly as the mTLS listener would: it must chain to the dev
     /// CA with EKU clientAuth; validity is the caller's to judge on the virtual clock.
-    pub fn verify_client_chain(&self, der: &CertificateDer<'_>) -> Result<(), String> {
+    pub(crate) fn verify_client_chain(&self, der: &CertificateDer<'_>) -> Result<(), String> {
         self.client_verifier.verify_client_cert(der, &[], UnixTime::now()).map(|_| ()).map_err(|e| e.to_string())
     }
 }
@@ -172,5 +172,4 @@ mod tests {
         let foreign = other.sign_csr(pem.as_bytes(), Validity::starting(Utc::now(), 86_400)).unwrap();
         assert!(setup.verify_client_chain(&foreign.der).is_err());
     }
-
 }
