@@ -1,4 +1,4 @@
-//! The dedicated listener (DESIGN.md routing rule 4): Knoema served at the root of a port of
+//! The dedicated listener (docs/services.md#a-services-own-listener): Knoema served at the root of a port of
 //! its own by default (on a free port in tests), besides its prefix on the shared listeners
 //! and its real Host name; `listen` moves it, gives it TLS or turns it off; a service that does
 //! not exist is refused at start.

@@ -4,7 +4,7 @@ import msal
 import requests
 
 from conftest import READ_CLIENT, SANDPIT_SCOPE
-from test_kalibrate_requests import seed_token
+from test_kalibrate_requests import example_token
 
 
 def test_503_with_retry_after_is_applied_once_and_recorded(mock):
@@ -14,11 +14,11 @@ def test_503_with_retry_after_is_applied_once_and_recorded(mock):
         "action": {"status": 503, "headers": {"Retry-After": "7"},
                    "body": {"error": "temporarily_unavailable", "error_description": "AADSTS90033: busy"}},
     })
-    first = seed_token(mock)
+    first = example_token(mock)
     assert first.status_code == 503
     assert first.headers["Retry-After"] == "7"
     assert first.json()["error"] == "temporarily_unavailable"
-    second = seed_token(mock)
+    second = example_token(mock)
     assert second.status_code == 200, second.text
 
     applied = mock.events(kind="fault.applied")
@@ -56,7 +56,7 @@ def test_dropped_connection_and_truncated_body(mock):
     mock.add_fault({"provider": "kalibrate", "service": "login", "route": "/*/oauth2/v2.0/token", "times": 1,
                     "action": {"truncate_body": True}})
     try:
-        truncated = seed_token(mock)
+        truncated = example_token(mock)
     except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError) as e:
         assert "IncompleteRead" in repr(e) or "Connection broken" in repr(e), repr(e)
     else:
@@ -76,7 +76,7 @@ def test_a_clock_step_at_an_exact_point_expires_the_token(mock):
     # The second status call moves the clock one hour on before it is handled.
     mock.add_fault({"provider": "kalibrate", "service": "data", "route": "/api/status", "after": 1, "times": 1,
                     "action": {"advance_clock_seconds": 3600}})
-    token = seed_token(mock).json()["access_token"]
+    token = example_token(mock).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}", "User-Agent": "API-CLIENT"}
     statuses = [requests.get(mock.data_url("/api/status"), headers=headers, timeout=10).status_code for _ in range(2)]
     assert statuses == [200, 401]

@@ -1,6 +1,6 @@
-"""The seed's own flow with plain requests: client-credentials token, then the data API.
+"""Kalibrate's documented flow with plain requests (docs/providers/kalibrate.md#requests): client-credentials token, then the data API.
 
-This is the seed's worked example with only the two URLs changed to the mock's service URLs.
+This is Kalibrate's worked example (https://dev.data.thekalibratecloud.com/portal/docs/exampleauth) with only the two URLs changed to the mock's service URLs.
 """
 
 import base64
@@ -12,7 +12,7 @@ import requests
 from conftest import READ_CLIENT, SANDPIT_AUDIENCE, SANDPIT_SCOPE, SANDPIT_TENANT
 
 
-def seed_token(mock, client=READ_CLIENT, scope=SANDPIT_SCOPE):
+def example_token(mock, client=READ_CLIENT, scope=SANDPIT_SCOPE):
     post_body = {"client_id": client[0], "client_secret": client[1], "scope": scope, "grant_type": "client_credentials"}
     return requests.post(mock.token_url(), data=post_body, timeout=60)
 
@@ -23,7 +23,7 @@ def claims_of(jwt: str) -> dict:
 
 
 def test_token_then_status_with_a_custom_user_agent(mock):
-    resp = seed_token(mock)
+    resp = example_token(mock)
     assert resp.status_code == 200, resp.text
     assert resp.headers["Content-Type"] == "application/json; charset=utf-8"
     assert resp.headers["Cache-Control"] == "no-store, no-cache"
@@ -43,7 +43,7 @@ def test_token_then_status_with_a_custom_user_agent(mock):
     assert status["issuer"] == f"https://sts.windows.net/{SANDPIT_TENANT}/"
     assert status["version"] == "1.0"
     assert status["clientId"] == READ_CLIENT[0]
-    # The seed shows the GUID that ends the audience here, not the Azure AD tenant.
+    # Kalibrate's example shows the GUID that ends the audience here, not the Azure AD tenant (docs/providers/kalibrate.md#status-endpoint).
     assert status["tenantId"] == "c770a337-3c7e-4bbe-a8cb-2fbc9601b94f"
     expires = datetime.fromisoformat(status["expirationTime"])
     assert status["expirationTime"].endswith("+00:00")
@@ -54,7 +54,7 @@ def test_token_then_status_with_a_custom_user_agent(mock):
 
 
 def test_default_requests_user_agent_is_rejected_by_the_gateway(mock):
-    token = seed_token(mock).json()["access_token"]
+    token = example_token(mock).json()["access_token"]
     response = requests.get(mock.data_url("/api/status"), headers={"Authorization": f"Bearer {token}"}, timeout=60)
     assert response.status_code == 403
     assert response.json()["statusCode"] == 403
@@ -63,7 +63,7 @@ def test_default_requests_user_agent_is_rejected_by_the_gateway(mock):
 
 
 def test_token_expires_on_the_virtual_clock(mock):
-    token = seed_token(mock).json()["access_token"]
+    token = example_token(mock).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}", "User-Agent": "API-CLIENT"}
     assert requests.get(mock.data_url("/api/status"), headers=headers, timeout=60).status_code == 200
     mock.advance_clock(3600)
@@ -82,7 +82,7 @@ def test_the_secret_may_come_as_http_basic(mock):
 
 
 def test_query_language_over_the_fixture_documents(mock):
-    token = seed_token(mock).json()["access_token"]
+    token = example_token(mock).json()["access_token"]
     headers = {"Authorization": f"Bearer {token}", "User-Agent": "API-CLIENT"}
     # The portal's example, sent as a browser or requests would encode it.
     query = "(entityVariant=Proposed)+(status.exported=true)+(exportedTime>=2020-06-01)+(orderBy=exportedTime)+(direction=descending)"
@@ -102,12 +102,12 @@ def test_imports_need_readwrite_and_become_queryable(mock):
     from conftest import READWRITE_CLIENT
 
     doc = [{"siteID": "S0001", "productCode": "ULG95", "price": 1.499, "currencyUnit": "GBP", "source": "ci"}]
-    reader = seed_token(mock).json()["access_token"]
+    reader = example_token(mock).json()["access_token"]
     denied = requests.post(mock.data_url("/api/import/ownPrice"), json=doc,
                            headers={"Authorization": f"Bearer {reader}", "User-Agent": "API-CLIENT"}, timeout=60)
     assert denied.status_code == 403
 
-    writer = seed_token(mock, READWRITE_CLIENT).json()["access_token"]
+    writer = example_token(mock, READWRITE_CLIENT).json()["access_token"]
     headers = {"Authorization": f"Bearer {writer}", "User-Agent": "API-CLIENT"}
     r = requests.post(mock.data_url("/api/import/ownPrice"), json=doc, headers=headers, timeout=60)
     assert r.status_code in (200, 202), r.text

@@ -1,4 +1,4 @@
-"""The signed `Knoema` header, made by hand the way the seed describes it, against a frozen
+"""The signed `Knoema` header, made by hand as Knoema documents it (docs/providers/knoema.md#signed-header), against a frozen
 virtual clock: current and previous UTC hour accepted; a header signed two hours ago, one with
 key and message swapped, one with a wrong secret rejected with 403, each journal event naming
 the likely cause."""

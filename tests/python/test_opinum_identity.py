@@ -1,4 +1,4 @@
-"""Opinum's identity server with the seed's own client code: requests-oauthlib's
+"""Opinum's identity server with Opinum's documented client code (docs/providers/opinum.md#client-libraries): requests-oauthlib's
 LegacyApplicationClient (password grant), refresh tokens, HTTP Basic, and both token paths."""
 
 import base64
@@ -21,7 +21,7 @@ def claims(token):
 
 
 def get_datahub_token(mock, username, password, scope=("datahub-api", "push-data"), secret=CLIENT[1], path="/connect/token"):
-    """The seed's Python example, with only the token URL changed."""
+    """Opinum's documented Python example (https://docs.opinum.com/restapi/integration/connection.html), with only the token URL changed."""
     datahub_client = LegacyApplicationClient(client_id=CLIENT[0])
     oauth = OAuth2Session(client=datahub_client)
     datahub_token = oauth.fetch_token(token_url=mock.opinum("identity", path), client_secret=secret, scope=list(scope),
@@ -29,7 +29,7 @@ def get_datahub_token(mock, username, password, scope=("datahub-api", "push-data
     return oauth, datahub_token
 
 
-def test_the_seed_example_gets_a_token(mock):
+def test_the_documented_example_gets_a_token(mock):
     _, token = get_datahub_token(mock, *PUSHER)
     assert token["token_type"] == "Bearer" and token["expires_in"] == 3600
     assert sorted(token["scope"]) == ["datahub-api", "push-data"]

@@ -129,9 +129,9 @@ def test_msal_wrong_secret_through_the_proxy_gives_7000215(mock, monkeypatch):
     assert set(connects(mock)) == {("login.microsoftonline.com:443", 200)}
 
 
-# 2. The seed's Kalibrate requests script, real URLs, HTTPS_PROXY only.
+# 2. Kalibrate's documented requests script (docs/providers/kalibrate.md#requests), real URLs, HTTPS_PROXY only.
 
-def test_the_kalibrate_seed_script_with_its_real_urls(mock, monkeypatch):
+def test_the_kalibrate_example_script_with_its_real_urls(mock, monkeypatch):
     use_proxy(monkeypatch, mock, http=False)
     post_body = {"client_id": READ_CLIENT[0], "client_secret": READ_CLIENT[1], "scope": SANDPIT_SCOPE,
                  "grant_type": "client_credentials"}
@@ -164,9 +164,9 @@ def test_the_kalibrate_seed_script_with_its_real_urls(mock, monkeypatch):
     assert kinds == ["token.issued", "api.authorized", "api.denied"]
 
 
-# 3. Opinum: the seed's requests-oauthlib flow, then the real API and push hosts.
+# 3. Opinum: its documented requests-oauthlib flow (docs/providers/opinum.md#client-libraries), then the real API and push hosts.
 
-def test_the_opinum_seed_flow_with_the_real_hosts(mock, monkeypatch):
+def test_the_opinum_example_flow_with_the_real_hosts(mock, monkeypatch):
     use_proxy(monkeypatch, mock, http=False)
     oauth = OAuth2Session(client=LegacyApplicationClient(client_id=OPINUM_CLIENT[0]))
     token = oauth.fetch_token(token_url=OPINUM_TOKEN_URL, client_secret=OPINUM_CLIENT[1], scope=["datahub-api", "push-data"],

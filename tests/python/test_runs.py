@@ -100,7 +100,7 @@ def claims(token: str) -> dict:
 
 
 def kalibrate_token(target: Mock, secret: str = READ_CLIENT[1], **kwargs) -> requests.Response:
-    """The seed's requests token call against `target`'s token URL."""
+    """Kalibrate's documented requests token call (docs/providers/kalibrate.md#token-request) against `target`'s token URL."""
     return requests.post(target.token_url(), timeout=30, data={
         "client_id": READ_CLIENT[0], "client_secret": secret, "scope": SANDPIT_SCOPE,
         "grant_type": "client_credentials"}, **kwargs)
@@ -117,7 +117,7 @@ def msal_token(authority: str, **kwargs) -> dict:
 
 
 def opinum_token(target: Mock) -> dict:
-    """The seed's requests-oauthlib password grant (test_opinum_identity.py), at `target`."""
+    """Opinum's documented requests-oauthlib password grant (docs/providers/opinum.md#token-request; test_opinum_identity.py), at `target`."""
     oauth = OAuth2Session(client=LegacyApplicationClient(client_id=OPINUM_CLIENT[0]))
     return oauth.fetch_token(token_url=target.opinum("identity", "/connect/token"), client_secret=OPINUM_CLIENT[1],
                              scope=["datahub-api", "push-data"], username=OPINUM_PUSHER[0], password=OPINUM_PUSHER[1],
@@ -250,10 +250,10 @@ def test_tokens_events_and_acceptance_stay_in_their_run(mock, new_run):
     assert "access_token" in result, result
     assert result["token_source"] == "identity_provider"
     msal_jwt = result["access_token"]
-    seed = kalibrate_token(a)
-    assert seed.status_code == 200, seed.text
-    seed_jwt = seed.json()["access_token"]
-    assert claims(msal_jwt)["mock_run"] == claims(seed_jwt)["mock_run"] == a.id
+    plain = kalibrate_token(a)
+    assert plain.status_code == 200, plain.text
+    requests_jwt = plain.json()["access_token"]
+    assert claims(msal_jwt)["mock_run"] == claims(requests_jwt)["mock_run"] == a.id
 
     # MSAL read the run's discovery document, which sent it to the run's token endpoint.
     served = [(e["method"], e["path"], e["status"]) for e in a.events(kind="http.exchange")]
@@ -267,7 +267,7 @@ def test_tokens_events_and_acceptance_stay_in_their_run(mock, new_run):
     # A's tokens are good in A only; a default-namespace token is good in the default only.
     default_jwt = kalibrate_token(mock).json()["access_token"]
     assert "mock_run" not in claims(default_jwt)
-    for token in (msal_jwt, seed_jwt):
+    for token in (msal_jwt, requests_jwt):
         ok = status(a, token)
         assert ok.status_code == 200, ok.text
         assert ok.json()["token"] == token and ok.json()["clientId"] == READ_CLIENT[0]

@@ -59,7 +59,7 @@ class Env:
 
 
 def signature(secret, key_time, swapped=False):
-    """base64(HMAC-SHA1(key = "dd-MM-yy-HH" of key_time, message = secret)), as the seed says."""
+    """base64(HMAC-SHA1(key = "dd-MM-yy-HH" of key_time, message = secret)), as Knoema documents it (docs/providers/knoema.md#signed-header)."""
     key = key_time.strftime("%d-%m-%y-%H").encode()
     message = secret.encode()
     if swapped:

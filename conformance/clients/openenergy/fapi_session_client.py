@@ -1,4 +1,4 @@
-"""Well-behaved Open Energy client on ib1-openenergy-support's FAPISession (the seed's code):
+"""Well-behaved Open Energy client on ib1-openenergy-support's FAPISession (the package's documented code, docs/providers/openenergy.md#client-libraries):
 see common.Reader."""
 import common
 

@@ -69,7 +69,7 @@ class PushClient:
 
     # --- identity -------------------------------------------------------------------
     def login(self):
-        """One password grant (requests-oauthlib LegacyApplicationClient, as the seed)."""
+        """One password grant (requests-oauthlib LegacyApplicationClient, as in Opinum's documentation: docs/providers/opinum.md#client-libraries)."""
         oauth = OAuth2Session(client=LegacyApplicationClient(client_id=self.env.client_id), scope=self.scopes)
         oauth.verify = self.env.ca
         try:

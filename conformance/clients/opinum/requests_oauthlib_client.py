@@ -1,4 +1,4 @@
-"""Well-behaved Opinum client on requests-oauthlib's LegacyApplicationClient (the seed's code,
+"""Well-behaved Opinum client on requests-oauthlib's LegacyApplicationClient (Opinum's documented code,
 hardened): see common.PushClient."""
 import common
 

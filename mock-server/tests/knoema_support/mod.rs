@@ -1,5 +1,5 @@
 //! Helpers of the Knoema integration tests: the service URLs, clients that do not follow
-//! redirects, the signed header made as the seed says, and the events of the Knoema provider.
+//! redirects, the signed header made as Knoema documents it (docs/providers/knoema.md#signed-header), and the events of the Knoema provider.
 #![allow(dead_code)]
 
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! IoT Open's Lynx platform (shared/providers/iotopen.md): login with optional SMS 2FA, API
+//! IoT Open's Lynx platform (docs/providers/iotopen.md): login with optional SMS 2FA, API
 //! keys, OAuth 2 with a consent step, installation-scoped REST (installations, FunctionX,
 //! DeviceX, status, v3beta log) and the MQTT real-time API behind the shared gate
 //! (`crate::mqtt`), with one authorization for both ([`access`]).

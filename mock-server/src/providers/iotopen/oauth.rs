@@ -1,4 +1,4 @@
-//! OAuth 2 for third parties, with Lynx's consent step (seed: "users are asked if and what data
+//! OAuth 2 for third parties, with Lynx's consent step (docs/providers/iotopen.md#oauth-with-consent; IoT Open, https://iotopen.se/api-for-att-tillgangliggora-data/: "users are asked if and what data
 //! is to be shared ... the integrator gets access to the scope that the user chooses"). Lynx
 //! publishes no paths for this; the mock uses (*assumed*) `/api/v2/oauth2/...`, with consent as
 //! node-lynx's `ConsentOauth2Authorization` shows it (`POST /api/v2/oauth2/consent` → `{"redirect_to"}`).

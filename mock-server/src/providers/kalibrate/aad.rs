@@ -339,7 +339,7 @@ struct Seen {
     client_id: Option<String>,
 }
 
-/// The token endpoint's checks, in Azure AD's order (shared/providers/kalibrate.md).
+/// The token endpoint's checks, in Azure AD's order (docs/providers/kalibrate.md#token-endpoint-checks).
 fn check_request<'f>(
     k: &'f Fixtures,
     t: &str,

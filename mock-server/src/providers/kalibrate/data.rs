@@ -1,6 +1,6 @@
 //! The Kalibrate Data API: `GET /api/status`, queries over collections, and imports.
 //!
-//! In front of every route, as the real gateway: the User-Agent rule (seed: python-requests'
+//! In front of every route, as the real gateway: the User-Agent rule (docs/providers/kalibrate.md#user-agent-rule: python-requests'
 //! default agent is rejected, 403), then the bearer token (RS256 against our key, `iss` of a
 //! known tenant, `aud` of one of its APIs, `nbf`/`exp` on the virtual clock; 401 with
 //! `WWW-Authenticate: Bearer` otherwise). Error bodies follow Azure API Management:
@@ -180,9 +180,9 @@ pub fn admit(
     Ok(Caller { token, claims })
 }
 
-/// `GET /api/status` (seed): echoes what the gateway learned from the token.
+/// `GET /api/status` (docs/providers/kalibrate.md#status-endpoint): echoes what the gateway learned from the token.
 ///
-/// `tenantId` follows the seed's example, where it is the GUID that ends the audience
+/// `tenantId` follows Kalibrate's example (docs/providers/kalibrate.md#status-endpoint), where it is the GUID that ends the audience
 /// (`api://dev.data.thekalibratecloud.com/<guid>`: Kalibrate's id for the customer), not the
 /// Azure AD `tid`; an audience without a trailing GUID falls back to `tid`.
 pub async fn status(

@@ -15,7 +15,7 @@ pub struct Fixtures {
     #[serde(default)]
     pub tenants: Vec<Tenant>,
     /// The data API's gateway rejects requests whose User-Agent starts with one of these
-    /// (case-insensitive). Seed: the default of python-requests is rejected.
+    /// (case-insensitive). Kalibrate's gateway rejects python-requests' default (docs/providers/kalibrate.md#user-agent-rule).
     #[serde(default = "default_rejected_user_agents")]
     pub rejected_user_agents: Vec<String>,
     /// `expires_in` of issued tokens (Azure AD: 3599).

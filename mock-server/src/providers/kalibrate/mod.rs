@@ -1,4 +1,4 @@
-//! Kalibrate: the fuel-pricing Data API behind Azure AD (shared/providers/kalibrate.md).
+//! Kalibrate: the fuel-pricing Data API behind Azure AD (docs/providers/kalibrate.md).
 //!
 //! Two services: `login` (Azure AD v2.0 as login.microsoftonline.com: discovery, keys, instance
 //! discovery, client-credentials tokens as v1.0 RS256 JWTs) and `data` (the Data API).

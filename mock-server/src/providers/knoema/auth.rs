@@ -1,4 +1,4 @@
-//! Who is calling the data API (seed: three options). In order:
+//! Who is calling the data API (docs/providers/knoema.md#authentication: three options). In order:
 //! 1. the `Authorization` header: `Knoema {appId}:{hash}:1.2` (signed), `Knoema {appId}`
 //!    (client_id, assumed format), or `Bearer {token}` (OAuth);
 //! 2. `?access_token=` (OAuth, as the C# client sends it);

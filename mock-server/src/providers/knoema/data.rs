@@ -1,4 +1,4 @@
-//! The data endpoints the knoema Python package calls (shared/providers/knoema.md), over the
+//! The data endpoints the knoema Python package calls (docs/providers/knoema.md#data-api), over the
 //! fixture datasets and those uploaded since the last reset:
 //!
 //! - `GET /api/1.0/meta/dataset/{id}`, `.../dimension/{dim}`, `.../daterange`: metadata;

@@ -22,7 +22,7 @@ pub struct Fixtures {
     /// user at once (`auto-approve`, `auto-deny`). Tests switch it with `PUT /__admin/fixtures`.
     #[serde(default)]
     pub consent: Consent,
-    /// `expires_in` of access tokens (the seed's example: 86400).
+    /// `expires_in` of access tokens (Knoema's example: 86400; docs/providers/knoema.md#tokens).
     #[serde(default = "default_token_lifetime")]
     pub token_lifetime_seconds: i64,
     /// How long an authorization code may wait for its exchange (RFC 6749 §4.1.2: at most 10 minutes).
@@ -90,7 +90,7 @@ pub struct App {
     #[serde(default)]
     pub name: String,
     /// Redirect URIs registered in the app settings; when any are, `redirect_uri` must be one
-    /// of them exactly (seed). Empty: any absolute URI is accepted.
+    /// of them exactly (docs/providers/knoema.md#redirect-uri). Empty: any absolute URI is accepted.
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     /// The user who consents on the OAuth page (the owner of issued tokens).

@@ -1,11 +1,11 @@
 //! Knoema: the data API behind three access modes (anonymous, `client_id`, the HMAC-signed
 //! `Knoema` header) and OAuth 2 (implicit and code flows), as the `knoema` Python package and
-//! the C# and R clients use it (shared/providers/knoema.md, seed knoema-authentication.txt).
+//! the C# and R clients use it (docs/providers/knoema.md).
 //!
 //! One service, `knoema.api`, at knoema.com's real paths. The Python package takes only a host
 //! (`KNOEMA_HOST`) and calls paths from the root, so besides its prefix on the shared
 //! listeners (`/knoema/api`) the service has a listener of its own where it is served at the
-//! root: 127.0.0.1:8090 by default (DESIGN.md routing rule 4).
+//! root: 127.0.0.1:8090 by default (docs/services.md#a-services-own-listener).
 
 mod auth;
 mod data;

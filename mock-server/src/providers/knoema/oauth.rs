@@ -1,4 +1,4 @@
-//! Knoema's OAuth 2 (seed): the client flow (`response_type=token`, implicit) and the server
+//! Knoema's OAuth 2 (docs/providers/knoema.md#oauth): the client flow (`response_type=token`, implicit) and the server
 //! flow (`response_type=code`), both through a consent page, and the token endpoint.
 //!
 //! - `GET /oauth/authorize?response_type&client_id&redirect_uri&scope[&state]` checks the app

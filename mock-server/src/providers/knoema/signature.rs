@@ -1,13 +1,13 @@
 //! Knoema's credentials in the `Authorization` header, and the HMAC signature check.
 //!
-//! The signed header (seed; the Python, C# and R clients all send it):
+//! The signed header (docs/providers/knoema.md#signed-header; the Python, C# and R clients all send it):
 //! `Knoema {appId}:{base64(HMAC-SHA1(key = UTF-8 of the UTC time "dd-MM-yy-HH", message =
 //! UTF-8 of the app secret))}:1.2` — standard base64 with padding. The key is the *hour*, the
 //! message is the *secret*: the reverse of the usual HMAC habit, and the classic bug. The
 //! current and the previous UTC hour of the virtual clock are accepted (a request signed at
 //! 10:59:59 may arrive at 11:00:00); the comparison is constant-time.
 //!
-//! The seed also allows the app id alone in the header (format not public; assumed
+//! Knoema also allows the app id alone in the header (docs/providers/knoema.md#app-id; format not public; assumed
 //! `Knoema {appId}`), and OAuth tokens come as `Bearer`.
 //!
 //! When a signature fails, the real service answers only 403. [`diagnose`] works out why, for
@@ -26,7 +26,7 @@ use sha1::Sha1;
 pub enum Credentials {
     /// `Knoema {appId}:{hash}:{version}`
     Signed { app_id: String, hash: String, version: String },
-    /// `Knoema {appId}` (the seed's client_id in the header)
+    /// `Knoema {appId}` (the app id alone in the header: docs/providers/knoema.md#app-id)
     AppId(String),
     /// `Bearer {token}`
     Bearer(String),
@@ -343,7 +343,7 @@ mod tests {
 
     #[test]
     fn contract_test_vector() {
-        // shared/providers/knoema.md: secret s3cr3t at UTC 2024-01-02 03:xx.
+        // docs/providers/knoema.md#test-vector: secret s3cr3t at UTC 2024-01-02 03:xx.
         assert_eq!(hour_key(at("2024-01-02T03:41:00Z")), "02-01-24-03");
         assert_eq!(sign("s3cr3t", at("2024-01-02T03:41:00Z")), "b/6yWnLv5KieYNXaGNCYAjGxxhI=");
     }

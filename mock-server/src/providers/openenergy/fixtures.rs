@@ -3,7 +3,7 @@
 //! certificates, trusted proxies, and the data sets the resource server serves.
 //!
 //! A client certificate is registered to a software statement by its subject, as the directory
-//! issues them (`OU=<organisation id>, CN=<software statement id>`, shared/providers/openenergy.md),
+//! issues them (`OU=<organisation id>, CN=<software statement id>`, docs/providers/openenergy.md#registration-by-subject),
 //! or by its `x5t#S256` thumbprint listed under the statement.
 
 use std::collections::{BTreeMap, HashSet};

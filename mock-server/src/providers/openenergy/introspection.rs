@@ -4,7 +4,7 @@
 //! `token_type_hint`), which is what the package's `AccessTokenValidator` and
 //! `FAPISession.introspection_response` send.
 //!
-//! An active token is described with the directory's fields (shared/providers/openenergy.md):
+//! An active token is described with the directory's fields (docs/providers/openenergy.md#introspection):
 //! `active, client_id, scope, token_type, iat, exp, iss, cnf {x5t#S256}` and the organisation and
 //! software statement it was issued to. Unknown, expired (on the virtual clock), forgotten (the
 //! store is bounded) or revoked-certificate tokens are just `{"active": false}` (RFC 7662 §2.2).

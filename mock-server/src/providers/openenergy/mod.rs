@@ -1,4 +1,4 @@
-//! Open Energy (Icebreaker One's shared data under FAPI; shared/providers/openenergy.md).
+//! Open Energy (Icebreaker One's shared data under FAPI; docs/providers/openenergy.md).
 //!
 //! Three services, all on the mTLS listener, where the client certificate is requested and its
 //! chain checked against the dev CA, which plays the directory CA (certificates come from CSRs

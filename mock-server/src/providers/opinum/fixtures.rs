@@ -81,7 +81,7 @@ pub struct User {
     pub password: String,
     /// Accounts the user belongs to; the first is used unless the request selects another.
     pub accounts: Vec<i64>,
-    /// The Data Pusher right: needed for the `push-data` scope (seed).
+    /// The Data Pusher right: needed for the `push-data` scope (docs/providers/opinum.md#scopes).
     #[serde(default)]
     pub data_pusher: bool,
 }

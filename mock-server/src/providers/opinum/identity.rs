@@ -1,4 +1,4 @@
-//! The identity server: `POST /connect/token` (IdentityServer, identity.opinum.com, the seed's
+//! The identity server: `POST /connect/token` (IdentityServer, identity.opinum.com, Opinum's documented
 //! URL) and `POST /realms/opinum/protocol/openid-connect/token` (Keycloak, auth.opinum.com, Data
 //! Hub 7.0+). Grants `password` and `refresh_token`; client credentials in the form (what
 //! requests-oauthlib sends) or as HTTP Basic (what .NET's IdentityModel sends).

@@ -1,4 +1,4 @@
-//! Opinum Data Hub (shared/providers/opinum.md): the identity server (password and refresh
+//! Opinum Data Hub (docs/providers/opinum.md): the identity server (password and refresh
 //! grants, both the IdentityServer and the Keycloak token paths), the push service (standard,
 //! 2019 and custom formats) and the Data Hub API.
 
