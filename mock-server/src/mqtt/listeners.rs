@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
@@ -22,29 +22,12 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::relay::Gate;
-use super::transport::Transport;
+use super::relay::{Gate, Held};
+use super::transport::{Kind, Transport};
 use super::{MqttEndpoints, MqttOptions};
 
 /// The WebSocket path MQTT clients use (paho's default; IoT Open's `wss://lynx.iotopen.se/mqtt`).
 pub const WS_PATH: &str = "/mqtt";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Tcp,
-    Tls,
-    Ws,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Tcp => "tcp",
-            Kind::Tls => "tls",
-            Kind::Ws => "ws",
-        }
-    }
-}
 
 pub struct Bound {
     tcp: TcpListener,
@@ -163,20 +146,8 @@ async fn accept_loop(
                         return;
                     }
                 };
-            gate.serve(transport, kind, deadline, Held { _open: open, pending: Some(pending) }, shutdown).await;
+            gate.serve(transport, kind, deadline, Held::new(open, pending), shutdown).await;
         });
-    }
-}
-
-/// The slots a connection holds; the pending one is released once CONNECT is through.
-pub struct Held {
-    _open: OwnedSemaphorePermit,
-    pending: Option<OwnedSemaphorePermit>,
-}
-
-impl Held {
-    pub fn authenticated(&mut self) {
-        self.pending = None;
     }
 }
 

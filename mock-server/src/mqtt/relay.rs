@@ -32,16 +32,15 @@ use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
+use tokio::sync::{watch, OwnedSemaphorePermit};
 use tokio::time::Instant;
 
 use super::codec::{
     self, ConnectProtocol, ConnectReturnCode, DisconnectReasonCode, FrameError, Packet, SubscribeReasonCode, Version,
 };
 use super::engine::{EngineAddrs, NO_KEEP_ALIVE};
-use super::listeners::{Held, Kind};
 use super::space::Space;
-use super::transport::{Reader, Transport, Writer};
+use super::transport::{Kind, Reader, Transport, Writer};
 use super::{topics, Authority, Credentials, MqttOptions, Refusal, Session};
 use crate::journal::EventKind;
 use crate::state::Core;
@@ -64,6 +63,23 @@ pub struct Gate {
     v311: SocketAddr,
     v5: SocketAddr,
     max_packet: usize,
+}
+
+/// The slots a connection holds; the pending one is released once CONNECT is through.
+pub struct Held {
+    _open: OwnedSemaphorePermit,
+    pending: Option<OwnedSemaphorePermit>,
+}
+
+impl Held {
+    /// A connection's open slot and its pending one (in its handshake, before CONNECT).
+    pub fn new(open: OwnedSemaphorePermit, pending: OwnedSemaphorePermit) -> Held {
+        Held { _open: open, pending: Some(pending) }
+    }
+
+    pub fn authenticated(&mut self) {
+        self.pending = None;
+    }
 }
 
 /// Why a connection ended, and what to tell a 5 client first.
