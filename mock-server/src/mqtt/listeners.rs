@@ -22,7 +22,7 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::relay::{Gate, Held};
+use super::relay::{self, Gate, Held};
 use super::transport::{Kind, Transport};
 use super::{MqttEndpoints, MqttOptions};
 
@@ -146,7 +146,7 @@ async fn accept_loop(
                         return;
                     }
                 };
-            gate.serve(transport, kind, deadline, Held::new(open, pending), shutdown).await;
+            relay::serve(&gate, transport, kind, deadline, Held::new(open, pending), shutdown).await;
         });
     }
 }
