@@ -305,7 +305,10 @@ async fn api_status_echoes_the_token() {
     assert_eq!(body["issuer"], format!("https://sts.windows.net/{SANDPIT}/"));
     assert_eq!(body["version"], "1.0");
     assert_eq!(body["clientId"], READER.0);
-    assert_eq!(body["tenantId"], "c770a337-3c7e-4bbe-a8cb-2fbc9601b94f", "the GUID that ends the audience, as in Kalibrate's example (docs/providers/kalibrate.md#status-endpoint)");
+    assert_eq!(
+        body["tenantId"], "c770a337-3c7e-4bbe-a8cb-2fbc9601b94f",
+        "the GUID that ends the audience, as in Kalibrate's example (docs/providers/kalibrate.md#status-endpoint)"
+    );
     let exp = chrono::DateTime::from_timestamp(claims["exp"].as_i64().unwrap(), 0).unwrap();
     assert_eq!(body["expirationTime"], exp.format("%Y-%m-%dT%H:%M:%S+00:00").to_string());
     assert!(chrono::DateTime::parse_from_rfc3339(body["expirationTime"].as_str().unwrap()).is_ok());

@@ -290,7 +290,11 @@ async fn token_endpoint_errors() {
         let (status, body) = exchange(&server, &pairs).await;
         assert_eq!((status, body["error"].as_str()), (want_status, Some(want_error)), "{pairs:?}: {body}");
         if want_error == "incorrect_client_credentials" {
-            assert_eq!(body, serde_json::json!({"error": "incorrect_client_credentials"}), "exactly Knoema's documented body (docs/providers/knoema.md#token-endpoint)");
+            assert_eq!(
+                body,
+                serde_json::json!({"error": "incorrect_client_credentials"}),
+                "exactly Knoema's documented body (docs/providers/knoema.md#token-endpoint)"
+            );
         }
     }
     // None of those used the code up: it still works once.

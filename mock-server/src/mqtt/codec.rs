@@ -32,6 +32,8 @@ pub const PUBREL: u8 = 6;
 pub const SUBSCRIBE: u8 = 8;
 pub const SUBACK: u8 = 9;
 pub const UNSUBSCRIBE: u8 = 10;
+pub const UNSUBACK: u8 = 11;
+pub const PINGRESP: u8 = 13;
 pub const DISCONNECT: u8 = 14;
 pub const AUTH: u8 = 15;
 

@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::codec::{self, Version};
+use super::shutdown::stopped;
 use super::space::Space;
 
 /// Keep-alive the gate asks of the engine for connections whose client asked for none (0):
@@ -115,7 +116,7 @@ fn stop_on(task: JoinHandle<()>, mut shutdown: watch::Receiver<bool>) -> JoinHan
         let abort = task.abort_handle();
         tokio::select! {
             _ = task => {}
-            _ = super::stopped(&mut shutdown) => abort.abort(),
+            _ = stopped(&mut shutdown) => abort.abort(),
         }
     })
 }
@@ -185,7 +186,7 @@ impl Publisher {
             loop {
                 let message = tokio::select! {
                     m = rx.recv() => match m { Some(m) => m, None => return },
-                    _ = super::stopped(&mut shutdown) => return,
+                    _ = stopped(&mut shutdown) => return,
                 };
                 for attempt in 0..2 {
                     if connection.is_none() {

@@ -14,7 +14,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
@@ -22,30 +22,14 @@ use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, 
 use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
-use super::relay::Gate;
-use super::transport::Transport;
-use super::MqttOptions;
+use super::options::MqttOptions;
+use super::relay::{self, Gate, Held};
+use super::shutdown::stopped;
+use super::transport::{Kind, Transport};
 use crate::endpoints::{display_addr, MqttEndpoints};
 
 /// The WebSocket path MQTT clients use (paho's default; IoT Open's `wss://lynx.iotopen.se/mqtt`).
 pub const WS_PATH: &str = "/mqtt";
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Tcp,
-    Tls,
-    Ws,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Tcp => "tcp",
-            Kind::Tls => "tls",
-            Kind::Ws => "ws",
-        }
-    }
-}
 
 pub struct Bound {
     tcp: TcpListener,
@@ -136,7 +120,7 @@ async fn accept_loop(
                     continue;
                 }
             },
-            _ = super::stopped(&mut shutdown) => break,
+            _ = stopped(&mut shutdown) => break,
         };
         let (Ok(open), Ok(pending)) =
             (limits.open.clone().try_acquire_owned(), limits.pending.clone().try_acquire_owned())
@@ -164,20 +148,8 @@ async fn accept_loop(
                         return;
                     }
                 };
-            gate.serve(transport, kind, deadline, Held { _open: open, pending: Some(pending) }, shutdown).await;
+            relay::serve(&gate, transport, kind, deadline, Held::new(open, pending), shutdown).await;
         });
-    }
-}
-
-/// The slots a connection holds; the pending one is released once CONNECT is through.
-pub struct Held {
-    _open: OwnedSemaphorePermit,
-    pending: Option<OwnedSemaphorePermit>,
-}
-
-impl Held {
-    pub fn authenticated(&mut self) {
-        self.pending = None;
     }
 }
 

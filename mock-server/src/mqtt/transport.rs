@@ -20,6 +20,24 @@ use tokio_tungstenite::WebSocketStream;
 type Tls = TlsStream<TcpStream>;
 type Ws = WebSocketStream<TcpStream>;
 
+/// Which listener a connection came through; its name is the `transport` of journal events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Tcp,
+    Tls,
+    Ws,
+}
+
+impl Kind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Tcp => "tcp",
+            Kind::Tls => "tls",
+            Kind::Ws => "ws",
+        }
+    }
+}
+
 pub enum Transport {
     Tcp(TcpStream),
     Tls(Box<Tls>),

@@ -1,0 +1,83 @@
+//! The broker: the engine started once, the default namespace's listeners on the configured
+//! addresses, and the hub through which every run gets listeners of its own (on free ports)
+//! in front of the same engine.
+
+use std::sync::Arc;
+
+use anyhow::Result;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use super::engine::{Engine, EngineAddrs, Publisher};
+use super::listeners::{Bound, Limits};
+use super::options::MqttOptions;
+use super::relay::Gate;
+use super::space::Space;
+use crate::contract::Authority;
+use crate::endpoints::MqttEndpoints;
+use crate::namespace::Namespace;
+
+/// A running gate and engine.
+pub struct MqttRunning {
+    pub endpoints: MqttEndpoints,
+    pub tasks: Vec<JoinHandle<()>>,
+    /// For more namespaces in front of the same engine.
+    pub hub: MqttHub,
+}
+
+/// What a namespace needs to get MQTT listeners of its own in front of the server's engine.
+#[derive(Clone)]
+pub struct MqttHub {
+    engine: EngineAddrs,
+    publisher: Publisher,
+    tls: Arc<rustls::ServerConfig>,
+    limits: Limits,
+    /// The server's options, with every port 0.
+    options: MqttOptions,
+}
+
+impl MqttHub {
+    /// Binds TCP, TLS and WebSocket listeners on free ports (on the server's MQTT addresses)
+    /// for a namespace whose `authority` judges its clients, under `space` in the engine. They
+    /// stop when `shutdown` turns true or its sender is gone.
+    pub async fn open(
+        &self,
+        ns: Arc<Namespace>,
+        authority: Arc<dyn Authority>,
+        space: Space,
+        shutdown: watch::Receiver<bool>,
+    ) -> Result<(MqttEndpoints, Vec<JoinHandle<()>>)> {
+        let bound = Bound::bind(&self.options).await?;
+        let endpoints = bound.endpoints()?;
+        authority.attach(Arc::new(self.publisher.within(space.clone())));
+        let gate = Arc::new(Gate::new(ns, authority, space, &self.engine, &self.options));
+        Ok((endpoints, bound.spawn(gate, self.tls.clone(), self.limits.clone(), shutdown)))
+    }
+}
+
+/// Binds the public listeners, starts the engine and the accept loops.
+pub async fn start(
+    ns: Arc<Namespace>,
+    authority: Arc<dyn Authority>,
+    options: &MqttOptions,
+    shutdown: watch::Receiver<bool>,
+) -> Result<MqttRunning> {
+    let bound = Bound::bind(options).await?;
+    let engine = Engine::start(options.max_packet_bytes, options.max_connections, shutdown.clone()).await?;
+    authority.attach(Arc::new(engine.publisher.clone()));
+    let endpoints = bound.endpoints()?;
+    let mut tls = (*ns.tls.server_config).clone();
+    // Our HTTPS listener offers h2/http1.1; MQTT clients offer "mqtt" or nothing.
+    tls.alpn_protocols = Vec::new();
+    let tls = Arc::new(tls);
+    let limits = Limits::new(options);
+    let gate = Arc::new(Gate::new(ns, authority, Space::default_namespace(), &engine.addrs(), options));
+    let mut tasks = bound.spawn(gate, tls.clone(), limits.clone(), shutdown);
+    let mut free = options.clone();
+    for addr in [&mut free.tcp, &mut free.tls, &mut free.ws] {
+        addr.set_port(0);
+    }
+    let hub = MqttHub { engine: engine.addrs(), publisher: engine.publisher.clone(), tls, limits, options: free };
+    tasks.extend(engine.tasks);
+    Ok(MqttRunning { endpoints, tasks, hub })
+}

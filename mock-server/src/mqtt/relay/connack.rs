@@ -1,0 +1,118 @@
+//! The engine's side of CONNECT, and its CONNACK.
+//!
+//! The gate opens its own connection to the engine (its 3.1.1 or 5 port) and sends the CONNECT
+//! on, without the credentials (the engine does no authentication), and with keep-alive 0
+//! replaced by the largest one (rumqttd refuses 0); in a run, the client id and the will topic
+//! get the run's prefix. The engine's CONNACK goes back to the client as is. An engine that
+//! cannot be reached in time refuses the client as the server being unavailable (0x03; 0x88
+//! on 5); a CONNACK in which the engine refuses is journaled with the engine's code. Once
+//! through, the connection gives back its pending slot and is journaled as connected.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpStream;
+
+use super::connect::{Client, Hello, Rejected};
+use super::frames::read_stream_frame;
+use super::gate::Gate;
+use super::held::Held;
+use crate::journal::EventKind;
+use crate::mqtt::codec::{self, CodecError, ConnectReturnCode, Packet, Version};
+use crate::mqtt::engine::NO_KEEP_ALIVE;
+use crate::mqtt::transport::Writer;
+
+/// How long the engine may take to connect and answer.
+const ENGINE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sends the CONNECT on to the engine and the engine's CONNACK back to the client. Returns the
+/// engine connection and what the engine sent after its CONNACK.
+pub(super) async fn pass_on(
+    gate: &Gate,
+    transport: &'static str,
+    client: &Client,
+    hello: Hello,
+    writer: &mut Writer,
+    held: &mut Held,
+) -> Result<(TcpStream, BytesMut), Rejected> {
+    let version = client.version;
+    let addr = if version == Version::V5 { gate.v5 } else { gate.v311 };
+    let forwarded = forwarded(gate, version, hello);
+    let mut buf = BytesMut::with_capacity(4096);
+    let (engine, (connack, header_len)) =
+        match tokio::time::timeout(ENGINE_TIMEOUT, open(addr, forwarded, &mut buf)).await {
+            Ok(Ok(pair)) => pair,
+            Ok(Err(e)) => return Err(unavailable(client, e.to_string())),
+            Err(_) => return Err(unavailable(client, "timed out".to_owned())),
+        };
+    let code = codec::connack_code(&connack, header_len).unwrap_or(0xff);
+    if writer.write(connack.freeze()).await.is_err() {
+        return Err(Rejected::Left { client_id: client.client_id.clone() });
+    }
+    if code != 0 {
+        return Err(Rejected::Refused {
+            connack: None,
+            version: Some(version),
+            client_id: Some(client.client_id.clone()),
+            code,
+            reason: "the engine refused the CONNECT (e.g. empty client id without clean session)".to_owned(),
+        });
+    }
+    held.authenticated();
+    connected(gate, transport, client);
+    Ok((engine, buf))
+}
+
+/// The CONNECT as the engine gets it: no login, a keep-alive it accepts, the space's names.
+fn forwarded(gate: &Gate, version: Version, hello: Hello) -> Result<Bytes, CodecError> {
+    let Hello { mut connect, properties, mut will, will_properties } = hello;
+    if connect.keep_alive == 0 {
+        connect.keep_alive = NO_KEEP_ALIVE;
+    }
+    connect.client_id = gate.space.client_id(&connect.client_id);
+    if let Some(will) = will.as_mut() {
+        will.topic = Bytes::from(gate.space.inward(&String::from_utf8_lossy(&will.topic)));
+    }
+    codec::encode(version, Packet::Connect(connect, properties, will, will_properties, None))
+}
+
+/// Connects to the engine, sends it the CONNECT and reads its CONNACK.
+async fn open(
+    addr: SocketAddr,
+    forwarded: Result<Bytes, CodecError>,
+    buf: &mut BytesMut,
+) -> io::Result<(TcpStream, (BytesMut, usize))> {
+    let mut engine = TcpStream::connect(addr).await?;
+    let _ = engine.set_nodelay(true);
+    engine.write_all(&forwarded.map_err(io::Error::other)?).await?;
+    let connack = read_stream_frame(&mut engine, buf).await?;
+    Ok((engine, connack))
+}
+
+/// The client's CONNACK when the engine cannot be reached: server unavailable.
+fn unavailable(client: &Client, why: String) -> Rejected {
+    tracing::warn!("MQTT engine unavailable: {why}");
+    let v5 = client.version == Version::V5;
+    let code = if v5 { ConnectReturnCode::ServerUnavailable } else { ConnectReturnCode::ServiceUnavailable };
+    Rejected::Refused {
+        connack: Some(codec::connack(client.version, code)),
+        version: Some(client.version),
+        client_id: Some(client.client_id.clone()),
+        code: if v5 { 0x88 } else { 0x03 },
+        reason: format!("the engine is unavailable: {why}"),
+    }
+}
+
+fn connected(gate: &Gate, transport: &'static str, client: &Client) {
+    let Client { version, client_id, principal, .. } = client;
+    tracing::info!(transport, client_id = %client_id, principal = %principal, protocol = version.name(), "MQTT connected");
+    gate.record(EventKind::MqttConnected {
+        transport: transport.to_owned(),
+        protocol: version.name().to_owned(),
+        client_id: client_id.clone(),
+        principal: principal.clone(),
+    });
+}

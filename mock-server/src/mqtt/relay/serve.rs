@@ -1,0 +1,52 @@
+//! One connection's life. Its CONNECT is read and judged ([`connect`](super::connect)) and
+//! passed on to the engine ([`connack`](super::connack)); a connection refused there ends
+//! there. Then both directions run at once, client to engine and engine to client, until one
+//! of them ends or the server stops; the end is told to a 5 client (a DISCONNECT with a reason
+//! code, when the end has one), the connection closed and the disconnection journaled.
+
+use bytes::BytesMut;
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use super::conn::Conn;
+use super::connack::pass_on;
+use super::connect::accept;
+use super::downstream::downstream;
+use super::end::End;
+use super::gate::Gate;
+use super::held::Held;
+use super::upstream::upstream;
+use crate::mqtt::codec::DisconnectReasonCode;
+use crate::mqtt::shutdown::stopped;
+use crate::mqtt::transport::{Kind, Transport};
+
+/// Serves one connection until either side closes it or the server stops.
+pub async fn serve(
+    gate: &Gate,
+    transport: Transport,
+    kind: Kind,
+    deadline: Instant,
+    mut held: Held,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let name = kind.name();
+    let (mut reader, mut writer) = transport.split();
+    let mut inbuf = BytesMut::with_capacity(4096);
+    let (client, hello) = match accept(gate, name, &mut reader, &mut inbuf, deadline).await {
+        Ok(accepted) => accepted,
+        Err(rejected) => return rejected.close(gate, name, &mut writer).await,
+    };
+    let (engine, engine_buf) = match pass_on(gate, name, &client, hello, &mut writer, &mut held).await {
+        Ok(linked) => linked,
+        Err(rejected) => return rejected.close(gate, name, &mut writer).await,
+    };
+    let conn = Conn::new(client, name, writer);
+    let (engine_read, engine_write) = engine.into_split();
+    let end = tokio::select! {
+        end = upstream(gate, &conn, reader, inbuf, engine_write) => end,
+        end = downstream(gate, &conn, engine_read, engine_buf) => end,
+        _ = stopped(&mut shutdown) => End::telling("the server is shutting down", DisconnectReasonCode::ServerShuttingDown),
+    };
+    conn.close(end.disconnect).await;
+    gate.disconnected(conn.transport, Some(&conn.client_id), &end.reason);
+}
