@@ -227,11 +227,11 @@ impl FaultRule {
     }
 
     fn matches(&self, provider: &str, service: &str, method: &str, path: &str) -> bool {
-        self.provider.as_deref().map_or(true, |p| p == provider)
+        self.provider.as_deref().is_none_or(|p| p == provider)
             // A rule without a service is an HTTP rule: MQTT packets match only rules that name it.
             && self.service.as_deref().map_or(service != MQTT_SERVICE, |s| s == service)
-            && self.method.as_deref().map_or(true, |m| m.eq_ignore_ascii_case(method))
-            && self.route.as_deref().map_or(true, |r| route_matches(r, path))
+            && self.method.as_deref().is_none_or(|m| m.eq_ignore_ascii_case(method))
+            && self.route.as_deref().is_none_or(|r| route_matches(r, path))
     }
 }
 

@@ -38,6 +38,10 @@
 //! [`Namespace::proxy_url`] is the `HTTPS_PROXY` for clients that keep the providers' real URLs.
 //! The server stops when the `MockServer` is dropped.
 
+// Handlers return `Result<_, Response>`: the refusal is the answer, built once and sent; boxing
+// it would only add an allocation to every refusal.
+#![allow(clippy::result_large_err)]
+
 mod admin;
 mod assembly;
 mod bounded;

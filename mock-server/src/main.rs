@@ -25,7 +25,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve every provider (the default).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Validate a fixtures file and explain what is wrong (file, line, key, fix).
     CheckConfig { file: PathBuf },
     /// Manage the dev CA and certificates.
@@ -108,7 +108,7 @@ fn main() -> ExitCode {
         Some(Command::Certs(CertsCommand::SignCsr { csr, out, days, certs_dir })) => {
             certs_sign_csr(&csr, out.as_deref(), days, &certs_dir)
         }
-        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Serve(args)) => serve(*args),
         None => serve(cli.serve),
     }
 }

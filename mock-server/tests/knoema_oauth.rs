@@ -232,7 +232,9 @@ async fn code_flow_single_use_short_lived_codes_and_refresh() {
 async fn token_endpoint_errors() {
     let server = MockServer::start().await;
     let c = code(&server, REDIRECT, APP).await;
-    let cases: Vec<(Vec<(&str, &str)>, StatusCode, &str)> = vec![
+    // (form, status, error)
+    type Case<'a> = (Vec<(&'a str, &'a str)>, StatusCode, &'a str);
+    let cases: Vec<Case> = vec![
         (
             vec![("grant_type", "authorization_code"), ("client_id", APP), ("client_secret", "nope"), ("code", &c)],
             StatusCode::UNAUTHORIZED,

@@ -39,10 +39,10 @@ impl EventFilter {
     }
 
     pub(crate) fn matches(&self, e: &Event) -> bool {
-        self.since.map_or(true, |s| e.seq > s)
-            && self.provider.as_deref().map_or(true, |p| p == e.provider)
-            && self.service.as_deref().map_or(true, |s| s == e.service)
-            && self.kind.as_deref().map_or(true, |k| {
+        self.since.is_none_or(|s| e.seq > s)
+            && self.provider.as_deref().is_none_or(|p| p == e.provider)
+            && self.service.as_deref().is_none_or(|s| s == e.service)
+            && self.kind.as_deref().is_none_or(|k| {
                 let name = e.kind.name();
                 match k.strip_suffix('*') {
                     Some(prefix) => name.starts_with(prefix),

@@ -276,12 +276,10 @@ mod tests {
 
     #[test]
     fn filters_order_and_page() {
-        let docs = vec![
-            json!({"id": "1", "entityVariant": "Proposed", "price": 1.5, "status": {"exported": true}, "exportedTime": "2020-06-15T10:00:00Z"}),
+        let docs = [json!({"id": "1", "entityVariant": "Proposed", "price": 1.5, "status": {"exported": true}, "exportedTime": "2020-06-15T10:00:00Z"}),
             json!({"id": "2", "entityVariant": "proposed", "price": 2.5, "status": {"exported": false}, "exportedTime": "2020-07-01T10:00:00Z"}),
             json!({"id": "3", "entityVariant": "Own", "price": 0.5, "status": {"exported": true}, "exportedTime": "2020-05-01T10:00:00Z"}),
-            json!({"id": "4", "entityVariant": "Proposed", "price": 3.0, "status": {"exported": true}, "exportedTime": "2020-08-01T10:00:00Z"}),
-        ];
+            json!({"id": "4", "entityVariant": "Proposed", "price": 3.0, "status": {"exported": true}, "exportedTime": "2020-08-01T10:00:00Z"})];
         let ids = |q: &str| -> Vec<String> {
             parse(q).unwrap().run(docs.iter()).iter().map(|d| d["id"].as_str().unwrap().to_owned()).collect()
         };

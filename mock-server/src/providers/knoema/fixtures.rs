@@ -373,7 +373,7 @@ impl Dataset {
         for date in [&self.publication_date, &self.last_updated_on].into_iter().flatten() {
             if chrono::DateTime::parse_from_rfc3339(date).is_err() {
                 issues.push(
-                    Issue::new(format!("{key}"), format!("'{date}' is not a date-time"), "write 2024-10-22T00:00:00Z")
+                    Issue::new(key.to_string(), format!("'{date}' is not a date-time"), "write 2024-10-22T00:00:00Z")
                         .near(date.clone()),
                 );
             }

@@ -313,7 +313,7 @@ fn shown(s: &str) -> String {
 fn decode_any(hash: &str) -> Option<(Vec<u8>, &'static str)> {
     // Hex first: 40 hex digits are also valid base64, but a base64 hash of only hex digits is
     // next to impossible.
-    if !hash.is_empty() && hash.len() % 2 == 0 && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if !hash.is_empty() && hash.len().is_multiple_of(2) && hash.bytes().all(|b| b.is_ascii_hexdigit()) {
         let bytes =
             (0..hash.len()).step_by(2).map(|i| u8::from_str_radix(&hash[i..i + 2], 16)).collect::<Result<Vec<u8>, _>>();
         if let Ok(bytes) = bytes {

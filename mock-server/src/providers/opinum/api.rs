@@ -158,7 +158,7 @@ pub async fn delete_site(
     let r = admitted!(o, route, headers, q, body, "DELETE sites/{id}");
     let account = r.caller.claims.account;
     o.hub.with(|h| {
-        if !h.sites.get(&id).is_some_and(|s| s.account == account) {
+        if h.sites.get(&id).is_none_or(|s| s.account != account) {
             return not_found("site", id);
         }
         if h.sources.values().any(|s| s.site_id == id) {
@@ -259,7 +259,7 @@ pub async fn put_source(
         Err(e) => return bad(e),
     };
     o.hub.with(|h| {
-        if !h.sources.get(&id).is_some_and(|s| s.account == account) {
+        if h.sources.get(&id).is_none_or(|s| s.account != account) {
             return not_found("source", id);
         }
         save_source(h, account, id, source).map_or_else(|r| r, |s| ok(json!(s)))
@@ -296,7 +296,7 @@ pub async fn delete_source(
     let r = admitted!(o, route, headers, q, body, "DELETE sources/{id}");
     let account = r.caller.claims.account;
     o.hub.with(|h| {
-        if !h.sources.get(&id).is_some_and(|s| s.account == account) {
+        if h.sources.get(&id).is_none_or(|s| s.account != account) {
             return not_found("source", id);
         }
         h.sources.remove(&id);
@@ -322,7 +322,7 @@ pub async fn variables_of_source(
     let r = admitted!(o, route, headers, q, body, "GET variables/source/{sourceId}");
     let account = r.caller.claims.account;
     o.hub.with(|h| {
-        if !h.sources.get(&source_id).is_some_and(|s| s.account == account) {
+        if h.sources.get(&source_id).is_none_or(|s| s.account != account) {
             return not_found("source", source_id);
         }
         ok(json!(h.variables.values().filter(|v| v.source_id == source_id).collect::<Vec<_>>()))
@@ -369,7 +369,7 @@ pub async fn create_variable(
     };
     let account = r.caller.claims.account;
     o.hub.with(|h| {
-        if !h.sources.get(&source_id).is_some_and(|s| s.account == account) {
+        if h.sources.get(&source_id).is_none_or(|s| s.account != account) {
             return not_found("source", source_id);
         }
         if h.variables.len() >= MAX_OBJECTS {
@@ -466,7 +466,7 @@ pub async fn get_data(
     o.hub.with(|h| {
         let mut out = Vec::new();
         for id in &query.variables {
-            if !h.variables.get(id).is_some_and(|v| v.account == account) {
+            if h.variables.get(id).is_none_or(|v| v.account != account) {
                 return not_found("variable", *id);
             }
             if let Some(points) = h.points.get(id) {
@@ -499,7 +499,7 @@ pub async fn delete_data(
     o.hub.with(|h| {
         let mut results = Vec::new();
         for id in &variables {
-            if !h.variables.get(id).is_some_and(|v| v.account == account) {
+            if h.variables.get(id).is_none_or(|v| v.account != account) {
                 return not_found("variable", *id);
             }
             let series = h.points.entry(*id).or_default();

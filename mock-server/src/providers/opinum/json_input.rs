@@ -15,7 +15,7 @@ pub fn decode_text(headers: &HeaderMap, bytes: &[u8]) -> Result<String, String> 
             v.split(';').find_map(|p| p.trim().strip_prefix("charset=").map(|c| c.trim_matches('"').to_owned()))
         });
     let utf16 = |bytes: &[u8], big_endian: bool| -> Result<String, String> {
-        if bytes.len() % 2 != 0 {
+        if !bytes.len().is_multiple_of(2) {
             return Err("the UTF-16 body has an odd number of bytes".into());
         }
         let units = bytes.chunks_exact(2).map(|c| {
