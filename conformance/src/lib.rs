@@ -6,7 +6,7 @@
 pub mod certificate;
 pub mod checks;
 pub mod client;
-pub mod events;
+pub mod contract;
 pub mod expected;
 pub mod providers;
 pub mod report;

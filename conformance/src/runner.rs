@@ -10,8 +10,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::certificate;
-use crate::checks::{self, Outcome, Run, Severity};
-use crate::client::{self, ClientExit};
+use crate::checks;
+use crate::client;
+use crate::contract::{ClientExit, EventView, Outcome, Run, Severity, SUBJECT_VAR};
 use crate::expected::ExpectedFailures;
 use crate::providers;
 use crate::scenario::Scenario;
@@ -132,8 +133,15 @@ async fn run_one(target: &Target, scenario: &Scenario, options: &RunOptions) -> 
     match execute(target, scenario, options).await {
         Ok((client, events)) => {
             let profile = providers::find(&scenario.provider).expect("validated at load");
-            let run = Run { scenario, profile, client: &client, events: &events };
-            result.checks = scenario.checks.iter().map(|u| judge(&run, u, &options.expected)).collect();
+            let run = Run {
+                profile,
+                client: &client,
+                events: &events,
+                timeout_seconds: scenario.timeout_seconds,
+                expected_exit: scenario.expect.exit,
+                action_params: &scenario.action_params,
+            };
+            result.checks = scenario.checks.iter().map(|u| judge(&run, &scenario.id, u, &options.expected)).collect();
             result.client = client;
             result.status = overall(&result.checks);
         }
@@ -148,7 +156,7 @@ async fn execute(
     target: &Target,
     scenario: &Scenario,
     options: &RunOptions,
-) -> anyhow::Result<(ClientExit, Vec<crate::events::EventView>)> {
+) -> anyhow::Result<(ClientExit, Vec<EventView>)> {
     let dir = std::env::temp_dir().join(format!(
         "conformance-{}-{}",
         std::process::id(),
@@ -166,7 +174,7 @@ async fn execute_in(
     scenario: &Scenario,
     options: &RunOptions,
     dir: &std::path::Path,
-) -> anyhow::Result<(ClientExit, Vec<crate::events::EventView>)> {
+) -> anyhow::Result<(ClientExit, Vec<EventView>)> {
     let profile = providers::find(&scenario.provider).expect("validated at load");
     target.reset().await?;
     if let Some(fixtures) = &scenario.setup.fixtures {
@@ -217,7 +225,7 @@ async fn client_certificate(
     env: &BTreeMap<String, String>,
     dir: &std::path::Path,
 ) -> anyhow::Result<certificate::ClientCertificate> {
-    let subject = env.get(certificate::SUBJECT_VAR).map_or(certificate::DEFAULT_SUBJECT, String::as_str);
+    let subject = env.get(SUBJECT_VAR).map_or(certificate::DEFAULT_SUBJECT, String::as_str);
     let setup = &scenario.setup.client_certificate;
     match setup.issuer {
         certificate::Issuer::DevCa => {
@@ -233,10 +241,10 @@ async fn client_certificate(
     }
 }
 
-fn judge(run: &Run, use_: &crate::scenario::CheckUse, expected: &ExpectedFailures) -> CheckResult {
+fn judge(run: &Run, scenario: &str, use_: &crate::scenario::CheckUse, expected: &ExpectedFailures) -> CheckResult {
     let check = checks::find(&use_.name).expect("validated at load");
     let verdict = check.evaluate(run, &use_.params);
-    let listed = expected.find(&run.scenario.id, check.name());
+    let listed = expected.find(scenario, check.name());
     let (status, message) = match (verdict.outcome, check.severity(), listed) {
         (Outcome::Pass, _, None) => (Status::Passed, verdict.message),
         (Outcome::Pass, _, Some(_)) => (

@@ -33,7 +33,8 @@ use mock_server::config::{locate, toml_problem, ConfigError, Problem};
 use mock_server::FaultRule;
 use serde::Deserialize;
 
-use crate::checks::{self, Params};
+use crate::checks;
+use crate::contract::{ExitExpectation, Params};
 use crate::providers;
 
 /// The scenario files shipped with the runner, for `--scenarios` left unset.
@@ -55,15 +56,6 @@ impl Suite {
             Suite::Security => "security",
         }
     }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ExitExpectation {
-    /// Exit status 0.
-    Success,
-    /// Any non-zero exit status (not a time-out).
-    Failure,
 }
 
 #[derive(Debug, Deserialize)]

@@ -12,8 +12,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::Profile;
-use crate::events::EventView;
+use crate::contract::EventView;
+use crate::contract::Profile;
 
 pub const PROFILE: Profile = Profile {
     name: "iotopen",

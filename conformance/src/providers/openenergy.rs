@@ -11,9 +11,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::Profile;
-use crate::certificate::SUBJECT_VAR;
-use crate::events::EventView;
+use crate::contract::EventView;
+use crate::contract::Profile;
+use crate::contract::SUBJECT_VAR;
 
 pub const PROFILE: Profile =
     Profile { name: "openenergy", actions: &["read"], api_service: "data directory", is_token_request, client_env };

@@ -10,8 +10,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use super::Profile;
-use crate::events::EventView;
+use crate::contract::EventView;
+use crate::contract::Profile;
 
 pub const PROFILE: Profile =
     Profile { name: "opinum", actions: &["push"], api_service: "api push", is_token_request, client_env };

@@ -1,7 +1,7 @@
 //! `common.bearer-only-to-api`: an access token is presented only to the API it was issued for:
 //! not to the token endpoint, not to another host, never in a URL.
 
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct BearerOnlyToApi;
 

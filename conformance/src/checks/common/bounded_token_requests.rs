@@ -1,7 +1,7 @@
 //! `common.bounded-retries`: the client does not hammer the token endpoint: errors that retrying
 //! cannot fix (a wrong secret) are not retried in a loop.
 
-use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
+use crate::contract::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct BoundedTokenRequests;
 

@@ -1,8 +1,7 @@
 //! `common.client-outcome`: the client finishes within the time limit and its exit status says
 //! whether it succeeded, as the scenario expects.
 
-use crate::checks::{Check, Run, Verdict};
-use crate::scenario::ExitExpectation;
+use crate::contract::{Check, ExitExpectation, Params, Run, Verdict};
 
 pub struct ClientOutcome;
 
@@ -16,16 +15,16 @@ impl Check for ClientOutcome {
     fn clause(&self) -> &'static str {
         "Conformance environment contract (README): the exit status reports the action's outcome"
     }
-    fn evaluate(&self, run: &Run, _: &crate::checks::Params) -> Verdict {
+    fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let c = run.client;
         if c.timed_out {
             return Verdict::violated(format!(
                 "still running after {:.1} s: killed (looping or hanging?)",
-                run.scenario.timeout_seconds
+                run.timeout_seconds
             ));
         }
         let code = c.code.unwrap_or(-1);
-        match (run.scenario.expect.exit, code == 0) {
+        match (run.expected_exit, code == 0) {
             (ExitExpectation::Success, true) => Verdict::pass("exited 0 as expected"),
             (ExitExpectation::Failure, false) => Verdict::pass(format!("exited {code}: reported the failure")),
             (ExitExpectation::Success, false) => {

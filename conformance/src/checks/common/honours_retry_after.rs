@@ -1,7 +1,7 @@
 //! `common.honours-retry-after`: after a 429 or 503 carrying `Retry-After: N`, the client sends
 //! nothing to the same endpoint for N seconds.
 
-use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
+use crate::contract::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct HonoursRetryAfter;
 

@@ -6,7 +6,7 @@ mod client_outcome;
 mod honours_retry_after;
 mod secret_only_to_token_endpoint;
 
-use super::Check;
+use crate::contract::Check;
 
 pub fn all() -> Vec<&'static dyn Check> {
     vec![

@@ -1,7 +1,7 @@
 //! `common.secret-only-to-token-endpoint`: the client secret travels only in the token request's
 //! body or its HTTP Basic header: never in a URL, never in a header to another endpoint.
 
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct SecretOnlyToTokenEndpoint;
 

@@ -2,7 +2,7 @@
 //! the code; the client sends the code and works with the token it gets back.
 
 use super::iotopen;
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct CompletesSmsLogin;
 

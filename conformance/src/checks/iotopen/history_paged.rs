@@ -1,7 +1,7 @@
 //! `iotopen.history-paged`: the client reads a long history page by page (`limit` and
 //! `offset`) until it has every point, instead of trusting one page or the default limit.
 
-use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
+use crate::contract::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct HistoryPaged;
 
@@ -26,7 +26,7 @@ impl Check for HistoryPaged {
         // What there was to read: the action's points, or fewer when fewer were stored.
         let stored =
             super::iotopen(run, "mqtt.published").filter(|e| e.0["stored"].as_bool() == Some(true)).count() as u64;
-        let asked: u64 = run.scenario.action_params.get("points").and_then(|p| p.parse().ok()).unwrap_or(stored);
+        let asked: u64 = run.action_params.get("points").and_then(|p| p.parse().ok()).unwrap_or(stored);
         let points = asked.min(stored);
         if pages.is_empty() {
             if points == 0 {
@@ -36,7 +36,7 @@ impl Check for HistoryPaged {
         }
         let max = params.get("max_limit") as u64;
         let number =
-            |e: &crate::events::EventView, key: &str| e.0["query"][key].as_str().and_then(|v| v.parse::<u64>().ok());
+            |e: &crate::contract::EventView, key: &str| e.0["query"][key].as_str().and_then(|v| v.parse::<u64>().ok());
         let mut covered = Vec::new();
         for p in &pages {
             let Some(limit) = number(p, "limit") else {

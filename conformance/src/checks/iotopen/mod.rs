@@ -9,9 +9,9 @@ mod payload_format;
 mod resubscribes_after_drop;
 mod subscribes_within_installations;
 
-use super::Check;
-use crate::checks::Run;
-use crate::events::EventView;
+use crate::contract::Check;
+use crate::contract::EventView;
+use crate::contract::Run;
 
 pub fn all() -> Vec<&'static dyn Check> {
     vec![

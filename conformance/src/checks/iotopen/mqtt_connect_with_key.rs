@@ -2,7 +2,7 @@
 //! password (any user name), and the broker accepts it the first time.
 
 use super::iotopen;
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct MqttConnectWithKey;
 

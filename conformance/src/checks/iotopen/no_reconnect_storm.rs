@@ -2,7 +2,7 @@
 //! the client reports it instead of reconnecting in a loop.
 
 use super::iotopen;
-use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
+use crate::contract::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct NoReconnectStorm;
 

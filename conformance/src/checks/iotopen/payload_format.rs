@@ -2,7 +2,7 @@
 //! "msg": string?}` and nothing else, so the platform stores them.
 
 use super::iotopen;
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct PayloadFormat;
 

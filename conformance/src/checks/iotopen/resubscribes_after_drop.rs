@@ -2,7 +2,7 @@
 //! reconnects and subscribes again to everything it had, before it carries on.
 
 use super::iotopen;
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct ResubscribesAfterDrop;
 

@@ -2,7 +2,7 @@
 //! of the installations its key reaches; the broker never has to refuse a filter.
 
 use super::iotopen;
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct SubscribesWithinInstallations;
 

@@ -1,7 +1,7 @@
 //! `kalibrate.custom-user-agent`: the client sets its own User-Agent on data API calls; the
 //! gateway rejects python-requests' default.
 
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct CustomUserAgent;
 

@@ -6,7 +6,7 @@ mod status_called;
 mod token_by_client_credentials;
 mod token_reused;
 
-use super::Check;
+use crate::contract::Check;
 
 pub fn all() -> Vec<&'static dyn Check> {
     vec![
@@ -19,6 +19,6 @@ pub fn all() -> Vec<&'static dyn Check> {
 }
 
 /// Data API calls the gateway let through.
-fn authorized_calls<'r>(run: &'r crate::checks::Run) -> impl Iterator<Item = &'r crate::events::EventView> {
+fn authorized_calls<'r>(run: &'r crate::contract::Run) -> impl Iterator<Item = &'r crate::contract::EventView> {
     run.of_kind("api.authorized").filter(|e| e.provider() == "kalibrate")
 }

@@ -2,7 +2,7 @@
 //! the client gets a new token and carries on, instead of retrying the dead token.
 
 use super::authorized_calls;
-use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
+use crate::contract::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct ReacquiresAfterExpiry;
 

@@ -2,7 +2,7 @@
 //! gateway lets it through, as many times as the action asked.
 
 use super::authorized_calls;
-use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
+use crate::contract::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct StatusCalled;
 

@@ -1,7 +1,7 @@
 //! `kalibrate.token-by-client-credentials`: the client gets its token from Azure AD with the
 //! client-credentials grant, POSTing a form, and it is issued.
 
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct TokenByClientCredentials;
 

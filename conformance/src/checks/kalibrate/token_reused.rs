@@ -2,7 +2,7 @@
 //! Azure AD again for every call.
 
 use super::authorized_calls;
-use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
+use crate::contract::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct TokenReused;
 

@@ -2,7 +2,7 @@
 //! endpoint and the access token then opens the data API.
 
 use super::{calls_with_token, knoema};
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct CodeExchanged;
 

@@ -2,7 +2,7 @@
 //! authorization request and again in the token request.
 
 use super::knoema;
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct ExactRedirectUri;
 

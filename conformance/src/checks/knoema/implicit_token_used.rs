@@ -2,7 +2,7 @@
 //! redirect's fragment is read from there and opens the data API.
 
 use super::{calls_with_token, knoema};
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct ImplicitTokenUsed;
 

@@ -9,9 +9,9 @@ mod signature_construction;
 mod signature_utc_hour;
 mod signed_access;
 
-use super::Check;
-use crate::checks::Run;
-use crate::events::EventView;
+use crate::contract::Check;
+use crate::contract::EventView;
+use crate::contract::Run;
 
 pub fn all() -> Vec<&'static dyn Check> {
     vec![

@@ -1,7 +1,7 @@
 //! `knoema.oauth-state`: every authorization request carries an unguessable `state`, new for
 //! each request, which binds the answer to the browser session that asked.
 
-use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
+use crate::contract::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct OauthState;
 

@@ -3,7 +3,7 @@
 //! made in, and never replays a header made for an hour that is now gone.
 
 use super::{knoema, signature_denials, signed_calls};
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct SignatureAcrossRollover;
 

@@ -2,7 +2,7 @@
 //! in standard base64, with `:1.2` at the end: no refusal for anything but the hour.
 
 use super::{signature_cause, signature_denials, HOUR_CAUSES};
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct SignatureConstruction;
 

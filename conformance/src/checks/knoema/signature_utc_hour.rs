@@ -1,7 +1,7 @@
 //! `knoema.signature-utc-hour`: the key is the hour in UTC, whatever the machine's time zone.
 
 use super::{signature_cause, signature_denials, signed_calls, HOUR_CAUSES};
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct SignatureUtcHour;
 

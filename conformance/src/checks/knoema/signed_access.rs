@@ -1,7 +1,7 @@
 //! `knoema.signed-access`: the client reaches the private dataset with the signed header.
 
 use super::{signature_denials, signed_calls};
-use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
+use crate::contract::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct SignedAccess;
 

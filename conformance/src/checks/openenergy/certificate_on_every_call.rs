@@ -2,7 +2,7 @@
 //! handshake of the token request and of every resource call: it authenticates the client
 //! (`tls_client_auth`) and the token is bound to it.
 
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct CertificateOnEveryCall;
 

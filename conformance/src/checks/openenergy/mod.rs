@@ -9,9 +9,9 @@ mod sends_interaction_id;
 mod token_only_over_mtls;
 mod token_reused_until_expiry;
 
-use super::Check;
-use crate::checks::Run;
-use crate::events::EventView;
+use crate::contract::Check;
+use crate::contract::EventView;
+use crate::contract::Run;
 
 pub fn all() -> Vec<&'static dyn Check> {
     vec![

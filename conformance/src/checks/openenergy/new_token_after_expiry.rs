@@ -2,7 +2,7 @@
 //! the client gets a new one before calling again, instead of presenting the dead token.
 
 use super::oe;
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct NewTokenAfterExpiry;
 

@@ -3,7 +3,7 @@
 //! resource call without a token, and it reports the failure (with `common.client-outcome`).
 
 use super::{oe, resource_calls};
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct NoCallsAfterRefusal;
 

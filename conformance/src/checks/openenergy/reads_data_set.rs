@@ -2,7 +2,7 @@
 //! data provider lets it through, as many times as the action asked.
 
 use super::oe;
-use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
+use crate::contract::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct ReadsDataSet;
 

@@ -2,7 +2,7 @@
 //! Authorization header of calls over the mTLS listener: never in a query string, never to an
 //! endpoint that cannot check the certificate it is bound to.
 
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct TokenOnlyOverMtls;
 

@@ -2,7 +2,7 @@
 //! reused for every call while it lives, rather than one token request (and handshake) per call.
 
 use super::oe;
-use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
+use crate::contract::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct TokenReusedUntilExpiry;
 

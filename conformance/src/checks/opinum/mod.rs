@@ -8,9 +8,9 @@ mod renews_before_expiry;
 mod standard_push_accepted;
 mod token_reused;
 
-use super::Check;
-use crate::checks::Run;
-use crate::events::EventView;
+use crate::contract::Check;
+use crate::contract::EventView;
+use crate::contract::Run;
 
 pub fn all() -> Vec<&'static dyn Check> {
     vec![

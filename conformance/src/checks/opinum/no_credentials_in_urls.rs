@@ -1,7 +1,7 @@
 //! `opinum.no-credentials-in-urls`: neither the client secret, the user's password nor a token
 //! ever appears in a URL (path or query string), where proxies and server logs keep it.
 
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct NoCredentialsInUrls;
 

@@ -3,7 +3,7 @@
 //! (`push.unmapped`), so the suite reports the data a real deployment would silently lose.
 
 use super::opinum;
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct NoDataLost;
 

@@ -3,7 +3,7 @@
 //! failing or retrying the dead token.
 
 use super::{authorized_calls, expired_denials, opinum};
-use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
+use crate::contract::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct ReacquiresAfter401;
 

@@ -3,7 +3,7 @@
 //! with an expired token.
 
 use super::{expired_denials, opinum};
-use crate::checks::{Check, Params, Run, Verdict};
+use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct RenewsBeforeExpiry;
 

@@ -2,7 +2,7 @@
 //! (`POST push/api/data`, a JSON array of series) and they are stored in an existing variable.
 
 use super::opinum;
-use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
+use crate::contract::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct StandardPushAccepted;
 

@@ -2,7 +2,7 @@
 //! logging in again for each.
 
 use super::{authorized_calls, opinum};
-use crate::checks::{Check, ParamSpec, Params, Run, Verdict};
+use crate::contract::{Check, ParamSpec, Params, Run, Verdict};
 
 pub struct TokenReused;
 
