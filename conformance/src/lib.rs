@@ -6,9 +6,11 @@
 pub mod certificate;
 pub mod checks;
 pub mod client;
+pub mod common_checks;
 pub mod contract;
 pub mod expected;
 pub mod providers;
+pub mod registry;
 pub mod report;
 pub mod runner;
 pub mod scenario;

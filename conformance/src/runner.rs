@@ -10,11 +10,10 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::certificate;
-use crate::checks;
 use crate::client;
 use crate::contract::{ClientExit, EventView, Outcome, Run, Severity, SUBJECT_VAR};
 use crate::expected::ExpectedFailures;
-use crate::providers;
+use crate::registry;
 use crate::scenario::Scenario;
 use crate::target::Target;
 
@@ -132,7 +131,7 @@ async fn run_one(target: &Target, scenario: &Scenario, options: &RunOptions) -> 
     };
     match execute(target, scenario, options).await {
         Ok((client, events)) => {
-            let profile = providers::find(&scenario.provider).expect("validated at load");
+            let profile = registry::profile(&scenario.provider).expect("validated at load");
             let run = Run {
                 profile,
                 client: &client,
@@ -175,7 +174,7 @@ async fn execute_in(
     options: &RunOptions,
     dir: &std::path::Path,
 ) -> anyhow::Result<(ClientExit, Vec<EventView>)> {
-    let profile = providers::find(&scenario.provider).expect("validated at load");
+    let profile = registry::profile(&scenario.provider).expect("validated at load");
     target.reset().await?;
     if let Some(fixtures) = &scenario.setup.fixtures {
         target.replace_fixtures(fixtures).await?;
@@ -242,7 +241,7 @@ async fn client_certificate(
 }
 
 fn judge(run: &Run, scenario: &str, use_: &crate::scenario::CheckUse, expected: &ExpectedFailures) -> CheckResult {
-    let check = checks::find(&use_.name).expect("validated at load");
+    let check = registry::check(&use_.name).expect("validated at load");
     let verdict = check.evaluate(run, &use_.params);
     let listed = expected.find(scenario, check.name());
     let (status, message) = match (verdict.outcome, check.severity(), listed) {

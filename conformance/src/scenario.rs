@@ -33,9 +33,8 @@ use mock_server::config::{locate, toml_problem, ConfigError, Problem};
 use mock_server::FaultRule;
 use serde::Deserialize;
 
-use crate::checks;
 use crate::contract::{ExitExpectation, Params};
-use crate::providers;
+use crate::registry;
 
 /// The scenario files shipped with the runner, for `--scenarios` left unset.
 pub const EMBEDDED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/embedded_scenarios.rs"));
@@ -147,8 +146,8 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ConfigError> {
     };
     let mut problems = Vec::new();
 
-    let Some(profile) = providers::find(&raw.provider) else {
-        let known: Vec<&str> = providers::all().iter().map(|p| p.name).collect();
+    let Some(profile) = registry::profile(&raw.provider) else {
+        let known: Vec<&str> = registry::profiles().map(|p| p.name).collect();
         return Err(fail(vec![problem(
             "provider",
             Some(&raw.provider),
@@ -245,7 +244,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ConfigError> {
             ));
             continue;
         };
-        let Some(check) = checks::find(&check_name) else {
+        let Some(check) = registry::check(&check_name) else {
             problems.push(problem(
                 &format!("{key}.name"),
                 Some(&check_name),
