@@ -1,61 +1,15 @@
-//! Scenarios: TOML files under `fixtures/scenarios/<provider>/`, one scenario per file.
-//!
-//! ```toml
-//! title = "The token endpoint answers 503 with Retry-After once"
-//! provider = "kalibrate"
-//! suite = "robustness"                    # basic | robustness | security
-//! action = { name = "status", calls = 2 } # CONFORMANCE_ACTION=status, CONFORMANCE_CALLS=2
-//! timeout_seconds = 10
-//! expect = { exit = "success" }            # or "failure"
-//!
-//! [setup]
-//! fixtures = """..."""                     # optional TOML replacing the server's fixtures
-//! fixtures_patch = """[opinum]\ntoken_lifetime_seconds = 2"""  # merged into them instead;
-//!                                          # {client_cert_thumbprint} / {client_cert_serial} are
-//!                                          # replaced by the run's client certificate's
-//! client_certificate = { issuer = "self-signed" }  # default: signed by the dev CA
-//! clock = { advance_seconds = 0 }          # a step before the client starts
-//! env = { KALIBRATE_CLIENT_SECRET = "wrong" }
-//! [[setup.faults]]                         # mock-server fault rules; advance_clock_seconds
-//! service = "login"                        # steps the clock while the client runs
-//! action = { status = 503, headers = { Retry-After = "1" } }
-//!
-//! [[checks]]
-//! name = "common.honours-retry-after"      # plus the check's parameters
-//! ```
-//! A file that does not parse or names an unknown check, parameter or action is reported with
-//! its file, line, key and a fix, before anything runs.
+//! Reads one scenario file: the TOML as written, then every problem in it (unknown provider,
+//! action, check or parameter, bad fault rule or fixtures), each with its line, key and fix.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use mock_server::config::{locate, toml_problem, ConfigError, Problem};
-use mock_server::FaultRule;
 use serde::Deserialize;
 
-use crate::contract::{ExitExpectation, Params};
+use super::model::{CheckUse, Expect, Scenario, Setup, Suite};
+use crate::contract::Params;
 use crate::registry;
-
-/// The scenario files shipped with the runner, for `--scenarios` left unset.
-pub const EMBEDDED: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/embedded_scenarios.rs"));
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Suite {
-    Basic,
-    Robustness,
-    Security,
-}
-
-impl Suite {
-    pub fn name(self) -> &'static str {
-        match self {
-            Suite::Basic => "basic",
-            Suite::Robustness => "robustness",
-            Suite::Security => "security",
-        }
-    }
-}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -76,61 +30,6 @@ struct File {
 
 fn default_timeout() -> f64 {
     10.0
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Expect {
-    pub exit: ExitExpectation,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Setup {
-    /// Fixtures (TOML) served for this scenario instead of the server's own.
-    pub fixtures: Option<String>,
-    /// TOML merged into the fixtures (after `fixtures`), placeholders
-    /// `{client_cert_thumbprint}` and `{client_cert_serial}` replaced first.
-    pub fixtures_patch: Option<String>,
-    /// How the run's client certificate is made (default: signed by the dev CA, 365 days).
-    #[serde(default)]
-    pub client_certificate: crate::certificate::CertificateSetup,
-    #[serde(default)]
-    pub faults: Vec<FaultRule>,
-    pub clock: Option<ClockStep>,
-    /// Overrides of the client's environment.
-    #[serde(default)]
-    pub env: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClockStep {
-    pub advance_seconds: i64,
-}
-
-#[derive(Debug, Clone)]
-pub struct CheckUse {
-    pub name: String,
-    pub params: Params,
-}
-
-#[derive(Debug, Clone)]
-pub struct Scenario {
-    /// `<provider>/<file stem>`, e.g. `kalibrate/robustness-token-503`.
-    pub id: String,
-    pub file: PathBuf,
-    pub title: String,
-    pub description: String,
-    pub provider: String,
-    pub suite: Suite,
-    pub action: String,
-    /// The action's parameters, exported as `CONFORMANCE_<NAME>`.
-    pub action_params: BTreeMap<String, String>,
-    pub timeout_seconds: f64,
-    pub expect: Expect,
-    pub setup: Setup,
-    pub checks: Vec<CheckUse>,
 }
 
 /// Parses one scenario file's text.
@@ -294,81 +193,6 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ConfigError> {
 pub fn patch_table(text: &str, thumbprint: &str, serial: &str) -> Result<toml::Table, toml::de::Error> {
     text.replace("{client_cert_thumbprint}", thumbprint).replace("{client_cert_serial}", serial).parse::<toml::Table>()
 }
-
-/// Loads every `*.toml` below `dir` (or the embedded scenarios), sorted by suite then id.
-/// All files are checked; the error lists every bad one.
-pub fn load_scenarios(dir: Option<&Path>) -> Result<Vec<Scenario>, Vec<ConfigError>> {
-    let mut sources: Vec<(PathBuf, String)> = Vec::new();
-    let mut errors = Vec::new();
-    match dir {
-        None => sources.extend(EMBEDDED.iter().map(|(p, t)| (PathBuf::from(p), (*t).to_owned()))),
-        Some(dir) => {
-            let mut files = Vec::new();
-            collect_toml(dir, &mut files);
-            if files.is_empty() {
-                errors.push(ConfigError {
-                    file: dir.display().to_string(),
-                    problems: vec![Problem {
-                        line: None,
-                        key: String::new(),
-                        message: "no scenario files (*.toml) here".into(),
-                        hint: "point --scenarios at a folder such as fixtures/scenarios".into(),
-                    }],
-                });
-            }
-            for f in files {
-                match std::fs::read_to_string(&f) {
-                    Ok(text) => sources.push((f, text)),
-                    Err(e) => errors.push(ConfigError {
-                        file: f.display().to_string(),
-                        problems: vec![Problem {
-                            line: None,
-                            key: String::new(),
-                            message: format!("cannot read: {e}"),
-                            hint: String::new(),
-                        }],
-                    }),
-                }
-            }
-        }
-    }
-    let mut scenarios = Vec::new();
-    for (path, text) in sources {
-        match parse(&path, &text) {
-            Ok(s) => scenarios.push(s),
-            Err(e) => errors.push(e),
-        }
-    }
-    if !errors.is_empty() {
-        return Err(errors);
-    }
-    scenarios.sort_by(|a, b| (&a.provider, a.suite, &a.id).cmp(&(&b.provider, b.suite, &b.id)));
-    Ok(scenarios)
-}
-
-fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
-    let mut entries: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            collect_toml(&path, out);
-        } else if path.extension().is_some_and(|e| e == "toml") {
-            out.push(path);
-        }
-    }
-}
-
-/// `kalibrate` selects a provider's scenarios, `kalibrate/basic` one suite of them.
-pub fn select<'a>(scenarios: &'a [Scenario], suite: &str) -> Vec<&'a Scenario> {
-    let (provider, suite_name) = suite.split_once('/').map_or((suite, None), |(p, s)| (p, Some(s)));
-    scenarios
-        .iter()
-        .filter(|s| provider == "all" || s.provider == provider)
-        .filter(|s| suite_name.is_none_or(|n| s.suite.name() == n || s.id == suite))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -383,13 +207,6 @@ expect = { exit = "success" }
 [[checks]]
 name = "common.client-outcome"
 "#;
-
-    #[test]
-    fn embedded_scenarios_all_load() {
-        let scenarios = load_scenarios(None)
-            .unwrap_or_else(|e| panic!("{}", e.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")));
-        assert!(scenarios.len() >= 8, "{}", scenarios.len());
-    }
 
     #[test]
     fn a_good_file_parses() {
