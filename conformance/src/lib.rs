@@ -9,12 +9,15 @@ pub mod client;
 pub mod common_checks;
 pub mod contract;
 pub mod expected;
+pub mod judge;
 pub mod providers;
 pub mod registry;
 pub mod report;
+pub mod results;
 pub mod runner;
 pub mod scenario;
 pub mod target;
 
-pub use runner::{run_suite, RunOptions, SuiteResult};
+pub use results::SuiteResult;
+pub use runner::{run_suite, RunOptions};
 pub use scenario::{load_scenarios, Scenario};
