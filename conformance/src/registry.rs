@@ -1,5 +1,5 @@
 //! The providers the runner knows and the checks there are, both read off one table, so that a
-//! provider is added in one place: its folder, and its line in [`PROVIDERS`].
+//! provider is added in one place: its folder, and its line in `PROVIDERS`.
 
 use crate::common_checks;
 use crate::contract::{Check, Profile, Provider};

@@ -2,8 +2,8 @@
 //! (`journal.rs`), one file per check, and its registration (`mod.rs`), which the registry lists.
 //! A provider's folder imports only the check contract.
 
-pub mod iotopen;
-pub mod kalibrate;
-pub mod knoema;
-pub mod openenergy;
-pub mod opinum;
+pub(crate) mod iotopen;
+pub(crate) mod kalibrate;
+pub(crate) mod knoema;
+pub(crate) mod openenergy;
+pub(crate) mod opinum;
