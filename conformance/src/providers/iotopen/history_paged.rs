@@ -1,7 +1,8 @@
 //! `iotopen.history-paged`: the client reads a long history page by page (`limit` and
 //! `offset`) until it has every point, instead of trusting one page or the default limit.
 
-use crate::contract::{Check, ParamSpec, Params, Run, Verdict};
+use super::journal::iotopen;
+use crate::contract::{Check, EventView, ParamSpec, Params, Run, Verdict};
 
 pub struct HistoryPaged;
 
@@ -24,9 +25,7 @@ impl Check for HistoryPaged {
             .filter(|e| e.provider() == "iotopen" && e.path().contains("/api/v3beta/log/") && e.status() == 200)
             .collect();
         // What there was to read: the action's points, or fewer when fewer were stored.
-        let stored = super::journal::iotopen(run, "mqtt.published")
-            .filter(|e| e.0["stored"].as_bool() == Some(true))
-            .count() as u64;
+        let stored = iotopen(run, "mqtt.published").filter(|e| e.0["stored"].as_bool() == Some(true)).count() as u64;
         let asked: u64 = run.action_params.get("points").and_then(|p| p.parse().ok()).unwrap_or(stored);
         let points = asked.min(stored);
         if pages.is_empty() {
@@ -36,8 +35,7 @@ impl Check for HistoryPaged {
             return Verdict::violated(format!("the history API was not read ({points} point(s) stored)"));
         }
         let max = params.get("max_limit") as u64;
-        let number =
-            |e: &crate::contract::EventView, key: &str| e.0["query"][key].as_str().and_then(|v| v.parse::<u64>().ok());
+        let number = |e: &EventView, key: &str| e.0["query"][key].as_str().and_then(|v| v.parse::<u64>().ok());
         let mut covered = Vec::new();
         for p in &pages {
             let Some(limit) = number(p, "limit") else {

@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::contract::EventView;
-use crate::contract::Profile;
+use crate::contract::{EventView, Profile};
 
 pub const PROFILE: Profile =
     Profile { name: "kalibrate", actions: &["status"], api_service: "data", is_token_request, client_env };

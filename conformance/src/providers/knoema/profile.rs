@@ -12,8 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::contract::EventView;
-use crate::contract::Profile;
+use crate::contract::{listener_root, EventView, Profile};
 
 pub const PROFILE: Profile = Profile {
     name: "knoema",
@@ -35,7 +34,7 @@ fn client_env(endpoints: &Value, fixtures: &Value) -> Result<BTreeMap<String, St
         true => host.strip_prefix("http://").unwrap_or(host),
         false => host,
     };
-    let https = crate::contract::listener_root(endpoints, "https")?;
+    let https = listener_root(endpoints, "https")?;
     let apps = fixtures["knoema"]["apps"].as_array().cloned().unwrap_or_default();
     let app = apps
         .iter()

@@ -1,7 +1,7 @@
 //! `knoema.signature-construction`: the hash is HMAC-SHA1 keyed by the hour, over the app secret,
 //! in standard base64, with `:1.2` at the end: no refusal for anything but the hour.
 
-use super::journal::{signature_cause, signature_denials, HOUR_CAUSES};
+use super::journal::{signature_cause, signature_denials, signed_calls, HOUR_CAUSES};
 use crate::contract::{Check, Params, Run, Verdict};
 
 pub struct SignatureConstruction;
@@ -27,7 +27,7 @@ impl Check for SignatureConstruction {
             ))
             .with(bad);
         }
-        if super::journal::signed_calls(run).next().is_none() && signature_denials(run).next().is_none() {
+        if signed_calls(run).next().is_none() && signature_denials(run).next().is_none() {
             return Verdict::not_applicable("no signed request was made");
         }
         Verdict::pass("every signature was built the way Knoema checks it")

@@ -11,9 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::contract::EventView;
-use crate::contract::Profile;
-use crate::contract::SUBJECT_VAR;
+use crate::contract::{EventView, Profile, SUBJECT_VAR};
 
 pub const PROFILE: Profile =
     Profile { name: "openenergy", actions: &["read"], api_service: "data directory", is_token_request, client_env };

@@ -2,7 +2,7 @@
 //! correlation id the data provider echoes and both sides log.
 
 use super::journal::resource_calls;
-use crate::contract::{Check, Params, Run, Verdict};
+use crate::contract::{Check, EventView, Params, Run, Verdict};
 
 pub struct SendsInteractionId;
 
@@ -20,9 +20,8 @@ impl Check for SendsInteractionId {
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let calls: Vec<_> = resource_calls(run).collect();
-        let has = |e: &&crate::contract::EventView| {
-            e.0["headers"].as_array().is_some_and(|h| h.iter().any(|n| n.as_str() == Some(HEADER)))
-        };
+        let has =
+            |e: &&EventView| e.0["headers"].as_array().is_some_and(|h| h.iter().any(|n| n.as_str() == Some(HEADER)));
         let without: Vec<_> = calls.iter().copied().filter(|e| !has(e)).collect();
         if let Some(first) = without.first() {
             return Verdict::violated(format!(

@@ -2,7 +2,7 @@
 //! grant and asks for both `datahub-api` and `push-data`, as Opinum's own connectors do.
 
 use super::journal::opinum;
-use crate::contract::{Check, Params, Run, Verdict};
+use crate::contract::{Check, EventView, Params, Run, Verdict};
 
 pub struct PasswordGrantBothScopes;
 
@@ -35,7 +35,7 @@ impl Check for PasswordGrantBothScopes {
             return Verdict::violated(format!("the first token came by grant {:?}, not password", first.str("grant")))
                 .with([*first]);
         }
-        let scopes = |e: &crate::contract::EventView| -> Vec<String> {
+        let scopes = |e: &EventView| -> Vec<String> {
             e.0["scopes"].as_array().into_iter().flatten().filter_map(|s| s.as_str().map(str::to_owned)).collect()
         };
         if let Some(short) = issued

@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::contract::EventView;
-use crate::contract::Profile;
+use crate::contract::{EventView, Profile};
 
 pub const PROFILE: Profile =
     Profile { name: "opinum", actions: &["push"], api_service: "api push", is_token_request, client_env };
