@@ -9,8 +9,14 @@ use crate::providers::{iotopen, kalibrate, knoema, openenergy, opinum};
 /// registers with one line here, `<name>::PROVIDER`: the profile and checks its folder's
 /// `mod.rs` declares (the folder itself is a `mod` line in `providers/mod.rs`). Its scenarios'
 /// `provider`, its checks' names, `conformance checks` and the README table follow from it.
-static PROVIDERS: &[Provider] =
-    &[kalibrate::PROVIDER, opinum::PROVIDER, openenergy::PROVIDER, knoema::PROVIDER, iotopen::PROVIDER];
+#[rustfmt::skip] // One provider a line, so that adding one is adding a line.
+static PROVIDERS: &[Provider] = &[
+    kalibrate::PROVIDER,
+    opinum::PROVIDER,
+    openenergy::PROVIDER,
+    knoema::PROVIDER,
+    iotopen::PROVIDER,
+];
 
 /// Every provider's profile, in the table's order.
 pub fn profiles() -> impl Iterator<Item = &'static Profile> {
