@@ -11,9 +11,6 @@ use anyhow::{Context, Result};
 use rcgen::{CertificateParams, DnType, KeyPair};
 use serde::Deserialize;
 
-/// The variable of a profile's environment that names the certificate subject.
-pub const SUBJECT_VAR: &str = "CONFORMANCE_CERT_SUBJECT";
-
 /// `CN=conformance-client` when the profile names no subject.
 pub const DEFAULT_SUBJECT: &str = "CN=conformance-client";
 

@@ -6,22 +6,13 @@ use std::collections::BTreeMap;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
 use tokio::io::AsyncReadExt;
 use tokio::process::Command;
 
+use crate::contract::ClientExit;
+
 /// Output kept per stream: the end of it, where errors are.
 const KEEP_BYTES: usize = 16 * 1024;
-
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct ClientExit {
-    /// Exit status; `None` when killed.
-    pub code: Option<i32>,
-    pub timed_out: bool,
-    pub duration_ms: u64,
-    pub stdout_tail: String,
-    pub stderr_tail: String,
-}
 
 /// Environment variables removed so the client talks only to the mock.
 const PROXY_VARS: &[&str] = &["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"];

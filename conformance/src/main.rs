@@ -80,7 +80,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let listed = match &provider {
-                Some(p) if conformance::providers::find(p).is_none() => {
+                Some(p) if conformance::registry::profile(p).is_none() => {
                     eprintln!("error: unknown provider '{p}'");
                     return ExitCode::from(2);
                 }

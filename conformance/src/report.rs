@@ -3,7 +3,8 @@
 
 use std::fmt::Write as _;
 
-use crate::runner::{Progress, ScenarioResult, Status, SuiteResult};
+use crate::results::{ScenarioResult, Status, SuiteResult};
+use crate::runner::Progress;
 
 /// One line when a scenario starts, its verdict and any non-passing checks when it ends.
 pub fn console_progress(progress: Progress) {

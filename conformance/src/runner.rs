@@ -6,14 +6,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use serde::Serialize;
-use serde_json::Value;
-
 use crate::certificate;
-use crate::checks::{self, Outcome, Run, Severity};
-use crate::client::{self, ClientExit};
+use crate::client;
+use crate::contract::{ClientExit, EventView, Run, SUBJECT_VAR};
 use crate::expected::ExpectedFailures;
-use crate::providers;
+use crate::judge::{judge, overall};
+use crate::registry;
+use crate::results::{ScenarioResult, Status, SuiteResult};
 use crate::scenario::Scenario;
 use crate::target::Target;
 
@@ -21,71 +20,6 @@ pub struct RunOptions {
     /// The client command, run with `sh -c`.
     pub client: String,
     pub expected: ExpectedFailures,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum Status {
-    Passed,
-    Failed,
-    Warning,
-    Skipped,
-    /// Failed, and listed in the expected-failures file.
-    ExpectedFailure,
-}
-
-impl Status {
-    pub fn label(self) -> &'static str {
-        match self {
-            Status::Passed => "PASSED",
-            Status::Failed => "FAILED",
-            Status::Warning => "WARNING",
-            Status::Skipped => "SKIPPED",
-            Status::ExpectedFailure => "EXPECTED FAILURE",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CheckResult {
-    pub name: String,
-    pub summary: String,
-    pub clause: String,
-    pub severity: Severity,
-    pub status: Status,
-    pub message: String,
-    pub evidence: Vec<Value>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ScenarioResult {
-    pub id: String,
-    pub title: String,
-    pub provider: String,
-    pub suite: String,
-    pub status: Status,
-    pub duration_ms: u64,
-    /// Set when the scenario could not be run at all (server or client would not start).
-    pub error: Option<String>,
-    pub client: ClientExit,
-    pub checks: Vec<CheckResult>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct SuiteResult {
-    pub client: String,
-    pub server: String,
-    pub duration_ms: u64,
-    pub scenarios: Vec<ScenarioResult>,
-}
-
-impl SuiteResult {
-    pub fn count(&self, status: Status) -> usize {
-        self.scenarios.iter().flat_map(|s| &s.checks).filter(|c| c.status == status).count()
-    }
-    pub fn passed(&self) -> bool {
-        self.scenarios.iter().all(|s| s.status != Status::Failed)
-    }
 }
 
 /// Runs `scenarios` in order, calling `progress` before and after each.
@@ -131,9 +65,16 @@ async fn run_one(target: &Target, scenario: &Scenario, options: &RunOptions) -> 
     };
     match execute(target, scenario, options).await {
         Ok((client, events)) => {
-            let profile = providers::find(&scenario.provider).expect("validated at load");
-            let run = Run { scenario, profile, client: &client, events: &events };
-            result.checks = scenario.checks.iter().map(|u| judge(&run, u, &options.expected)).collect();
+            let profile = registry::profile(&scenario.provider).expect("validated at load");
+            let run = Run {
+                profile,
+                client: &client,
+                events: &events,
+                timeout_seconds: scenario.timeout_seconds,
+                expected_exit: scenario.expect.exit,
+                action_params: &scenario.action_params,
+            };
+            result.checks = scenario.checks.iter().map(|u| judge(&run, &scenario.id, u, &options.expected)).collect();
             result.client = client;
             result.status = overall(&result.checks);
         }
@@ -148,7 +89,7 @@ async fn execute(
     target: &Target,
     scenario: &Scenario,
     options: &RunOptions,
-) -> anyhow::Result<(ClientExit, Vec<crate::events::EventView>)> {
+) -> anyhow::Result<(ClientExit, Vec<EventView>)> {
     let dir = std::env::temp_dir().join(format!(
         "conformance-{}-{}",
         std::process::id(),
@@ -166,8 +107,8 @@ async fn execute_in(
     scenario: &Scenario,
     options: &RunOptions,
     dir: &std::path::Path,
-) -> anyhow::Result<(ClientExit, Vec<crate::events::EventView>)> {
-    let profile = providers::find(&scenario.provider).expect("validated at load");
+) -> anyhow::Result<(ClientExit, Vec<EventView>)> {
+    let profile = registry::profile(&scenario.provider).expect("validated at load");
     target.reset().await?;
     if let Some(fixtures) = &scenario.setup.fixtures {
         target.replace_fixtures(fixtures).await?;
@@ -217,7 +158,7 @@ async fn client_certificate(
     env: &BTreeMap<String, String>,
     dir: &std::path::Path,
 ) -> anyhow::Result<certificate::ClientCertificate> {
-    let subject = env.get(certificate::SUBJECT_VAR).map_or(certificate::DEFAULT_SUBJECT, String::as_str);
+    let subject = env.get(SUBJECT_VAR).map_or(certificate::DEFAULT_SUBJECT, String::as_str);
     let setup = &scenario.setup.client_certificate;
     match setup.issuer {
         certificate::Issuer::DevCa => {
@@ -230,46 +171,5 @@ async fn client_certificate(
             let (key, pem) = certificate::self_signed(subject)?;
             certificate::write(dir, &pem, &key, String::new(), String::new())
         }
-    }
-}
-
-fn judge(run: &Run, use_: &crate::scenario::CheckUse, expected: &ExpectedFailures) -> CheckResult {
-    let check = checks::find(&use_.name).expect("validated at load");
-    let verdict = check.evaluate(run, &use_.params);
-    let listed = expected.find(&run.scenario.id, check.name());
-    let (status, message) = match (verdict.outcome, check.severity(), listed) {
-        (Outcome::Pass, _, None) => (Status::Passed, verdict.message),
-        (Outcome::Pass, _, Some(_)) => (
-            Status::Warning,
-            format!("{} (listed as an expected failure but passed: remove it from the file)", verdict.message),
-        ),
-        (Outcome::NotApplicable, _, _) => (Status::Skipped, verdict.message),
-        (Outcome::Violated, _, Some(e)) => {
-            (Status::ExpectedFailure, format!("{} (expected: {})", verdict.message, e.reason))
-        }
-        (Outcome::Violated, Severity::Warning, None) => (Status::Warning, verdict.message),
-        (Outcome::Violated, Severity::Failure, None) => (Status::Failed, verdict.message),
-    };
-    CheckResult {
-        name: check.name().to_owned(),
-        summary: check.summary().to_owned(),
-        clause: check.clause().to_owned(),
-        severity: check.severity(),
-        status,
-        message,
-        evidence: verdict.evidence,
-    }
-}
-
-fn overall(checks: &[CheckResult]) -> Status {
-    let has = |s| checks.iter().any(|c| c.status == s);
-    if has(Status::Failed) {
-        Status::Failed
-    } else if has(Status::Warning) {
-        Status::Warning
-    } else if has(Status::ExpectedFailure) {
-        Status::ExpectedFailure
-    } else {
-        Status::Passed
     }
 }

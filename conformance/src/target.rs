@@ -11,7 +11,7 @@ use anyhow::{bail, Context, Result};
 use mock_server::{FaultRule, MockServer};
 use serde_json::{json, Value};
 
-use crate::events::EventView;
+use crate::contract::EventView;
 
 pub struct Target {
     admin: String,
