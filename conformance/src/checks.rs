@@ -1,5 +1,6 @@
 //! The checks as `conformance checks` lists them: every one, those a provider's scenarios use,
-//! and the README's Markdown tables (`--markdown`, compared with README.md by tests/readme.rs).
+//! and the Markdown tables of docs/conformance.md (`--markdown`, compared with that page by
+//! tests/readme.rs).
 
 use crate::contract::{Check, Severity};
 use crate::registry;
@@ -22,7 +23,7 @@ pub fn of_provider(provider: &str, scenarios: &[Scenario]) -> Vec<&'static dyn C
         .collect()
 }
 
-/// The README's table of checks per provider (`conformance checks --markdown`).
+/// The table of checks per provider in docs/conformance.md (`conformance checks --markdown`).
 pub fn markdown(scenarios: &[Scenario]) -> String {
     let cell = |s: &str| s.replace('|', "\\|").replace('\n', " ");
     let mut out = String::new();

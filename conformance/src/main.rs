@@ -28,7 +28,7 @@ enum Command {
         /// `kalibrate` (all its suites), `kalibrate/basic`, one scenario id, or `all` (every provider).
         #[arg(long)]
         suite: String,
-        /// The client under test, run with `sh -c` once per scenario (environment: see README).
+        /// The client under test, run with `sh -c` once per scenario (environment: see docs/conformance.md).
         #[arg(long)]
         client: String,
         /// Attach to a running mock-server's admin API instead of starting one.
@@ -57,7 +57,7 @@ enum Command {
         /// Only the checks this provider's scenarios use (and its own).
         #[arg(long)]
         provider: Option<String>,
-        /// The README's Markdown tables, one per provider.
+        /// The Markdown tables of docs/conformance.md, one per provider.
         #[arg(long)]
         markdown: bool,
         #[arg(long)]

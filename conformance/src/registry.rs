@@ -5,10 +5,10 @@ use crate::common_checks;
 use crate::contract::{Check, Profile, Provider};
 use crate::providers::{iotopen, kalibrate, knoema, openenergy, opinum};
 
-/// Every provider, in the order `conformance checks` and the README list them. A provider
+/// Every provider, in the order `conformance checks` and docs/conformance.md list them. A provider
 /// registers with one line here, `<name>::PROVIDER`: the profile and checks its folder's
 /// `mod.rs` declares (the folder itself is a `mod` line in `providers/mod.rs`). Its scenarios'
-/// `provider`, its checks' names, `conformance checks` and the README table follow from it.
+/// `provider`, its checks' names, `conformance checks` and the table in docs/conformance.md follow from it.
 #[rustfmt::skip] // One provider a line, so that adding one is adding a line.
 static PROVIDERS: &[Provider] = &[
     kalibrate::PROVIDER,

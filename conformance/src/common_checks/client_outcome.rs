@@ -13,7 +13,7 @@ impl Check for ClientOutcome {
         "The client ends within the time limit, exit 0 when the action succeeded and non-zero when it could not"
     }
     fn clause(&self) -> &'static str {
-        "Conformance environment contract (README): the exit status reports the action's outcome"
+        "Conformance environment contract (docs/conformance.md, 'What the client command gets'): the exit status reports the action's outcome"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let c = run.client;

@@ -97,7 +97,7 @@ pub fn parse(file: &Path, text: &str) -> Result<Scenario, ConfigError> {
                 &format!("setup.faults[{i}]"),
                 Some("[[setup.faults]]"),
                 e.to_string(),
-                "see the fault rules in the README".into(),
+                "see the fault rules in docs/admin-api.md".into(),
             ));
         }
     }

@@ -14,7 +14,7 @@ impl Check for CompletesSmsLogin {
         "Answers 'nextstep: smslogin' with PUT /api/v2/auth {challenge} and calls the API with the token that returns"
     }
     fn clause(&self) -> &'static str {
-        "IoT Open seed: users log in 'with a username and password and, if desired, two-factor authentication via SMS'; PUT /api/v2/auth {challenge} after 'nextstep': 'smslogin' (shared/providers/iotopen.md, 'Authentication')"
+        "docs/providers/iotopen.md#sms-two-factor-login: PUT /api/v2/auth {challenge} after 'nextstep': 'smslogin' (IoT Open REST API, https://lynx.iotopen.se/api-doc); IoT Open (https://iotopen.se/api-for-att-tillgangliggora-data/): users log in 'with a username and password and, if desired, two-factor authentication via SMS'"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let Some(pending) =

@@ -14,7 +14,7 @@ impl Check for HistoryPaged {
         "Pages the history API with limit ≤ `max_limit` and consecutive offsets until every point stored in the run (at most the action's `points`) is read"
     }
     fn clause(&self) -> &'static str {
-        "IoT Open REST API, GET /api/v3beta/log/{installation_id}: 'limit' (default 500), 'offset', and 'total' in the answer (shared/providers/iotopen.md, 'REST'); IoT Open seed: 'a very fast HTTP api for retrieving data series'"
+        "docs/providers/iotopen.md#history: GET /api/v3beta/log/{installation_id} with 'limit' (default 500), 'offset', and 'total' in the answer; IoT Open (https://iotopen.se/api-for-att-tillgangliggora-data/): 'a very fast HTTP api for retrieving data series'"
     }
     fn params(&self) -> &'static [ParamSpec] {
         &[ParamSpec { name: "max_limit", default: 100, help: "largest page the client may ask for" }]

@@ -1,5 +1,5 @@
 //! IoT Open's registration: its profile (`profile.rs`) and its checks, one rule per file
-//! (shared/providers/iotopen.md, the seed iotopen-data-access.txt and IoT Open's MQTT API
+//! (docs/providers/iotopen.md, after IoT Open's data access page and its MQTT API
 //! Specification 2.0).
 
 mod completes_sms_login;

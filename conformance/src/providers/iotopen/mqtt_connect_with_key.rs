@@ -14,7 +14,7 @@ impl Check for MqttConnectWithKey {
         "Connects to the MQTT broker with the API key as password and is accepted, with no refused CONNECT"
     }
     fn clause(&self) -> &'static str {
-        "shared/providers/iotopen.md, 'MQTT' (from IoT Open's MQTT API Specification 2.0): authentication on the password only, an API key or a token, any user name; IoT Open seed: an API key 'largely corresponds to a Token'"
+        "docs/providers/iotopen.md#connecting: authentication on the password only, an API key or a token, any user name (IoT Open MQTT API Specification 2.0, https://lynx.iotopen.se/api-doc/mqtt/: 'API-Key as password and random username'); an API key 'largely corresponds to a Token' (https://iotopen.se/api-for-att-tillgangliggora-data/)"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let refused: Vec<_> = iotopen(run, "mqtt.refused").collect();

@@ -14,7 +14,7 @@ impl Check for NoReconnectStorm {
         "After a refused CONNACK (not authorized) makes at most `max` CONNECT attempts in the whole run"
     }
     fn clause(&self) -> &'static str {
-        "MQTT 3.1.1 §3.2.2.3 (a non-zero return code: the server closes the connection; 0x04/0x05 are not transient) and MQTT 5 §4.13; shared/providers/iotopen.md ('Bad credentials → CONNACK not authorized')"
+        "MQTT 3.1.1 §3.2.2.3 (a non-zero return code: the server closes the connection; 0x04/0x05 are not transient) and MQTT 5 §4.13; docs/providers/iotopen.md#connecting (bad credentials → CONNACK not authorized)"
     }
     fn params(&self) -> &'static [ParamSpec] {
         &[ParamSpec { name: "max", default: 2, help: "CONNECT attempts allowed once refused" }]

@@ -14,7 +14,7 @@ impl Check for PayloadFormat {
         "Publishes values as exactly {timestamp, value, msg?} (numbers, optional string): every one stored"
     }
     fn clause(&self) -> &'static str {
-        "shared/providers/iotopen.md, 'MQTT' (from IoT Open's MQTT API Specification 2.0): payload {\"timestamp\": number, \"value\": number, \"msg\": string?}, no other properties"
+        "docs/providers/iotopen.md#payload-format: payload {\"timestamp\": number, \"value\": number, \"msg\": string?}, no other properties (IoT Open MQTT API Specification 2.0, https://lynx.iotopen.se/api-doc/mqtt/)"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let published: Vec<_> = iotopen(run, "mqtt.published").collect();

@@ -1,7 +1,7 @@
 //! IoT Open (Lynx) clients: MQTT with an API key as password, installation-scoped REST and its
 //! history API, and the password login with an SMS code.
 //!
-//! Environment (README, "Conformance"): `IOTOPEN_API_URL` (REST base), `IOTOPEN_API_KEY` (the
+//! Environment (docs/conformance.md, "What the client command gets"): `IOTOPEN_API_URL` (REST base), `IOTOPEN_API_KEY` (the
 //! first fixture API key: MQTT password and `X-API-Key`), `IOTOPEN_MQTT_URL` (`mqtt://`, plain
 //! TCP), `IOTOPEN_MQTT_TLS_URL` (`mqtts://`, the dev CA), `IOTOPEN_MQTT_WS_URL` (`ws://.../mqtt`),
 //! `IOTOPEN_USERNAME` and `IOTOPEN_PASSWORD` (the first user with SMS two-factor login), and

@@ -14,7 +14,7 @@ impl Check for SubscribesWithinInstallations {
         "Subscribes only under {client_id}/# of its own installations: no SUBSCRIBE filter is refused"
     }
     fn clause(&self) -> &'static str {
-        "IoT Open seed: 'A token only gives access to the data the user has. This is regardless of whether the user listens or writes to MQTT or uses the REST API'; topics {client_id}/obj|evt|set/... (MQTT API Specification 2.0); MQTT 3.1.1 §3.9.3 (SUBACK 0x80)"
+        "docs/providers/iotopen.md#subscribe-and-publish-rules; IoT Open (https://iotopen.se/api-for-att-tillgangliggora-data/): 'A token only gives access to the data the user has. This is regardless of whether the user listens or writes to MQTT or uses the REST API'; topics {client_id}/obj|evt|set/... (MQTT API Specification 2.0, https://lynx.iotopen.se/api-doc/mqtt/); MQTT 3.1.1 §3.9.3 (SUBACK 0x80)"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let denied: Vec<_> = iotopen(run, "mqtt.denied").filter(|e| e.str("action") == Some("subscribe")).collect();

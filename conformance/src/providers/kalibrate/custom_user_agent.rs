@@ -13,7 +13,7 @@ impl Check for CustomUserAgent {
         "Every data API call carries a User-Agent of the client's own, not python-requests' default"
     }
     fn clause(&self) -> &'static str {
-        "Kalibrate seed: 'Our API Gateway ... will reject any python requests that have the default user agent set'"
+        "docs/providers/kalibrate.md#user-agent-rule; Kalibrate (https://dev.data.thekalibratecloud.com/portal/docs/exampleauth): 'Our API Gateway ... will reject any python requests that have the default user agent set'"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let data = run.profile.api_service;

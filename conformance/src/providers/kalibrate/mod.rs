@@ -1,5 +1,5 @@
 //! Kalibrate's registration: its profile (`profile.rs`) and its checks, one rule per file
-//! (shared/providers/kalibrate.md and the seed).
+//! (docs/providers/kalibrate.md).
 
 mod custom_user_agent;
 mod journal;

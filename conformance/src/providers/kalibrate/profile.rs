@@ -1,6 +1,6 @@
 //! Kalibrate clients: Azure AD client credentials, then the data API.
 //!
-//! Environment (README, "Conformance"): `KALIBRATE_TOKEN_URL`, `KALIBRATE_AUTHORITY` (for
+//! Environment (docs/conformance.md, "What the client command gets"): `KALIBRATE_TOKEN_URL`, `KALIBRATE_AUTHORITY` (for
 //! MSAL), `KALIBRATE_LOGIN_URL` (azure-identity's `authority`), `KALIBRATE_TENANT_ID`,
 //! `KALIBRATE_API_URL`, `KALIBRATE_CLIENT_ID`, `KALIBRATE_CLIENT_SECRET`, `KALIBRATE_SCOPE`: the
 //! first tenant's first client with the Read role, and that tenant's first API.

@@ -14,7 +14,7 @@ impl Check for ReacquiresAfterExpiry {
         "After a 401 for an expired token, requests a new token and succeeds; at most `max_rejected` 401s"
     }
     fn clause(&self) -> &'static str {
-        "RFC 6750 §3.1 (invalid_token: the client may request a new access token); Kalibrate seed: tokens cannot be refreshed, request a new one"
+        "RFC 6750 §3.1 (invalid_token: the client may request a new access token); docs/providers/kalibrate.md#lifetime-and-renewal: tokens cannot be refreshed, request a new one"
     }
     fn params(&self) -> &'static [ParamSpec] {
         &[ParamSpec { name: "max_rejected", default: 2, help: "401s tolerated in the run" }]

@@ -14,7 +14,7 @@ impl Check for StatusCalled {
         "Calls GET /api/status with its bearer token and is let through at least `min` times"
     }
     fn clause(&self) -> &'static str {
-        "Kalibrate seed: 'The status endpoint is a good way of checking that the API is up and running and that credentials are valid'"
+        "docs/providers/kalibrate.md#status-endpoint; Kalibrate (https://dev.data.thekalibratecloud.com/portal/docs/exampleauth): 'The status endpoint is a good way of checking that the API is up and running and that credentials are valid'"
     }
     fn params(&self) -> &'static [ParamSpec] {
         &[ParamSpec { name: "min", default: 1, help: "successful status calls required" }]

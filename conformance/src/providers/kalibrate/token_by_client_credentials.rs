@@ -13,7 +13,7 @@ impl Check for TokenByClientCredentials {
         "Obtains an access token with grant_type=client_credentials by POST to the tenant's token endpoint"
     }
     fn clause(&self) -> &'static str {
-        "RFC 6749 §4.4.2; Kalibrate seed, 'Token Request' (POST /{tenant}/oauth2/v2.0/token, form-encoded)"
+        "RFC 6749 §4.4.2; docs/providers/kalibrate.md#token-request (POST /{tenant}/oauth2/v2.0/token, form-encoded; Kalibrate, https://dev.data.thekalibratecloud.com/portal/docs/exampleauth)"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let requests: Vec<_> = run.token_requests().collect();

@@ -14,7 +14,7 @@ impl Check for TokenReused {
         "Reuses a token while it is valid: at most `max_tokens` tokens for the whole run"
     }
     fn clause(&self) -> &'static str {
-        "Kalibrate seed: 'Once they timeout (3599 seconds) a new token must be requested'; RFC 6749 §4.4.3"
+        "docs/providers/kalibrate.md#lifetime-and-renewal; Kalibrate (https://dev.data.thekalibratecloud.com/portal/docs/exampleauth): 'Once they timeout (3599 seconds) a new token must be requested'; RFC 6749 §4.4.3"
     }
     fn params(&self) -> &'static [ParamSpec] {
         &[ParamSpec { name: "max_tokens", default: 1, help: "tokens the run may request" }]

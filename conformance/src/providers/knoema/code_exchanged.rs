@@ -14,7 +14,7 @@ impl Check for CodeExchanged {
         "Exchanges the authorization code for a token (grant_type=authorization_code) and calls the data API with it"
     }
     fn clause(&self) -> &'static str {
-        "Knoema seed, 'Server-flow authentication' (GET /oauth/token?grant_type=authorization_code&client_id&client_secret&code&redirect_uri); RFC 6749 §4.1.3, RFC 6750 §2"
+        "docs/providers/knoema.md#server-flow and #token-endpoint; Knoema's authentication page (http://data.gov.om/xyrsavg/authentication), 'Server-flow authentication' (GET /oauth/token?grant_type=authorization_code&client_id&client_secret&code&redirect_uri); RFC 6749 §4.1.3, RFC 6750 §2"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let issued: Vec<_> =

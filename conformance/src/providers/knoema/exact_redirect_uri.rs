@@ -14,7 +14,7 @@ impl Check for ExactRedirectUri {
         "Uses the registered redirect_uri character for character, and the same one in the token request"
     }
     fn clause(&self) -> &'static str {
-        "Knoema seed: 'if redirect_uri is specified in app settings it should match the redirect_uri that passed in oauth request'; RFC 6749 §3.1.2.3 and §4.1.3 (the token request repeats the same redirect_uri)"
+        "docs/providers/knoema.md#redirect-uri; Knoema (http://data.gov.om/xyrsavg/authentication): 'if redirect_uri is specified in app settings it should match the redirect_uri that passed in oauth request'; RFC 6749 §3.1.2.3 and §4.1.3 (the token request repeats the same redirect_uri)"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let bad: Vec<_> = knoema(run, "token.rejected")

@@ -14,7 +14,7 @@ impl Check for ImplicitTokenUsed {
         "Reads the access token from the redirect URI's fragment (#access_token=..&expires_in=..) and calls the data API with it"
     }
     fn clause(&self) -> &'static str {
-        "Knoema seed, 'Client-flow authentication' (YOUR_URI#access_token=USER_ACCESS_TOKEN&expires_in=...); RFC 6749 §4.2.2 (parameters in the fragment component)"
+        "docs/providers/knoema.md#client-flow; Knoema's authentication page (http://data.gov.om/xyrsavg/authentication), 'Client-flow authentication' (YOUR_URI#access_token=USER_ACCESS_TOKEN&expires_in=...); RFC 6749 §4.2.2 (parameters in the fragment component)"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let issued: Vec<_> = knoema(run, "token.issued").filter(|e| e.str("grant") == Some("implicit")).collect();

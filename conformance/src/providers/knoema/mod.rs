@@ -1,5 +1,5 @@
 //! Knoema's registration: its profile (`profile.rs`) and its checks, one rule per file
-//! (shared/providers/knoema.md and the seed knoema-authentication.txt).
+//! (docs/providers/knoema.md, after Knoema's authentication page).
 
 mod code_exchanged;
 mod exact_redirect_uri;

@@ -1,7 +1,7 @@
 //! Knoema clients: the data API with the HMAC-signed `Knoema` header, and OAuth 2 (code and
 //! implicit flows) through the consent page.
 //!
-//! Environment (README, "Conformance"): `KNOEMA_HOST` (the service's own listener, what the
+//! Environment (docs/conformance.md, "What the client command gets"): `KNOEMA_HOST` (the service's own listener, what the
 //! `knoema` package takes; in a run `127.0.0.1:PORT/__run/{id}`, without a scheme), `KNOEMA_BASE_URL` (the HTTPS base for OAuth: oauthlib insists on
 //! https), `KNOEMA_APP_ID`, `KNOEMA_APP_SECRET` and `KNOEMA_REDIRECT_URI` (the first app that
 //! registers a redirect URI, and that URI), `KNOEMA_DATASET` (a private dataset: only a signed

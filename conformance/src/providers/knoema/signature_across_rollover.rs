@@ -15,7 +15,7 @@ impl Check for SignatureAcrossRollover {
         "After the server's UTC hour turns over (a clock step mid-run), every signed request is still accepted"
     }
     fn clause(&self) -> &'static str {
-        "Knoema seed, 'Basic authentication' (the key is the current UTC date and hour, so the hash changes every hour); shared/providers/knoema.md: only the current and the previous hour are accepted"
+        "docs/providers/knoema.md#hour-window: only the current and the previous UTC hour are accepted; Knoema's authentication page (http://data.gov.om/xyrsavg/authentication), 'Basic authentication' (the key is the current UTC date and hour, so the hash changes every hour)"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let Some(step) =

@@ -14,7 +14,7 @@ impl Check for SignatureConstruction {
         "Builds the hash as base64(HMAC-SHA1(key = \"dd-MM-yy-HH\", message = app secret)) with `:1.2`: never refused for key/message order, format, algorithm, encoding or secret"
     }
     fn clause(&self) -> &'static str {
-        "Knoema seed, 'Basic authentication': HMACSHA1 keyed with the date as \"dd-MM-yy-HH\", over the app secret, in base64, then \":1.2\" (its C# example); shared/providers/knoema.md (test vector b/6yWnLv5KieYNXaGNCYAjGxxhI=)"
+        "docs/providers/knoema.md#signed-header and #test-vector (b/6yWnLv5KieYNXaGNCYAjGxxhI=); Knoema's authentication page (http://data.gov.om/xyrsavg/authentication), 'Basic authentication': HMACSHA1 keyed with the date as \"dd-MM-yy-HH\", over the app secret, in base64, then \":1.2\" (its C# example)"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let bad: Vec<_> =

@@ -13,7 +13,7 @@ impl Check for SignatureUtcHour {
         "Signs with the current UTC hour, not local time: no signature refused for being made for another hour"
     }
     fn clause(&self) -> &'static str {
-        "Knoema seed, 'Basic authentication' C# example: DateTime.UtcNow.ToString(\"dd-MM-yy-HH\"); the Python, C# and R clients all sign with UTC"
+        "docs/providers/knoema.md#signed-header; Knoema's authentication page (http://data.gov.om/xyrsavg/authentication), 'Basic authentication' C# example: DateTime.UtcNow.ToString(\"dd-MM-yy-HH\"); the Python, C# and R clients all sign with UTC"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let wrong: Vec<_> =

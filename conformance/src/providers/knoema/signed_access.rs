@@ -13,7 +13,7 @@ impl Check for SignedAccess {
         "Reads the private dataset with the signed `Knoema {appId}:{hash}:1.2` header, accepted at least `min` times"
     }
     fn clause(&self) -> &'static str {
-        "Knoema seed, 'Basic authentication': Authorization: \"Knoema \" + appId + \":\" + base64(HMACSHA1(appSecret)) + \":1.2\""
+        "docs/providers/knoema.md#signed-header; Knoema's authentication page (http://data.gov.om/xyrsavg/authentication), 'Basic authentication': Authorization: \"Knoema \" + appId + \":\" + base64(HMACSHA1(appSecret)) + \":1.2\""
     }
     fn params(&self) -> &'static [ParamSpec] {
         &[ParamSpec { name: "min", default: 1, help: "signed calls that must be accepted" }]

@@ -1,5 +1,5 @@
 //! Open Energy's registration: its profile (`profile.rs`) and its checks, one rule per file
-//! (shared/providers/openenergy.md: FAPI 1.0, RFC 8705 mTLS certificate-bound tokens, the Open
+//! (docs/providers/openenergy.md: FAPI 1.0, RFC 8705 mTLS certificate-bound tokens, the Open
 //! Energy security profile, `ib1-openenergy-support`).
 
 mod certificate_on_every_call;

@@ -1,7 +1,7 @@
 //! Open Energy clients: FAPI over mTLS, a certificate-bound token by `client_credentials` with
 //! `tls_client_auth`, then a data provider's data set.
 //!
-//! Environment (README, "Conformance"): `OPENENERGY_ISSUER_URL` (discovery below it),
+//! Environment (docs/conformance.md, "What the client command gets"): `OPENENERGY_ISSUER_URL` (discovery below it),
 //! `OPENENERGY_DATA_URL`, `OPENENERGY_CLIENT_ID`, `OPENENERGY_SCOPES`, `OPENENERGY_DATASET`
 //! (a data set path the statement's scopes reach), plus `CONFORMANCE_CLIENT_CERT` /
 //! `CONFORMANCE_CLIENT_KEY`, whose subject `OU=<organisation id>, CN=<software statement id>`

@@ -14,7 +14,7 @@ impl Check for ReadsDataSet {
         "Reads the data set with its bearer token over mTLS and is let through at least `min` times"
     }
     fn clause(&self) -> &'static str {
-        "Open Energy seed: the data provider checks certificate, token, binding and scope (AccessTokenValidator); RFC 6750 §2.1"
+        "docs/providers/openenergy.md#resource-checks: the data provider checks certificate, token, binding and scope (as ib1-openenergy-support's AccessTokenValidator does); RFC 6750 §2.1"
     }
     fn params(&self) -> &'static [ParamSpec] {
         &[ParamSpec { name: "min", default: 1, help: "authorized reads required" }]

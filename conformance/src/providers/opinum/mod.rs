@@ -1,5 +1,5 @@
 //! Opinum's registration: its profile (`profile.rs`) and its checks, one rule per file
-//! (shared/providers/opinum.md, the seed and docs.opinum.com).
+//! (docs/providers/opinum.md and docs.opinum.com).
 
 mod journal;
 mod no_credentials_in_urls;

@@ -15,7 +15,7 @@ impl Check for NoDataLost {
         "Pushes no point to a missing source or variable (Opinum would answer 200 and lose it)"
     }
     fn clause(&self) -> &'static str {
-        "Opinum seed and docs.opinum.com 'Standard push': data for a structure that does not exist is lost, with no error"
+        "docs/providers/opinum.md#lost-data; Opinum (https://docs.opinum.com/restapi/integration/connection.html): 'Every data sent before the creation of Opinum Data Hub cannot be mapped and will be lost'"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         let lost: Vec<_> = opinum(run, "push.unmapped").collect();

@@ -16,7 +16,7 @@ impl Check for PasswordGrantBothScopes {
         "Gets its tokens by the password grant (POST, form) with both scopes datahub-api and push-data"
     }
     fn clause(&self) -> &'static str {
-        "RFC 6749 §4.3.2; Opinum seed and docs.opinum.com 'Connection': grant_type=password, scope 'datahub-api push-data'"
+        "RFC 6749 §4.3.2; docs/providers/opinum.md#token-request and #scopes; Opinum's connection page (https://docs.opinum.com/restapi/integration/connection.html): grant_type=password, scope 'datahub-api push-data'"
     }
     fn evaluate(&self, run: &Run, _: &Params) -> Verdict {
         if let Some(bad) = run.token_requests().find(|e| e.method() != "POST") {

@@ -1,7 +1,7 @@
 //! Opinum clients: the password grant at the identity server (both scopes), then the Data Hub
 //! API and the standard push.
 //!
-//! Environment (README, "Conformance"): `OPINUM_TOKEN_URL`, `OPINUM_API_URL`, `OPINUM_PUSH_URL`,
+//! Environment (docs/conformance.md, "What the client command gets"): `OPINUM_TOKEN_URL`, `OPINUM_API_URL`, `OPINUM_PUSH_URL`,
 //! `OPINUM_CLIENT_ID`, `OPINUM_CLIENT_SECRET`, `OPINUM_USERNAME`, `OPINUM_PASSWORD` (the first
 //! user with the Data Pusher right), `OPINUM_SOURCE_SERIAL` and `OPINUM_MAPPING_CONFIG` (a source
 //! of that user's first account and one of its variables: the structure to push to).
