@@ -1,9 +1,19 @@
 #!/usr/bin/env bash
-# Runs every test: Rust unit and integration tests, then the Python suite that drives the
-# providers' real client libraries (pinned in tests/python/requirements.txt) against the binary.
+# Runs every check and test: formatting, clippy and the crates' layering (ARCHITECTURE.md) first,
+# then the Rust unit and integration tests, then the Python suite that drives the providers'
+# real client libraries (pinned in tests/python/requirements.txt) against the binary.
 # Sets up the Python environment itself in .venv (git-ignored). Exit status: 0 when all pass.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+echo "==> cargo fmt --check"
+cargo fmt --all --check
+
+echo "==> cargo clippy (warnings are errors)"
+cargo clippy --locked --workspace --all-targets -- -D warnings
+
+echo "==> layering (no import circle, no import from a floor above: scripts/layers.py)"
+python3 scripts/layers.py
 
 echo "==> cargo build (the mock-server and conformance binaries the Python suite runs)"
 cargo build --locked --workspace --bins
