@@ -1,22 +1,10 @@
-//! The providers the runner knows and the checks there are, both read off one table, so that a
-//! provider is added in one place: its folder, and its line in `PROVIDERS`.
+//! The providers the runner knows and the checks there are, both read off one table
+//! (`providers/mod.rs`), so that a provider is added in one place: its folder, and its line in
+//! the `providers!` list.
 
 use crate::common_checks;
-use crate::contract::{Check, Profile, Provider};
-use crate::providers::{iotopen, kalibrate, knoema, openenergy, opinum};
-
-/// Every provider, in the order `conformance checks` and docs/conformance.md list them. A provider
-/// registers with one line here, `<name>::PROVIDER`: the profile and checks its folder's
-/// `mod.rs` declares (the folder itself is a `mod` line in `providers/mod.rs`). Its scenarios'
-/// `provider`, its checks' names, `conformance checks` and the table in docs/conformance.md follow from it.
-#[rustfmt::skip] // One provider a line, so that adding one is adding a line.
-static PROVIDERS: &[Provider] = &[
-    kalibrate::PROVIDER,
-    opinum::PROVIDER,
-    openenergy::PROVIDER,
-    knoema::PROVIDER,
-    iotopen::PROVIDER,
-];
+use crate::contract::{Check, Profile};
+use crate::providers::ALL as PROVIDERS;
 
 /// Every provider's profile, in the table's order.
 pub fn profiles() -> impl Iterator<Item = &'static Profile> {
