@@ -11,9 +11,10 @@
 //! 3. `runner.rs`, `judge.rs`, `results.rs`, `target.rs`, `client.rs`, `expected.rs`: running
 //!    a suite against the server and judging the client.
 //! 4. `scenario/`, `certificate.rs`: the scenario files and the client certificate they set up.
-//! 5. `registry.rs`: the table of providers, and every check read off it.
-//! 6. `providers/<provider>/`, `common_checks/`: each provider's profile and checks, and the
-//!    checks every provider shares.
+//! 5. `registry.rs`: every provider and every check, read off the table of providers.
+//! 6. `providers/`, `common_checks/`: the table of providers (`providers/mod.rs`, one line
+//!    each), each provider's profile and checks in its folder, and the checks every provider
+//!    shares.
 //! 7. `contract/`: what a check is and reads, knowing no provider and no scenario file.
 
 pub mod checks;

@@ -1,5 +1,5 @@
 //! What a provider registers: its profile and its own checks, declared once in its folder's
-//! `mod.rs` and listed in the registry's table.
+//! `mod.rs` and listed in the table of providers (`providers/mod.rs`).
 
 use super::check::Check;
 use super::profile::Profile;
