@@ -50,7 +50,7 @@ fn openapi_path(axum_path: &str) -> String {
         .join("/")
 }
 
-/// `(path, methods)` of every `.route("...", ...)` in admin.rs's and runs.rs's source.
+/// `(path, methods)` of every `.route("...", ...)` in the admin API's source.
 fn admin_routes() -> Vec<(String, BTreeSet<String>)> {
     let mut routes = routes_in(ADMIN_RS);
     routes.extend(routes_in(RUNS_RS));
@@ -205,13 +205,13 @@ fn every_admin_route_and_method_is_documented_and_nothing_else() {
     for (path, methods) in &routes {
         assert!(!methods.is_empty(), "no method found for {path}");
         let item =
-            paths.get(path).unwrap_or_else(|| panic!("admin.rs serves {path}, which the OpenAPI document lacks"));
+            paths.get(path).unwrap_or_else(|| panic!("the admin API serves {path}, which the OpenAPI document lacks"));
         let documented: BTreeSet<String> =
             item.as_object().unwrap().keys().filter(|k| METHODS.contains(&k.as_str())).cloned().collect();
         assert_eq!(&documented, methods, "methods of {path}");
     }
     for path in paths.keys() {
-        assert!(routes.iter().any(|(p, _)| p == path), "the document has {path}, which admin.rs does not serve");
+        assert!(routes.iter().any(|(p, _)| p == path), "the document has {path}, which the admin API does not serve");
     }
 }
 
@@ -311,14 +311,14 @@ fn bodies_match_the_structs_the_server_reads_and_writes() {
 #[test]
 fn error_schema_matches_the_error_helper() {
     let doc = doc();
-    // admin.rs: `json!({"error": code, "message": message.into()})`
+    // admin/reply.rs: `json!({"error": code, "message": message.into()})`
     assert!(
         ADMIN_RS.contains(r#"json!({"error": code, "message": message.into()})"#),
         "error() changed: update the Error schema"
     );
     let error = schema(&doc, "Error");
     assert_eq!(property_names(error), ["error", "message"].iter().map(|s| s.to_string()).collect());
-    // Every error code admin.rs uses is in the enum.
+    // Every error code the admin API uses is in the enum.
     let codes: BTreeSet<String> = error["properties"]["error"]["enum"]
         .as_array()
         .unwrap()
@@ -338,11 +338,11 @@ fn error_schema_matches_the_error_helper() {
     }
     assert!(
         RUNS_RS.contains(r#""error": "unknown_run""#),
-        "runs.rs no longer answers unknown_run: update the Error schema"
+        "admin/runs.rs no longer answers unknown_run: update the Error schema"
     );
     assert!(used.len() >= 4, "parser found {used:?}");
     for code in &used {
-        assert!(codes.contains(code), "admin.rs answers error '{code}', which the Error schema does not list");
+        assert!(codes.contains(code), "the admin API answers error '{code}', which the Error schema does not list");
     }
 }
 

@@ -13,3 +13,8 @@ pub fn listener_root(endpoints: &Value, listener: &str) -> Result<String, String
         None => root.to_owned(),
     })
 }
+
+/// The base URL of service `key` (`kalibrate.login`) in the endpoints document.
+pub fn service_url(endpoints: &Value, key: &str) -> Result<String, String> {
+    endpoints["services"][key].as_str().map(str::to_owned).ok_or_else(|| format!("the server has no service {key}"))
+}

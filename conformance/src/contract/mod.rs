@@ -14,7 +14,7 @@ mod verdict;
 
 pub use check::{Check, Severity};
 pub use client_exit::{ClientExit, ExitExpectation};
-pub use endpoints::listener_root;
+pub use endpoints::{listener_root, service_url};
 pub use events::EventView;
 pub use params::{ParamSpec, Params};
 pub use profile::{Profile, SUBJECT_VAR};

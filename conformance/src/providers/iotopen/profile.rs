@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::contract::{EventView, Profile};
+use crate::contract::{service_url, EventView, Profile};
 
 pub const PROFILE: Profile = Profile {
     name: "iotopen",
@@ -28,7 +28,7 @@ fn is_token_request(e: &EventView) -> bool {
 }
 
 fn client_env(endpoints: &Value, fixtures: &Value) -> Result<BTreeMap<String, String>, String> {
-    let api = endpoints["services"]["iotopen.api"].as_str().ok_or("the server has no service iotopen.api")?;
+    let api = service_url(endpoints, "iotopen.api")?;
     let mqtt = |t: &str| {
         endpoints["mqtt"][t].as_str().map(str::to_owned).ok_or(format!("the server has no MQTT {t} listener"))
     };

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::contract::{EventView, Profile};
+use crate::contract::{service_url, EventView, Profile};
 
 pub const PROFILE: Profile =
     Profile { name: "kalibrate", actions: &["status"], api_service: "data", is_token_request, client_env };
@@ -19,9 +19,7 @@ fn is_token_request(e: &EventView) -> bool {
 }
 
 fn client_env(endpoints: &Value, fixtures: &Value) -> Result<BTreeMap<String, String>, String> {
-    let service = |key: &str| {
-        endpoints["services"][key].as_str().map(str::to_owned).ok_or_else(|| format!("the server has no service {key}"))
-    };
+    let service = |key: &str| service_url(endpoints, key);
     let login = service("kalibrate.login")?;
     let api = service("kalibrate.data")?;
     let tenants = fixtures["kalibrate"]["tenants"].as_array().cloned().unwrap_or_default();

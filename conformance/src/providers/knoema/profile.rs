@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::contract::{listener_root, EventView, Profile};
+use crate::contract::{listener_root, service_url, EventView, Profile};
 
 pub const PROFILE: Profile = Profile {
     name: "knoema",
@@ -27,12 +27,12 @@ fn is_token_request(e: &EventView) -> bool {
 }
 
 fn client_env(endpoints: &Value, fixtures: &Value) -> Result<BTreeMap<String, String>, String> {
-    let host = endpoints["services"]["knoema.api"].as_str().ok_or("the server has no service knoema.api")?;
+    let host = service_url(endpoints, "knoema.api")?;
     // The package keeps only the host of a URL with a scheme: a run's path prefix needs the
     // bare `127.0.0.1:PORT/__run/{id}` form (plain http, its default).
     let host = match endpoints["run"].is_string() {
-        true => host.strip_prefix("http://").unwrap_or(host),
-        false => host,
+        true => host.strip_prefix("http://").unwrap_or(&host),
+        false => &host,
     };
     let https = listener_root(endpoints, "https")?;
     let apps = fixtures["knoema"]["apps"].as_array().cloned().unwrap_or_default();

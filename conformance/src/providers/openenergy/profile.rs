@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::contract::{EventView, Profile, SUBJECT_VAR};
+use crate::contract::{service_url, EventView, Profile, SUBJECT_VAR};
 
 pub const PROFILE: Profile =
     Profile { name: "openenergy", actions: &["read"], api_service: "data directory", is_token_request, client_env };
@@ -21,9 +21,7 @@ fn is_token_request(e: &EventView) -> bool {
 }
 
 fn client_env(endpoints: &Value, fixtures: &Value) -> Result<BTreeMap<String, String>, String> {
-    let service = |key: &str| {
-        endpoints["services"][key].as_str().map(str::to_owned).ok_or_else(|| format!("the server has no service {key}"))
-    };
+    let service = |key: &str| service_url(endpoints, key);
     let f = &fixtures["openenergy"];
     let data_sets = f["data_sets"].as_array().cloned().unwrap_or_default();
     let active = |v: &Value| v["status"].as_str().is_none_or(|s| s.eq_ignore_ascii_case("active"));

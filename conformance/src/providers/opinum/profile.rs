@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
-use crate::contract::{EventView, Profile};
+use crate::contract::{service_url, EventView, Profile};
 
 pub const PROFILE: Profile =
     Profile { name: "opinum", actions: &["push"], api_service: "api push", is_token_request, client_env };
@@ -23,9 +23,7 @@ fn is_token_request(e: &EventView) -> bool {
 }
 
 fn client_env(endpoints: &Value, fixtures: &Value) -> Result<BTreeMap<String, String>, String> {
-    let service = |key: &str| {
-        endpoints["services"][key].as_str().map(str::to_owned).ok_or_else(|| format!("the server has no service {key}"))
-    };
+    let service = |key: &str| service_url(endpoints, key);
     let f = &fixtures["opinum"];
     let list = |k: &str| f[k].as_array().cloned().unwrap_or_default();
     let text = |v: &Value| v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string());
