@@ -62,10 +62,11 @@ struct ServeArgs {
     /// Fixtures file (TOML); the embedded fixtures/default.toml when absent.
     #[arg(long, env = "MOCK_SERVER_CONFIG")]
     config: Option<PathBuf>,
-    /// HTTP listener (every provider and the admin API). Port 0 picks a free port.
+    /// HTTP listener: the admin API, the proxy, and the services served on plain HTTP (the
+    /// banner lists them). Port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:8080", env = "MOCK_SERVER_HTTP")]
     http: SocketAddr,
-    /// HTTPS listener (every provider).
+    /// HTTPS listener: the services served over TLS without a client certificate.
     #[arg(long, default_value = "127.0.0.1:8443", env = "MOCK_SERVER_HTTPS")]
     https: SocketAddr,
     /// Mutual-TLS listener (client certificate requested and checked against the dev CA).
