@@ -47,6 +47,20 @@ pub struct FaultPoint<'a> {
     pub shown: &'a str,
 }
 
+/// One namespace of a server: the default one (`MockServer` derefs to it) or a run. A test
+/// reads and arms it in-process, with the same code as the admin API, so it reads like what it
+/// checks:
+///
+/// ```
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// use mock_server::{FaultRule, MockServer};
+///
+/// let server = MockServer::start().await;
+/// server.faults().add(FaultRule::on("kalibrate", "data").route("/api/status").times(1).status(503)).unwrap();
+/// // ... run the client under test against server.url("kalibrate.data") ...
+/// server.events().assert_count("token.issued", 0);
+/// # }
+/// ```
 pub struct Namespace {
     /// The run this namespace is; `None` for the server's default namespace.
     run: Option<String>,
