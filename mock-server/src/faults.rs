@@ -317,7 +317,7 @@ impl Faults {
     }
 
     /// Counts this request (or MQTT packet) against every matching rule and returns the first
-    /// that fires. An MQTT packet is method `PUBLISH` or `SUBSCRIBE`, service [`MQTT_SERVICE`]
+    /// that fires. An MQTT packet is method `PUBLISH` or `SUBSCRIBE`, service `MQTT_SERVICE`
     /// and path `/` + its topic or filter.
     pub fn take(&self, provider: &str, service: &str, method: &str, path: &str) -> Option<FiredFault> {
         let mut inner = self.inner.lock().unwrap();

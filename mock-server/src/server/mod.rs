@@ -1,5 +1,5 @@
-//! Starting a server: its options ([`options`]), the listeners bound and everything wired
-//! together ([`start`]), and the start-up banner ([`banner`]).
+//! Starting a server: its options (`options`), the listeners bound and everything wired
+//! together (`start`), and the start-up banner (`banner`).
 
 mod banner;
 mod options;

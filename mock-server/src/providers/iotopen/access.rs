@@ -1,4 +1,6 @@
-//! What a credential may reach (docs/providers/iotopen.md#authorization; IoT Open, https://iotopen.se/api-for-att-tillgangliggora-data/: "a token only gives access to the data the user has ...
+//! What a credential may reach (docs/providers/iotopen.md#authorization; IoT Open,
+//! <https://iotopen.se/api-for-att-tillgangliggora-data/>: "a token only gives access to the data
+//! the user has ...
 //! If API keys with higher permissions are used, what key gives the opportunity to perform from
 //! key to key is set").
 //!

@@ -1,7 +1,10 @@
-//! OAuth 2 for third parties, with Lynx's consent step (docs/providers/iotopen.md#oauth-with-consent; IoT Open, https://iotopen.se/api-for-att-tillgangliggora-data/: "users are asked if and what data
+//! OAuth 2 for third parties, with Lynx's consent step
+//! (docs/providers/iotopen.md#oauth-with-consent; IoT Open,
+//! <https://iotopen.se/api-for-att-tillgangliggora-data/>: "users are asked if and what data
 //! is to be shared ... the integrator gets access to the scope that the user chooses"). Lynx
 //! publishes no paths for this; the mock uses (*assumed*) `/api/v2/oauth2/...`, with consent as
-//! node-lynx's `ConsentOauth2Authorization` shows it (`POST /api/v2/oauth2/consent` → `{"redirect_to"}`).
+//! node-lynx's `ConsentOauth2Authorization` shows it (`POST /api/v2/oauth2/consent` →
+//! `{"redirect_to"}`).
 //!
 //! 1. `GET /api/v2/oauth2/authorize?response_type=code&client_id&redirect_uri&scope&state`
 //!    `[&code_challenge&code_challenge_method]`, called by the Lynx UI for the logged-in user
@@ -9,7 +12,8 @@
 //!    answers what to ask the user: `{consent_challenge, client, requested_scopes, installations}`.
 //! 2. `POST /api/v2/oauth2/consent` by the same user: `{consent_challenge, grant_scope,
 //!    installations}` (lists or space/comma-joined strings, since node-lynx sends string
-//!    values; or `{"accept": false}` to refuse) → `{"redirect_to": "<redirect_uri>?code=..&state=.."}`.
+//!    values; or `{"accept": false}` to refuse) → `{"redirect_to":
+//! "<redirect_uri>?code=..&state=.."}`.
 //!    The user may grant a subset of the requested scopes and of their installations, nothing more.
 //! 3. `POST /api/v2/oauth2/token` (form; client secret in the form or as Basic):
 //!    `authorization_code` (with `redirect_uri`, and `code_verifier` for PKCE) and

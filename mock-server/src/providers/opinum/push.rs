@@ -2,7 +2,9 @@
 //! `POST /api/standard`, and custom push `POST /api/generic/{guid}/`.
 //!
 //! Points whose structure does not exist in the caller's account are dropped and the push still
-//! answers 200, as at Opinum (docs/providers/opinum.md#lost-data; Opinum, https://docs.opinum.com/restapi/integration/connection.html: "Every data sent before the creation of Opinum Data Hub
+//! answers 200, as at Opinum (docs/providers/opinum.md#lost-data; Opinum,
+//! <https://docs.opinum.com/restapi/integration/connection.html>: "Every data sent before the
+//! creation of Opinum Data Hub
 //! cannot be mapped and will be lost"). The mock says what was lost in a `push.unmapped` event.
 
 use std::sync::Arc;
