@@ -27,7 +27,7 @@ pub const DEFAULT_LIMIT: usize = 64;
 /// Why a run cannot be created.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("'{0}' is not a run id: use 1 to 64 letters, digits, '.', '_' or '-'")]
+    #[error("'{0}' is not a run id: use 1 to 64 letters, digits, '.', '_' or '-' (not '.' or '..' alone)")]
     BadId(String),
     #[error("run '{0}' exists already; DELETE /__admin/runs/{0} first, or pick another id")]
     Exists(String),
@@ -146,7 +146,10 @@ impl Runs {
 
 /// A run id: 1 to 64 letters, digits, `.`, `_` or `-`.
 pub fn check_id(id: &str) -> Result<(), RunError> {
-    let ok = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+    // `.` and `..` are dot segments: a client normalising `/__run/../x` would land elsewhere.
+    let dots = id == "." || id == "..";
+    let ok =
+        !dots && (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
     if ok {
         Ok(())
     } else {

@@ -96,9 +96,10 @@ async fn client_credentials_token_is_a_verifiable_v1_jwt() {
     assert_eq!(claims["ver"], "1.0");
     assert_eq!(claims["roles"], json!(["Read"]));
     assert_eq!(claims["sub"], claims["oid"]);
+    // As Azure AD: `iat` and `nbf` five minutes before issue, `exp` the lifetime after it.
     assert_eq!(claims["nbf"], claims["iat"]);
-    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3599);
-    assert!((claims["iat"].as_i64().unwrap() - chrono::Utc::now().timestamp()).abs() <= 5);
+    assert_eq!(claims["exp"].as_i64().unwrap() - claims["iat"].as_i64().unwrap(), 3599 + 300);
+    assert!((claims["iat"].as_i64().unwrap() + 300 - chrono::Utc::now().timestamp()).abs() <= 5);
     for c in ["aio", "oid", "rh", "uti"] {
         assert!(claims[c].as_str().is_some_and(|v| !v.is_empty()), "claim {c}: {claims}");
     }
@@ -439,8 +440,8 @@ async fn missing_garbled_foreign_and_expired_tokens_get_401_bearer() {
     let (status, _, _) = get_data(&http, &server, "/api/price", &jwt).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 
-    // Back in time before `nbf`: not yet valid.
-    server.clock().advance(chrono::Duration::seconds(-3599 - 120)).unwrap();
+    // Back in time before `nbf` (five minutes before issue): not yet valid.
+    server.clock().advance(chrono::Duration::seconds(-3599 - 420)).unwrap();
     let (status, headers, body) = get_data(&http, &server, "/api/status", &jwt).await;
     assert_api_error(status, &headers, &body, StatusCode::UNAUTHORIZED);
     let last = events_of_kind(&server, "api.denied").pop().unwrap();

@@ -64,6 +64,24 @@ def test_a_push_to_a_missing_structure_is_lost_and_recorded(mock, token):
     assert mock.events(kind="data.written") == []
 
 
+def test_a_series_that_names_nothing_is_lost_for_that_reason_even_first(mock, token):
+    """A null `variableId` names no variable: that series is lost, and the next series, the first
+    with an identifier, sets the kind for the rest."""
+    body = [{"variableId": None, "data": [{"date": "2024-03-02", "value": 1}]},
+            {"sourceSerialNumber": "SN-0001", "mappingConfig": "ActiveEnergy", "data": [{"date": "2024-03-02", "value": 2}]},
+            {"variableId": 100, "data": [{"date": "2024-03-02", "value": 3}]}]
+    r = push(mock, token, body)
+    assert r.status_code == 200 and r.content == b""
+    lost = mock.events(kind="push.unmapped")
+    assert [(e["points"], e["reason"]) for e in lost] == [
+        (1, "it names no variable or source: variableId, sourceId, sourceSerialNumber, sourceEan, "
+            "sourceName and meterNumber are all missing or null"),
+        (1, "its identifier kind differs from the first series' (mixing kinds is not supported): "
+            "that one used sourceSerialNumber")]
+    [written] = mock.events(kind="data.written")
+    assert written["count"] == 1
+
+
 def test_the_2019_format_and_case_insensitive_names(mock, token):
     r = push(mock, token, {"Data": [{"VariableId": 110, "Date": "2024-01-01T10:00:00", "Value": 7}]}, path="/api/standard")
     assert r.status_code == 200, r.text

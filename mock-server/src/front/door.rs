@@ -18,7 +18,7 @@ use tower::ServiceExt;
 use super::exchange::PendingExchange;
 use super::fault;
 use super::handler::handler;
-use super::proxy::{origin_form, Destination, Proxy, ProxyRequest};
+use super::proxy::{origin_form, Destination, Proxy, ProxyRequest, Refusal};
 use super::route::{Dedicated, Services};
 use crate::contract::{ConnInfo, ListenerKind};
 use crate::namespace::{FaultPoint, Namespace};
@@ -48,6 +48,11 @@ impl Door {
         };
         let refused = match &proxied {
             Some(ProxyRequest::AbsoluteForm(authority)) => match self.proxy.plain_destination(authority) {
+                // The server's runs API answers only requests sent to the mock itself.
+                Ok(Destination::Own(_)) if is_runs_admin(req.uri().path()) => Some(Refusal::NotEmulated(format!(
+                    "the runs API is not served through the proxy: send http://{authority}{} to the mock itself",
+                    req.uri().path()
+                ))),
                 Ok(destination) => {
                     // Served as if sent to the destination itself: the Host header and path decide.
                     let req = origin_form(req, authority, &destination);
@@ -124,6 +129,11 @@ impl Door {
             None => routed.router.oneshot(req).await.unwrap_or_else(|e| match e {}),
         }
     }
+}
+
+/// `/__admin/runs`: the server's, not a namespace's (`run_selection.rs` serves it).
+fn is_runs_admin(path: &str) -> bool {
+    path == "/__admin/runs" || path.starts_with("/__admin/runs/")
 }
 
 /// `/__admin` on the HTTP listener.

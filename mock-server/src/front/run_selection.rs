@@ -20,7 +20,8 @@ use base64::Engine;
 use serde_json::json;
 use tower::ServiceExt;
 
-use super::route::RunPrefix;
+use super::proxy::ProxyRequest;
+use super::route::{Dedicated, RunPrefix};
 use crate::admin::runs::{router as runs_api, unknown_run};
 use crate::contract::{json_response, ConnInfo, ListenerKind};
 use crate::endpoints::RUN_PATH;
@@ -93,15 +94,17 @@ fn proxy_user(headers: &HeaderMap) -> Option<String> {
     (!user.is_empty()).then_some(user)
 }
 
-/// `/__admin/runs` on the HTTP listener, sent to the mock itself (not through it as a proxy to
-/// another host, which the proxy refuses).
+/// `/__admin/runs` on the plain HTTP listener, sent to the mock itself: not through it as a
+/// proxy (a `CONNECT` or an absolute-form request line), not on a service's dedicated listener.
 fn is_runs_admin(req: &Request<Body>) -> bool {
     let path = req.uri().path();
     let on_http = req.extensions().get::<ConnInfo>().is_none_or(|c| c.listener == ListenerKind::Http);
+    // A service's own listener serves that service only; a proxy request is for another host.
+    let elsewhere = req.extensions().get::<Dedicated>().is_some() || ProxyRequest::of(req).is_some();
     let to_us = req.uri().host().is_none_or(|h| {
         h == "localhost" || h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
     });
-    on_http && to_us && (path == "/__admin/runs" || path.starts_with("/__admin/runs/"))
+    on_http && !elsewhere && to_us && (path == "/__admin/runs" || path.starts_with("/__admin/runs/"))
 }
 
 #[cfg(test)]

@@ -5,8 +5,9 @@
 //! session_timeout, name, permissions}`. The whole key is shown once, when it is made; listings
 //! show only its first four characters. `expire` (unix seconds, 0 never) and `session_timeout`
 //! (seconds of inactivity, 0 never) are enforced on the virtual clock. `permissions` narrows
-//! what the key may do to a subset of its user's role; asking for a permission the user does
-//! not have is 403. Revoking a key ends it on REST and for new MQTT connections.
+//! what the key may do to a subset of what the credential that makes it holds; asking for a
+//! permission that credential does not have is 403, and a key made without a list holds what its
+//! maker holds, within its maker's installations. Revoking a key ends it on REST and for new MQTT connections.
 
 use std::sync::Arc;
 
@@ -159,7 +160,10 @@ pub async fn create(State(io): State<Arc<IotOpen>>, ctx: Ctx, Path(user): Path<S
     let mut c = Credential::new(Kind::ApiKey, caller.access.user_id, name, now);
     c.expire = expire;
     c.session_timeout = session_timeout;
-    c.permissions = permissions;
+    // A key never holds more than the credential that made it: without a list of its own it
+    // gets the maker's permissions, and it stays within the maker's installations.
+    c.permissions = Some(permissions.unwrap_or_else(|| caller.access.permissions.iter().cloned().collect()));
+    c.installations = caller.access.only.clone();
     c.agent =
         ctx.headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or_default().chars().take(256).collect();
     store.insert(&token, c);

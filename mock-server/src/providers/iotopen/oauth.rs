@@ -36,7 +36,7 @@ use sha2::{Digest, Sha256};
 
 use super::access::Access;
 use super::grants::{Consent, Grant, Request, CODE_LIFETIME};
-use super::scopes::SCOPES;
+use super::scopes::{beyond, SCOPES};
 use super::credentials::{self, Credential, Kind};
 use super::errors;
 use super::query;
@@ -201,6 +201,21 @@ pub async fn consent(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Re
     };
     if let Some(bad) = granted_scopes.iter().find(|s| !request.scopes.contains(s)) {
         return errors::bad_request(format!("scope '{bad}' was not requested"));
+    }
+    // A credential never grants more than it holds: a narrowed key or a consented token cannot
+    // approve a scope that reaches further than itself.
+    let role = io.directory().user(caller.access.user_id).map(|u| io.directory().role_permissions(u)).unwrap_or_default();
+    if let Some(scope) = beyond(&granted_scopes, &role, &caller.access.permissions) {
+        io.ns.record(
+            &ctx.route,
+            EventKind::ApiDenied {
+                endpoint: "oauth2/consent".into(),
+                status: 403,
+                reason: format!("{} cannot grant '{scope}': it does not hold what that scope gives", caller.access.principal),
+                client_id: Some(caller.access.principal.clone()),
+            },
+        );
+        return errors::message(StatusCode::FORBIDDEN, format!("you cannot grant the scope {scope}"));
     }
     let allowed = shareable(&caller.access);
     let mut installations = BTreeSet::new();

@@ -1,5 +1,6 @@
 //! OAuth scopes a third party may ask an IoT Open user for, and the Lynx permissions each one
-//! grants (no more than the user's role holds).
+//! grants (no more than the user's role holds, and no more than the credential that consents
+//! holds).
 
 use std::collections::BTreeSet;
 
@@ -39,4 +40,13 @@ pub fn permissions_of(scopes: &BTreeSet<String>, role: &BTreeSet<String>) -> BTr
         }
     }
     out
+}
+
+/// The first of `scopes` that would give a user with role permissions `role` something the
+/// consenting credential does not hold (`held`): a credential never grants more than it holds.
+pub fn beyond<'s>(scopes: &'s BTreeSet<String>, role: &BTreeSet<String>, held: &BTreeSet<String>) -> Option<&'s str> {
+    scopes
+        .iter()
+        .find(|scope| permissions_of(&BTreeSet::from([(*scope).clone()]), role).iter().any(|p| !held.contains(p)))
+        .map(String::as_str)
 }

@@ -70,6 +70,9 @@ fn json_with_cache(body: Value) -> Response<Body> {
     r
 }
 
+/// How far before issue Azure AD dates a token's `iat` and `nbf`.
+const CLOCK_SKEW_SECONDS: i64 = 300;
+
 pub fn v1_issuer(tid: &str) -> String {
     format!("https://sts.windows.net/{tid}/")
 }
@@ -88,7 +91,6 @@ pub async fn openid_configuration_v2(
     };
     let base = &route.base_url;
     let tid = &tenant.id;
-    let host = route.base_url.split("://").nth(1).unwrap_or_default().split('/').next().unwrap_or_default();
     json_with_cache(json!({
         "token_endpoint": format!("{base}/{tid}/oauth2/v2.0/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
@@ -98,7 +100,8 @@ pub async fn openid_configuration_v2(
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": format!("https://{host}/{tid}/v2.0"),
+        // Azure AD's issuer is the URL the document lives under (OIDC Discovery §4.3).
+        "issuer": format!("{base}/{tid}/v2.0"),
         "request_uri_parameter_supported": false,
         "userinfo_endpoint": "https://graph.microsoft.com/oidc/userinfo",
         "authorization_endpoint": format!("{base}/{tid}/oauth2/v2.0/authorize"),
@@ -285,7 +288,8 @@ pub async fn token(
     };
 
     let lifetime = fixtures.token_lifetime_seconds;
-    let iat = now.timestamp();
+    // Azure AD backdates `iat` and `nbf` by five minutes (clock skew); `exp` is from now.
+    let iat = now.timestamp() - CLOCK_SKEW_SECONDS;
     let iss = v1_issuer(&grant.tenant.id);
     let oid = object_id(&grant.tenant.id, &grant.client.client_id);
     let uti = crate::tokens::opaque_token(16);
@@ -294,7 +298,7 @@ pub async fn token(
         iss: iss.clone(),
         iat,
         nbf: iat,
-        exp: iat + lifetime,
+        exp: now.timestamp() + lifetime,
         aio: crate::tokens::opaque_token(48),
         appid: grant.client.client_id.clone(),
         appidacr: "1".into(),

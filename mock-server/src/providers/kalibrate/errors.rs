@@ -8,6 +8,8 @@ use axum::http::{header, HeaderMap, HeaderValue, Response, StatusCode};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
+use super::request_ids::REQUEST_ID;
+
 /// One AADSTS error.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AadError {
@@ -66,7 +68,11 @@ impl AadError {
     /// Renders the body with trace and correlation ids and the virtual-clock timestamp.
     pub fn into_response(self, now: DateTime<Utc>, request_headers: &HeaderMap) -> Response<Body> {
         let timestamp = now.format("%Y-%m-%d %H:%M:%SZ").to_string();
-        let trace_id = uuid::Uuid::new_v4().to_string();
+        // The id `x-ms-request-id` carries (`request_ids.rs`), when the request went through it.
+        let trace_id = request_headers
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
         // MSAL sends `client-request-id`; Azure AD echoes it as the correlation id.
         let correlation_id = request_headers
             .get("client-request-id")

@@ -9,6 +9,7 @@ mod errors;
 mod fixtures;
 mod provider;
 mod query;
+mod request_ids;
 mod store;
 
 use std::sync::Arc;
@@ -55,6 +56,7 @@ impl Provider for Kalibrate {
             .route("/{tenant}/oauth2/v2.0/token", post(aad::token))
             .fallback(aad::not_found)
             .method_not_allowed_fallback(aad::method_not_allowed)
+            .layer(axum::middleware::from_fn(request_ids::request_ids))
             .with_state(self.clone());
         let data = Router::new()
             .route("/api/status", get(data::status))

@@ -9,8 +9,9 @@
 //!
 //! The resource servers answer as the package's `AccessTokenValidator` does (its
 //! `build_error_response`): an empty body, `Cache-Control: no-store`, `Pragma: no-cache` and
-//! `WWW-Authenticate: Bearer ` followed by `error="...", ` and `scope="..."` when there are
-//! some — byte for byte, trailing `, ` included when a scope is not given.
+//! `WWW-Authenticate: Bearer` followed by `error="..."` and `scope="..."` when there are
+//! some, in the package's order but without the trailing `, ` or space the package leaves (a
+//! field value has no trailing whitespace, RFC 9110 §5.5).
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, Method, Response, StatusCode, Uri};
@@ -74,7 +75,7 @@ pub struct BearerError {
 }
 
 impl BearerError {
-    /// 401 with a bare `Bearer ` challenge: no certificate, no or non-bearer Authorization.
+    /// 401 with a bare `Bearer` challenge: no certificate, no or non-bearer Authorization.
     pub fn unauthenticated() -> Self {
         BearerError { status: StatusCode::UNAUTHORIZED, error: None, scope: None }
     }
@@ -91,23 +92,28 @@ impl BearerError {
         BearerError { status: StatusCode::FORBIDDEN, error: Some("insufficient_scope"), scope: Some(scope.to_owned()) }
     }
 
-    /// `Bearer ` + `error="..", ` + `scope=".."`, as the package writes it.
+    /// `Bearer`, then `error=".."` and `scope=".."` as the package orders them (RFC 6750 §3),
+    /// without the package's trailing `, ` or space: a field value carries no trailing
+    /// whitespace (RFC 9110 §5.5).
     pub fn challenge(&self) -> String {
-        let mut value = "Bearer ".to_owned();
+        let mut params = Vec::new();
         if let Some(error) = self.error {
-            value.push_str(&format!("error=\"{error}\", "));
+            params.push(format!("error=\"{error}\""));
         }
         if let Some(scope) = &self.scope {
-            value.push_str(&format!("scope=\"{}\"", scope.replace(['"', '\\'], "")));
+            params.push(format!("scope=\"{}\"", scope.replace(['"', '\\'], "")));
         }
-        value
+        match params.is_empty() {
+            true => "Bearer".to_owned(),
+            false => format!("Bearer {}", params.join(", ")),
+        }
     }
 
     pub fn into_response(self) -> Response<Body> {
         let mut r = Response::new(Body::empty());
         *r.status_mut() = self.status;
         let challenge =
-            HeaderValue::from_str(&self.challenge()).unwrap_or_else(|_| HeaderValue::from_static("Bearer "));
+            HeaderValue::from_str(&self.challenge()).unwrap_or_else(|_| HeaderValue::from_static("Bearer"));
         r.headers_mut().insert(header::WWW_AUTHENTICATE, challenge);
         r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
@@ -125,9 +131,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn challenges_are_written_as_the_package_writes_them() {
-        assert_eq!(BearerError::unauthenticated().challenge(), "Bearer ");
-        assert_eq!(BearerError::invalid_token(None).challenge(), "Bearer error=\"invalid_token\", ");
+    fn challenges_are_written_in_the_package_order_without_trailing_separators() {
+        assert_eq!(BearerError::unauthenticated().challenge(), "Bearer");
+        assert_eq!(BearerError::invalid_token(None).challenge(), "Bearer error=\"invalid_token\"");
         assert_eq!(
             BearerError::invalid_token(Some("a:b")).challenge(),
             "Bearer error=\"invalid_token\", scope=\"a:b\""

@@ -32,7 +32,9 @@ use crate::namespace::{Namespace, Reset};
 
 const AUTH: ServiceSpec = ServiceSpec {
     name: "auth",
-    hosts: &["matls-auth.directory.energydata.org.uk"],
+    // The discovery document fetched at matls-auth names `auth.` as its issuer: every host a
+    // served document names is served, so a client that follows it reaches the mock too.
+    hosts: &["matls-auth.directory.energydata.org.uk", "auth.directory.energydata.org.uk"],
     listeners: &[ListenerKind::Mtls],
     dedicated: None,
 };

@@ -26,7 +26,7 @@ pub fn map(mapper: &CustomPush, body: &[u8]) -> Mapped {
             for (i, record) in records.into_iter().enumerate() {
                 match record {
                     Ok((source, date, value)) => mapped.series.push(Series {
-                        target: Some(Target::Source {
+                        target: Ok(Target::Source {
                             key: mapper.source_by,
                             value: source,
                             mapping_config: Some(mapper.mapping_config.clone()),

@@ -288,22 +288,81 @@ fn issue(o: &Opinum, route: &ServiceRoute, f: &Fixtures, dialect: Dialect, g: Gr
     r
 }
 
-/// `GET /.well-known/openid-configuration` on either path: enough for IdentityModel's discovery.
+/// Where the identity server's documents are, in the IdentityServer dialect
+/// (`/.well-known/openid-configuration`, `/connect/...`) or the Keycloak one
+/// (`/realms/opinum/...`), below the base URL the client used.
+struct Discovery {
+    issuer: String,
+    jwks: String,
+    endpoints: [(&'static str, String); 6],
+}
+
+impl Discovery {
+    fn of(route: &ServiceRoute, uri: &Uri) -> Discovery {
+        let base = &route.base_url;
+        if uri.path().starts_with("/realms/") {
+            let realm = format!("{base}/realms/opinum");
+            let oidc = format!("{realm}/protocol/openid-connect");
+            Discovery {
+                jwks: format!("{oidc}/certs"),
+                endpoints: [
+                    ("authorization_endpoint", format!("{oidc}/auth")),
+                    ("token_endpoint", format!("{base}{KEYCLOAK_TOKEN_PATH}")),
+                    ("userinfo_endpoint", format!("{oidc}/userinfo")),
+                    ("end_session_endpoint", format!("{oidc}/logout")),
+                    ("revocation_endpoint", format!("{oidc}/revoke")),
+                    ("introspection_endpoint", format!("{oidc}/token/introspect")),
+                ],
+                issuer: realm,
+            }
+        } else {
+            Discovery {
+                issuer: base.clone(),
+                jwks: format!("{base}/.well-known/openid-configuration/jwks"),
+                endpoints: [
+                    ("authorization_endpoint", format!("{base}/connect/authorize")),
+                    ("token_endpoint", format!("{base}/connect/token")),
+                    ("userinfo_endpoint", format!("{base}/connect/userinfo")),
+                    ("end_session_endpoint", format!("{base}/connect/endsession")),
+                    ("revocation_endpoint", format!("{base}/connect/revocation")),
+                    ("introspection_endpoint", format!("{base}/connect/introspect")),
+                ],
+            }
+        }
+    }
+}
+
+/// `GET /.well-known/openid-configuration` on either path: the whole discovery document as
+/// IdentityServer publishes it (OIDC Discovery §3: `issuer`, `jwks_uri` and the rest), its
+/// issuer the base URL the client used. Only the token endpoint and the keys are served.
 pub async fn discovery(Extension(route): Extension<ServiceRoute>, uri: Uri) -> Response<Body> {
-    let base = &route.base_url;
-    let (issuer, token) = if uri.path().starts_with("/realms/") {
-        (format!("{base}/realms/opinum"), format!("{base}{KEYCLOAK_TOKEN_PATH}"))
-    } else {
-        (base.clone(), format!("{base}/connect/token"))
-    };
-    json_response(
-        StatusCode::OK,
-        json!({
-            "issuer": issuer,
-            "token_endpoint": token,
-            "grant_types_supported": ["password", "refresh_token"],
-            "scopes_supported": KNOWN_SCOPES,
-            "token_endpoint_auth_methods_supported": ["client_secret_post", "client_secret_basic"],
-        }),
-    )
+    let dialect = Discovery::of(&route, &uri);
+    let mut document = json!({
+        "issuer": dialect.issuer,
+        "jwks_uri": dialect.jwks,
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        "scopes_supported": KNOWN_SCOPES,
+        "claims_supported": ["sub", "account", "client_id", "scope"],
+        "grant_types_supported": ["password", "refresh_token"],
+        "response_types_supported": ["code", "token", "id_token", "id_token token", "code id_token", "code token", "code id_token token"],
+        "response_modes_supported": ["form_post", "query", "fragment"],
+        "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "id_token_signing_alg_values_supported": ["RS256"],
+        "subject_types_supported": ["public"],
+        "code_challenge_methods_supported": ["plain", "S256"],
+        "request_parameter_supported": true,
+    });
+    for (name, url) in dialect.endpoints {
+        document[name] = json!(url);
+    }
+    json_response(StatusCode::OK, document)
+}
+
+/// `GET /.well-known/openid-configuration/jwks` (and Keycloak's `.../certs`): the key that
+/// signs the access tokens, so a client can verify them.
+pub async fn keys(State(o): State<Arc<Opinum>>) -> Response<Body> {
+    json_response(StatusCode::OK, json!({"keys": [o.signer.jwk(json!({"alg": "RS256"}))]}))
 }

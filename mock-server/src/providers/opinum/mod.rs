@@ -58,7 +58,9 @@ impl Provider for Opinum {
             .route("/connect/token/", post(identity::token))
             .route(identity::KEYCLOAK_TOKEN_PATH, post(identity::token))
             .route("/.well-known/openid-configuration", get(identity::discovery))
+            .route("/.well-known/openid-configuration/jwks", get(identity::keys))
             .route("/realms/opinum/.well-known/openid-configuration", get(identity::discovery))
+            .route("/realms/opinum/protocol/openid-connect/certs", get(identity::keys))
             .fallback(not_found)
             .method_not_allowed_fallback(method_not_allowed)
             .with_state(self.clone());

@@ -121,12 +121,9 @@ fn store(
     let written: usize = o.hub.with(|hub| {
         let mut written = 0;
         for s in series {
-            let target = s.target.as_ref().ok_or_else(|| {
-                "its identifier kind differs from the first series' (mixing kinds is not supported)".to_owned()
-            });
-            match target.and_then(|t| resolve(hub, account, t)) {
+            match s.target.clone().and_then(|t| resolve(hub, account, &t)) {
                 Ok(variable) => written += hub.store_points(variable, &s.points),
-                Err(reason) => lost.push((describe(s.target.as_ref()), s.points.len(), reason)),
+                Err(reason) => lost.push((describe(s.target.as_ref().ok()), s.points.len(), reason)),
             }
         }
         written
@@ -149,7 +146,7 @@ fn store(
 
 fn describe(target: Option<&Target>) -> String {
     match target {
-        None => "a series without the first series' identifier".into(),
+        None => "a series without a usable identifier".into(),
         Some(Target::Variable(id)) => format!("variableId {id}"),
         Some(Target::Source { key, value, mapping_config }) => {
             format!("{} '{value}' mappingConfig '{}'", key_name(*key), mapping_config.as_deref().unwrap_or(""))

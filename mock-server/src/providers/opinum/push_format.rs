@@ -7,8 +7,8 @@
 //!
 //! with one identifier per series: `variableId`, or a source identifier (`sourceId`,
 //! `sourceSerialNumber`, `sourceEan`, `sourceName`, `meterNumber`) plus `mappingConfig`.
-//! Property names are case-insensitive. The identifier kind of the first series is used for all
-//! (Opinum does not support mixing); a later series without it cannot be mapped. Also the 2019
+//! Property names are case-insensitive. The identifier kind of the first series that has one is
+//! used for all (Opinum does not support mixing); a series without it cannot be mapped. Also the 2019
 //! format of `/api/standard`: `{"Data": [{"VariableId", "Date", "Value"}]}`.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
@@ -25,8 +25,9 @@ pub enum Target {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Series {
-    /// `None` when the series lacks the identifier kind of the first one.
-    pub target: Option<Target>,
+    /// Where it goes, or why it cannot go anywhere (no identifier, or another identifier kind
+    /// than the first series that had one).
+    pub target: Result<Target, String>,
     pub points: Vec<(DateTime<Utc>, f64)>,
 }
 
@@ -61,12 +62,19 @@ pub fn parse_standard(body: &[u8]) -> Result<Vec<Series>, FormatError> {
         let Value::Object(object) = item else {
             return Err(FormatError(format!("item {i}: a time series must be a JSON object")));
         };
-        let (name, source_key) = *kind.get_or_insert_with(|| {
-            KINDS.iter().copied().find(|(name, _)| field(object, name).is_some()).unwrap_or(("variableId", None))
-        });
+        let own = KINDS.iter().copied().find(|(name, _)| field(object, name).is_some());
+        let Some((name, source_key)) = kind.or(own) else {
+            let reason = "it names no variable or source: variableId, sourceId, sourceSerialNumber, sourceEan, \
+                          sourceName and meterNumber are all missing or null";
+            series.push(Series { target: Err(reason.to_owned()), points: points_of(i, object)? });
+            continue;
+        };
+        kind = Some((name, source_key));
         let target = match field(object, name) {
-            None => None,
-            Some(v) => Some(match source_key {
+            None => Err(format!(
+                "its identifier kind differs from the first series' (mixing kinds is not supported): that one used {name}"
+            )),
+            Some(v) => Ok(match source_key {
                 None => Target::Variable(
                     integer(v)
                         .ok_or_else(|| FormatError(format!("item {i}: variableId must be an integer, not {v}")))?,
@@ -79,22 +87,24 @@ pub fn parse_standard(body: &[u8]) -> Result<Vec<Series>, FormatError> {
                 },
             }),
         };
-        let points = match field(object, "data") {
-            None => Vec::new(),
-            Some(Value::Array(points)) => points
-                .iter()
-                .enumerate()
-                .map(|(j, p)| point(p).map_err(|e| FormatError(format!("item {i}, point {j}: {e}"))))
-                .collect::<Result<_, _>>()?,
-            Some(other) => {
-                return Err(FormatError(format!(
-                    "item {i}: data must be an array of {{\"date\", \"value\"}}, not {other}"
-                )))
-            }
-        };
-        series.push(Series { target, points });
+        series.push(Series { target, points: points_of(i, object)? });
     }
     Ok(series)
+}
+
+/// The points of series `i`.
+fn points_of(i: usize, object: &Map<String, Value>) -> Result<Vec<(DateTime<Utc>, f64)>, FormatError> {
+    match field(object, "data") {
+        None => Ok(Vec::new()),
+        Some(Value::Array(points)) => points
+            .iter()
+            .enumerate()
+            .map(|(j, p)| point(p).map_err(|e| FormatError(format!("item {i}, point {j}: {e}"))))
+            .collect(),
+        Some(other) => {
+            Err(FormatError(format!("item {i}: data must be an array of {{\"date\", \"value\"}}, not {other}")))
+        }
+    }
 }
 
 /// `{"Data": [{"VariableId": 1, "Date": "...", "Value": 1.0}]}`: one series per point.
@@ -113,7 +123,7 @@ pub fn parse_legacy(body: &[u8]) -> Result<Vec<Series>, FormatError> {
                 .and_then(integer)
                 .ok_or_else(|| FormatError(format!("Data[{i}]: VariableId must be an integer")))?;
             let point = point(p).map_err(|e| FormatError(format!("Data[{i}]: {e}")))?;
-            Ok(Series { target: Some(Target::Variable(variable)), points: vec![point] })
+            Ok(Series { target: Ok(Target::Variable(variable)), points: vec![point] })
         })
         .collect()
 }
@@ -171,14 +181,17 @@ mod tests {
         let series = parse_standard(body).unwrap();
         assert_eq!(
             series[0].target,
-            Some(Target::Source {
+            Ok(Target::Source {
                 key: SourceKey::SourceSerialNumber,
                 value: "SN-1".into(),
                 mapping_config: Some("E".into())
             })
         );
         assert_eq!(series[0].points[0].1, 1.5);
-        assert_eq!(series[1].target, None, "a different kind than the first item's is not mapped");
+        assert!(
+            series[1].target.as_ref().is_err_and(|why| why.ends_with("that one used sourceSerialNumber")),
+            "a different kind than the first item's is not mapped"
+        );
         assert_eq!(series[1].points.len(), 1);
     }
 
@@ -208,7 +221,7 @@ mod tests {
             let data: Vec<Value> = values.iter().map(|v| serde_json::json!({"date": format!("2024-05-01T10:{minute:02}:00"), "value": v})).collect();
             let body = serde_json::to_vec(&serde_json::json!([{"variableId": id, "data": data}])).unwrap();
             let series = parse_standard(&body).unwrap();
-            prop_assert_eq!(&series[0].target, &Some(Target::Variable(id)));
+            prop_assert_eq!(&series[0].target, &Ok(Target::Variable(id)));
             prop_assert_eq!(series[0].points.len(), values.len());
         }
     }
