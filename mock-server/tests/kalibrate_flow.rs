@@ -496,6 +496,37 @@ async fn a_production_token_is_refused_by_the_sandpit_api() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
+/// The service's mock URLs stand for the sandpit host, the real base URL they replace: there a
+/// production token is refused as at `dev.data.thekalibratecloud.com`.
+#[tokio::test]
+async fn the_mock_url_of_the_data_api_is_the_sandpit() {
+    let server = MockServer::start().await;
+    let http = client(&server);
+    let prod = token(&http, &server, PROD, PROD_READER, PROD_SCOPE).await;
+    let (status, headers, body) = get_data(&http, &server, "/api/status", &prod).await;
+    assert_api_error(status, &headers, &body, StatusCode::UNAUTHORIZED);
+    let reason = events_of_kind(&server, "api.denied").pop().unwrap()["reason"].as_str().unwrap().to_owned();
+    assert!(reason.contains("presented to dev.data.thekalibratecloud.com"), "{reason}");
+    let sandpit = sandpit_token(&http, &server, READER).await;
+    assert_eq!(get_data(&http, &server, "/api/status", &sandpit).await.0, StatusCode::OK);
+}
+
+/// `/api/status` at the production host.
+async fn production_status(
+    http: &reqwest::Client,
+    server: &MockServer,
+    jwt: &str,
+) -> (StatusCode, reqwest::header::HeaderMap, Value) {
+    let r = http
+        .get(format!("{}/api/status", server.endpoints().https))
+        .header("host", "data.thekalibratecloud.com")
+        .bearer_auth(jwt)
+        .send()
+        .await
+        .unwrap();
+    json(r).await
+}
+
 #[tokio::test]
 async fn tokens_for_an_api_or_tenant_gone_from_the_reloaded_fixtures_are_refused() {
     let dir = std::env::temp_dir().join(format!(
@@ -510,10 +541,10 @@ async fn tokens_for_an_api_or_tenant_gone_from_the_reloaded_fixtures_are_refused
     let http = client(&server);
     let sandpit = sandpit_token(&http, &server, READER).await;
     let prod = token(&http, &server, PROD, PROD_READER, PROD_SCOPE).await;
-    for jwt in [&sandpit, &prod] {
-        let (status, _, body) = get_data(&http, &server, "/api/status", jwt).await;
-        assert_eq!(status, StatusCode::OK, "{body}");
-    }
+    let (status, _, body) = get_data(&http, &server, "/api/status", &sandpit).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _, body) = production_status(&http, &server, &prod).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
 
     // The sandpit API gets another application ID URI; the production tenant another id.
     let changed = DEFAULT_FIXTURES
@@ -527,7 +558,7 @@ async fn tokens_for_an_api_or_tenant_gone_from_the_reloaded_fixtures_are_refused
 
     let (status, headers, body) = get_data(&http, &server, "/api/status", &sandpit).await;
     assert_api_error(status, &headers, &body, StatusCode::UNAUTHORIZED);
-    let (status, headers, body) = get_data(&http, &server, "/api/status", &prod).await;
+    let (status, headers, body) = production_status(&http, &server, &prod).await;
     assert_api_error(status, &headers, &body, StatusCode::UNAUTHORIZED);
     let reasons: Vec<String> =
         events_of_kind(&server, "api.denied").iter().map(|e| e["reason"].as_str().unwrap().to_owned()).collect();

@@ -309,3 +309,29 @@ def test_dot_segments_are_not_run_ids(mock, run_id):
 def tuple_address(mock):
     host, port = mock.endpoints["http"].removeprefix("http://").split(":")
     return host, int(port)
+
+
+# Opinum: a push works in the token's account.
+
+OPINUM_MAPPER_1001 = "3f2b8c1e-4d5a-4e6f-9a7b-8c9d0e1f2a3b"
+
+
+def opinum_token(mock, account):
+    r = requests.post(mock.opinum("identity", "/connect/token"), data={
+        "grant_type": "password", "client_id": OPINUM_CLIENT[0], "client_secret": OPINUM_CLIENT[1],
+        "username": "pusher@demo-energy.example", "password": "pusher-password",
+        "scope": "datahub-api push-data", "account": str(account)}, timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()["access_token"]
+
+
+def test_a_custom_push_lands_only_in_the_tokens_account(mock):
+    body = {"readings": [{"meter": "SN-0001", "timestamp": "2024-04-01T00:00:00", "kwh": 4.5}]}
+    url = mock.opinum("push", f"/api/generic/{OPINUM_MAPPER_1001}")
+    other = requests.post(url, json=body, headers={"Authorization": f"Bearer {opinum_token(mock, 2002)}"}, timeout=10)
+    assert other.status_code == 404, "another account's mapper is not found from account 2002"
+    assert other.json()["detail"] == f"no custom data mapper is configured for {OPINUM_MAPPER_1001}"
+    assert mock.events(kind="data.written") == []
+    own = requests.post(url, json=body, headers={"Authorization": f"Bearer {opinum_token(mock, 1001)}"}, timeout=10)
+    assert own.status_code == 200, own.text
+    assert mock.events(kind="data.written")[0]["count"] == 1

@@ -137,3 +137,23 @@ def test_consent_mode_from_the_fixtures(base, mock):
     url, _ = session.authorization_url(f"{base}/oauth/authorize")
     location = requests.get(url, allow_redirects=False, timeout=10).headers["Location"]
     assert session.token_from_fragment(location)["access_token"]
+
+
+def test_a_refresh_token_expires_after_thirty_days(base, mock):
+    """Knoema publishes no refresh-token lifetime: the mock gives them 30 days (a fixtures
+    setting) and then answers invalid_grant, as an expired grant is answered."""
+    code_url, _ = OAuth2Session(APP, redirect_uri=REDIRECT, scope=["read"]).authorization_url(
+        f"{base}/oauth/authorize", consent="auto-approve")
+    code = re.search(r"code=([^&]+)", requests.get(code_url, allow_redirects=False, timeout=10).headers["Location"]).group(1)
+    body = requests.get(f"{base}/oauth/token", params={"grant_type": "authorization_code", "client_id": APP,
+                                                        "client_secret": SECRET, "code": code, "redirect_uri": REDIRECT},
+                        timeout=10).json()
+    refresh = {"grant_type": "refresh_token", "refresh_token": body["refresh_token"], "client_id": APP,
+               "client_secret": SECRET}
+    mock.advance_clock(30 * 86_400 - 60)
+    assert requests.get(f"{base}/oauth/token", params=refresh, timeout=10).status_code == 200
+    mock.advance_clock(120)
+    expired = requests.get(f"{base}/oauth/token", params=refresh, timeout=10)
+    assert expired.status_code == 400 and expired.json()["error"] == "invalid_grant", expired.text
+    [rejected] = [e for e in mock.events(provider="knoema", kind="token.rejected") if "expired" in e["reason"]]
+    assert rejected["reason"].startswith("refresh token")

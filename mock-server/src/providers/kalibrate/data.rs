@@ -58,6 +58,9 @@ fn json_ok(body: Value) -> Response<Body> {
     r
 }
 
+/// The Data API's sandpit host: what the mock's own URLs for the service stand for.
+pub const SANDPIT_HOST: &str = "dev.data.thekalibratecloud.com";
+
 /// A caller the gateway let through.
 pub struct Caller {
     pub token: String,
@@ -139,10 +142,12 @@ pub fn admit(
         ));
     }
     // Each data host serves the API named in the audience (`api://<host>/<id>`): a production
-    // token is worthless at the development host and the other way round.
+    // token is worthless at the sandpit host and the other way round. The mock's own URLs stand
+    // for the sandpit host, the real base URL they replace.
     let audience_host =
         claims.aud.strip_prefix("api://").and_then(|rest| rest.split('/').next()).filter(|h| h.contains('.'));
-    if let (Some(called), Some(wanted)) = (&route.real_host, audience_host) {
+    let called = route.real_host.as_deref().unwrap_or(SANDPIT_HOST);
+    if let Some(wanted) = audience_host {
         if !called.eq_ignore_ascii_case(wanted) {
             return Err(deny(
                 StatusCode::UNAUTHORIZED,

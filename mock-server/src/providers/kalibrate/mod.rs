@@ -30,7 +30,7 @@ const LOGIN: ServiceSpec = ServiceSpec {
 };
 const DATA: ServiceSpec = ServiceSpec {
     name: "data",
-    hosts: &["dev.data.thekalibratecloud.com", "data.thekalibratecloud.com"],
+    hosts: &[data::SANDPIT_HOST, "data.thekalibratecloud.com"],
     listeners: &[ListenerKind::Https, ListenerKind::Http],
     dedicated: None,
 };

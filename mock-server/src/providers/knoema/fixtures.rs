@@ -28,6 +28,10 @@ pub struct Fixtures {
     /// How long an authorization code may wait for its exchange (RFC 6749 §4.1.2: at most 10 minutes).
     #[serde(default = "default_code_lifetime")]
     pub code_lifetime_seconds: i64,
+    /// How long a refresh token may be redeemed after it was issued (Knoema publishes no
+    /// lifetime: 30 days by default, ASP.NET's usual choice).
+    #[serde(default = "default_refresh_token_lifetime")]
+    pub refresh_token_lifetime_seconds: i64,
     /// Anonymous requests allowed per client address and UTC day before 429 (the R client's
     /// documentation mentions 50); 0 turns the limit off.
     #[serde(default)]
@@ -51,6 +55,7 @@ impl Default for Fixtures {
             consent: Consent::default(),
             token_lifetime_seconds: default_token_lifetime(),
             code_lifetime_seconds: default_code_lifetime(),
+            refresh_token_lifetime_seconds: default_refresh_token_lifetime(),
             anonymous_request_limit: 0,
             series_per_page: default_series_per_page(),
             max_upload_bytes: default_max_upload_bytes(),
@@ -64,6 +69,9 @@ fn default_token_lifetime() -> i64 {
 }
 fn default_code_lifetime() -> i64 {
     600
+}
+fn default_refresh_token_lifetime() -> i64 {
+    30 * 86_400
 }
 fn default_series_per_page() -> usize {
     5
@@ -246,6 +254,13 @@ impl ProviderFixtures for Fixtures {
                 "knoema.token_lifetime_seconds",
                 format!("{} is out of range", self.token_lifetime_seconds),
                 "use 60 to 31536000 seconds (Knoema's example answers 86400)",
+            ));
+        }
+        if !(60..=10 * 366 * 86_400).contains(&self.refresh_token_lifetime_seconds) {
+            issues.push(Issue::new(
+                "knoema.refresh_token_lifetime_seconds",
+                format!("{} is out of range", self.refresh_token_lifetime_seconds),
+                "use 60 seconds to 10 years (the default is 2592000, 30 days)",
             ));
         }
         if !(1..=600).contains(&self.code_lifetime_seconds) {

@@ -560,6 +560,13 @@ fn exchange(k: &Knoema, route: &ServiceRoute, p: &BTreeMap<String, String>) -> R
                 r.app_id, app.app_id
             )));
         }
+        if r.expires_at <= now {
+            return Err(TokenError::grant(format!(
+                "refresh token {} expired {} s ago",
+                token_id(&refresh),
+                (now - r.expires_at).num_seconds()
+            )));
+        }
         (r.user, r.scope, r.code, "refresh_token")
     };
     let access = issue_token(k, route, &app.app_id, &user, scope.clone(), code_key.clone(), grant, lifetime);
@@ -567,8 +574,14 @@ fn exchange(k: &Knoema, route: &ServiceRoute, p: &BTreeMap<String, String>) -> R
         ("refresh_token", Some(r)) => r.to_owned(),
         _ => {
             let r = opaque_token(32);
-            let record =
-                RefreshToken { app_id: app.app_id.clone(), user: user.clone(), scope: scope.clone(), code: code_key };
+            let expires_at = now + chrono::Duration::seconds(kf.refresh_token_lifetime_seconds);
+            let record = RefreshToken {
+                app_id: app.app_id.clone(),
+                user: user.clone(),
+                scope: scope.clone(),
+                code: code_key,
+                expires_at,
+            };
             store::with(&k.store.refresh_tokens, MAX_TOKENS, |m| m.insert(r.clone(), record));
             r
         }

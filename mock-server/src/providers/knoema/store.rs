@@ -65,6 +65,7 @@ pub struct RefreshToken {
     pub user: String,
     pub scope: Option<String>,
     pub code: Option<String>,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The rest of a paged data answer.

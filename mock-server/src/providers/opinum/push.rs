@@ -83,8 +83,12 @@ pub async fn generic(
         Err(r) => return r,
     };
     let fixtures = o.fixtures();
-    let Some(mapper) =
-        fixtures.custom_push.iter().find(|m| m.guid.eq_ignore_ascii_case(guid.trim_end_matches('/')))
+    // Like every Opinum call, a push works in the token's account: another account's mapper is
+    // not found there, as an unknown GUID is not (no hint that it exists elsewhere).
+    let Some(mapper) = fixtures
+        .custom_push
+        .iter()
+        .find(|m| m.guid.eq_ignore_ascii_case(guid.trim_end_matches('/')) && m.account == caller.claims.account)
     else {
         return problem(StatusCode::NOT_FOUND, format!("no custom data mapper is configured for {guid}"));
     };
