@@ -38,6 +38,7 @@ FLOORS = {
         ["front/exchange.rs"],
         ["front/fault.rs"],
         ["front/handler.rs"],
+        ["front/deadlines.rs"],
         # What a request is handed to: a namespace's admin API, the MQTT gate beside it.
         ["admin/"],
         ["mqtt/"],

@@ -70,6 +70,7 @@ pub use clock::{Clock, ClockChange, ClockError, ClockReading};
 pub use endpoints::{Endpoints, MqttEndpoints};
 pub use faults::{FaultAction, FaultError, FaultRule, Faults};
 pub use fixtures::{ConfigError, FixturesSource};
+pub use front::connection::ConnectionLimits;
 pub use journal::{Event, EventFilter, EventKind, Events, Exchange};
 pub use mqtt::MqttOptions;
 pub use namespace::Namespace;
@@ -198,6 +199,25 @@ impl Builder {
     /// The largest MQTT packet accepted (default 1 MiB); larger ones close the connection.
     pub fn mqtt_max_packet_bytes(mut self, bytes: usize) -> Self {
         self.options.mqtt.max_packet_bytes = bytes;
+        self
+    }
+
+    /// How long an HTTP connection may stay quiet with no request being served (default 60 s).
+    pub fn idle_timeout(mut self, idle: std::time::Duration) -> Self {
+        self.options.connections.idle = idle;
+        self
+    }
+
+    /// How long a request body may take to arrive after its headers (default 60 s).
+    pub fn body_timeout(mut self, body: std::time::Duration) -> Self {
+        self.options.connections.body = body;
+        self
+    }
+
+    /// How many connections each HTTP listener holds open at once (default 512); more are closed
+    /// as they come.
+    pub fn max_connections(mut self, limit: usize) -> Self {
+        self.options.connections.max_connections = limit.max(1);
         self
     }
 

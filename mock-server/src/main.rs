@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use mock_server::server::{self, Options};
-use mock_server::{Fixtures, FixturesSource};
+use mock_server::{ConnectionLimits, Fixtures, FixturesSource};
 use tracing_subscriber::EnvFilter;
 
 #[derive(Parser)]
@@ -96,6 +96,15 @@ struct ServeArgs {
     /// creating one more evicts the run idle longest.
     #[arg(long, default_value_t = mock_server::server::DEFAULT_MAX_RUNS, env = "MOCK_SERVER_MAX_RUNS", value_parser = clap::builder::TypedValueParser::map(clap::value_parser!(u16).range(1..=1024), usize::from))]
     max_runs: usize,
+    /// Seconds an HTTP connection may stay quiet with no request being served before it is closed.
+    #[arg(long, default_value_t = 60, env = "MOCK_SERVER_IDLE_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    idle_timeout: u64,
+    /// Seconds a request body may take to arrive after its headers.
+    #[arg(long, default_value_t = 60, env = "MOCK_SERVER_BODY_TIMEOUT", value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    body_timeout: u64,
+    /// Connections each HTTP listener holds open at once; more are closed as they come.
+    #[arg(long, default_value_t = 512, env = "MOCK_SERVER_MAX_CONNECTIONS", value_parser = clap::value_parser!(u32).range(1..=65_536))]
+    max_connections: u32,
     /// Log filter (tracing syntax), e.g. `info`, `warn`, `mock_server=debug`.
     #[arg(long, default_value = "info", env = "MOCK_SERVER_LOG")]
     log: String,
@@ -232,6 +241,11 @@ fn serve(args: ServeArgs) -> ExitCode {
             dedicated_on_free_ports: false,
             mqtt: mock_server::mqtt::MqttOptions::on(args.mqtt, args.mqtts, args.mqtt_ws),
             max_runs: args.max_runs,
+            connections: ConnectionLimits {
+                idle: std::time::Duration::from_secs(args.idle_timeout),
+                body: std::time::Duration::from_secs(args.body_timeout),
+                max_connections: args.max_connections as usize,
+            },
         };
         let running = match server::start(options).await {
             Ok(r) => r,

@@ -1,6 +1,7 @@
 //! The accept loop of every HTTP listener (the plain HTTP, HTTPS and mTLS listeners, and each
-//! dedicated listener): each connection is served on its own task, and on shutdown the loop
-//! stops accepting and lets open requests finish, for at most 5 s.
+//! dedicated listener): each connection is served on its own task, up to a number open at once
+//! (more are closed as they come), and on shutdown the loop stops accepting and lets open
+//! requests finish, for at most 5 s.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -8,10 +9,10 @@ use std::time::Duration;
 use hyper_util::server::graceful::GracefulShutdown;
 use rustls::ServerConfig;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use tokio_rustls::TlsAcceptor;
 
-use super::connection::{serve_connection, Guard};
+use super::connection::{serve_connection, ConnectionLimits, Guard};
 use super::handler::Handler;
 use crate::contract::ListenerKind;
 
@@ -21,10 +22,12 @@ pub async fn serve(
     kind: ListenerKind,
     tls: Option<Arc<ServerConfig>>,
     handler: Handler,
+    limits: ConnectionLimits,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let acceptor = tls.map(TlsAcceptor::from);
     let graceful = GracefulShutdown::new();
+    let open = Arc::new(Semaphore::new(limits.max_connections));
 
     loop {
         let (stream, remote) = tokio::select! {
@@ -39,16 +42,18 @@ pub async fn serve(
             },
             _ = shutdown.changed() => break,
         };
+        // At the limit a connection is closed as it comes, so the ones open are served.
+        let Ok(slot) = open.clone().try_acquire_owned() else {
+            tracing::warn!(listener = kind.name(), %remote, "{} connections open: closed at once", limits.max_connections);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
-        let connection = serve_connection(
-            stream,
-            remote,
-            kind,
-            acceptor.clone(),
-            handler.clone(),
-            Guard::Graceful(graceful.watcher()),
-        );
-        tokio::spawn(connection);
+        let guard = Guard::Graceful(graceful.watcher());
+        let connection = serve_connection(stream, remote, kind, acceptor.clone(), handler.clone(), guard, limits);
+        tokio::spawn(async move {
+            connection.await;
+            drop(slot);
+        });
     }
     drop(listener);
     if tokio::time::timeout(Duration::from_secs(5), graceful.shutdown()).await.is_err() {

@@ -4,9 +4,11 @@
 //! facts; dropped connections and proxy tunnels carried out) → [`run_selection`] (which
 //! namespace) → the namespace's [`door`] → [`proxy`] (CONNECT and absolute-form requests) →
 //! [`route`] (which service) → [`exchange`] (the journal record of the exchange) → [`fault`]
-//! (a fired fault's action), and [`handler`], what they all hand requests to.
+//! (a fired fault's action), and [`handler`], what they all hand requests to. [`deadlines`] bounds
+//! a connection in time.
 
 pub mod connection;
+pub mod deadlines;
 pub mod door;
 pub mod exchange;
 pub mod fault;

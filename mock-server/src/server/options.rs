@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use crate::fixtures::FixturesSource;
+use crate::front::connection::ConnectionLimits;
 use crate::mqtt::MqttOptions;
 use crate::runs::DEFAULT_LIMIT;
 
@@ -28,6 +29,8 @@ pub struct Options {
     pub dedicated_on_free_ports: bool,
     /// The MQTT gate's public listeners (TCP, TLS, WebSocket) and bounds; port 0 picks a free port.
     pub mqtt: MqttOptions,
+    /// The HTTP listeners' bounds: idle and body deadlines, connections open at once.
+    pub connections: ConnectionLimits,
     /// How many runs (namespaces, `runs.rs`) may live at once; more evict the longest unused.
     pub max_runs: usize,
 }
@@ -84,6 +87,7 @@ impl Options {
             listen: BTreeMap::new(),
             dedicated_on_free_ports: true,
             mqtt: MqttOptions::ephemeral(),
+            connections: ConnectionLimits::default(),
             max_runs: DEFAULT_LIMIT,
         }
     }

@@ -152,18 +152,26 @@ pub async fn start(options: Options) -> Result<Running> {
         });
         let (kind, config) =
             if tls { (ListenerKind::Https, Some(ns.tls.server_config.clone())) } else { (ListenerKind::Http, None) };
-        tasks.push(tokio::spawn(serve(listener, kind, config, at_root, signal.clone())));
+        tasks.push(tokio::spawn(serve(listener, kind, config, at_root, options.connections, signal.clone())));
     }
     tasks.extend([
-        tokio::spawn(serve(http, ListenerKind::Http, None, front_door.clone(), signal.clone())),
+        tokio::spawn(serve(http, ListenerKind::Http, None, front_door.clone(), options.connections, signal.clone())),
         tokio::spawn(serve(
             https,
             ListenerKind::Https,
             Some(ns.tls.server_config.clone()),
             front_door.clone(),
+            options.connections,
             signal.clone(),
         )),
-        tokio::spawn(serve(mtls, ListenerKind::Mtls, Some(ns.tls.mtls_config.clone()), front_door, signal)),
+        tokio::spawn(serve(
+            mtls,
+            ListenerKind::Mtls,
+            Some(ns.tls.mtls_config.clone()),
+            front_door,
+            options.connections,
+            signal,
+        )),
     ]);
     if let Some(mqtt) = mqtt {
         let _ = shared.mqtt.set(mqtt.hub);
