@@ -2,7 +2,7 @@
 //!
 //! - Token endpoint (IdentityServer / Keycloak): RFC 6749 §5.2 JSON, `{"error"}` or
 //!   `{"error", "error_description"}`, with `Cache-Control: no-store`.
-//! - Data Hub API and push (ASP.NET Namespace): 401 with `WWW-Authenticate: Bearer error=...` and no
+//! - Data Hub API and push (ASP.NET Core): 401 with `WWW-Authenticate: Bearer error=...` and no
 //!   body, 403 with no body, other errors as RFC 7807 problem details
 //!   `{"type", "title", "status", "detail"}`.
 
@@ -72,7 +72,7 @@ pub fn no_store(r: &mut Response<Body>) {
     r.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
 }
 
-/// 401 as ASP.NET Namespace's JwtBearer handler answers it.
+/// 401 as ASP.NET Core's JwtBearer handler answers it.
 pub fn unauthorized(error: Option<(&str, &str)>) -> Response<Body> {
     let challenge = match error {
         Some((code, description)) => {
@@ -95,7 +95,7 @@ pub fn forbidden() -> Response<Body> {
     r
 }
 
-/// An RFC 7807 problem, as ASP.NET Namespace writes them.
+/// An RFC 7807 problem, as ASP.NET Core writes them.
 pub fn problem(status: StatusCode, detail: impl Into<String>) -> Response<Body> {
     let (kind, title) = match status.as_u16() {
         400 => ("https://tools.ietf.org/html/rfc7231#section-6.5.1", "Bad Request"),
