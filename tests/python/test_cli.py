@@ -46,7 +46,7 @@ def test_no_arguments_serves_the_embedded_fixtures_and_stops_on_signals(tmp_path
         assert endpoints["services"]["kalibrate.login"] == endpoints["https"] + "/kalibrate/login"
         assert endpoints["services"]["kalibrate.data"] == endpoints["https"] + "/kalibrate/data"
         fixtures = requests.get(endpoints["admin"] + "/fixtures", timeout=10).json()
-        assert fixtures["source"].startswith("fixtures/default.toml")
+        assert fixtures["source"] == "mock-server/fixtures/default.toml (embedded)"
         assert fixtures["fixtures"]["kalibrate"]["tenants"][0]["id"] == "efa98c7b-2114-46e8-be99-954a4f1a2d9c"
         # The HTTPS listener presents a certificate the CA file verifies, for 127.0.0.1.
         context = ssl.create_default_context(cafile=endpoints["ca"])
@@ -68,7 +68,7 @@ def test_no_arguments_serves_the_embedded_fixtures_and_stops_on_signals(tmp_path
 
 
 def test_check_config_explains_errors_with_file_line_key_and_fix(tmp_path):
-    good = subprocess.run([str(BIN), "check-config", str(ROOT / "fixtures" / "default.toml")], capture_output=True, text=True)
+    good = subprocess.run([str(BIN), "check-config", str(ROOT / "mock-server" / "fixtures" / "default.toml")], capture_output=True, text=True)
     assert good.returncode == 0 and "valid" in good.stdout
 
     bad = tmp_path / "bad.toml"
