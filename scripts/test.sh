@@ -18,6 +18,9 @@ python3 scripts/layers.py
 echo "==> cargo build (the mock-server and conformance binaries the Python suite runs)"
 cargo build --locked --workspace --bins
 
+echo "==> package paths (every file the build reads is in its crate's package: scripts/package_paths.py)"
+python3 scripts/package_paths.py
+
 echo "==> cargo test"
 cargo test --locked --workspace
 

@@ -59,7 +59,7 @@ enum CertsCommand {
 
 #[derive(Args, Clone)]
 struct ServeArgs {
-    /// Fixtures file (TOML); the embedded fixtures/default.toml when absent.
+    /// Fixtures file (TOML); the embedded mock-server/fixtures/default.toml when absent.
     #[arg(long, env = "MOCK_SERVER_CONFIG")]
     config: Option<PathBuf>,
     /// HTTP listener: the admin API, the proxy, and the services served on plain HTTP (the

@@ -408,7 +408,7 @@ async fn replaced_fixtures_are_served_until_reset() {
     assert_eq!(status, StatusCode::OK);
     let (_, body) = get_json(&http, url()).await;
     assert_eq!(body["fixtures"]["journal"]["capacity"], 10000);
-    assert_eq!(body["source"], "fixtures/default.toml (embedded)");
+    assert_eq!(body["source"], "mock-server/fixtures/default.toml (embedded)");
     sandpit_token(&http, &server, READER).await;
 }
 
@@ -556,7 +556,7 @@ async fn fixtures_show_the_kalibrate_tenants() {
     let http = client(&server);
     let (status, body) = get_json(&http, admin(&server, "/fixtures")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(body["source"], "fixtures/default.toml (embedded)");
+    assert_eq!(body["source"], "mock-server/fixtures/default.toml (embedded)");
     let f = &body["fixtures"];
     assert_eq!(f["journal"]["capacity"], 10000);
     let tenants = f["kalibrate"]["tenants"].as_array().unwrap();
@@ -607,7 +607,7 @@ async fn reset_clears_events_faults_clock_and_imported_data() {
 
     let (status, body) = post_json(&http, admin(&server, "/reset"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body, json!({"status": "reset", "fixtures": "fixtures/default.toml (embedded)"}));
+    assert_eq!(body, json!({"status": "reset", "fixtures": "mock-server/fixtures/default.toml (embedded)"}));
 
     let (_, events) = get_json(&http, admin(&server, "/events")).await;
     assert_eq!(events["events"], json!([]));

@@ -136,7 +136,7 @@ async fn bearer_tokens_unknown_or_expired_are_401() {
 
 #[tokio::test]
 async fn anonymous_limit_when_configured() {
-    let fixtures = include_str!("../../fixtures/default.toml").replacen(
+    let fixtures = include_str!("../fixtures/default.toml").replacen(
         "anonymous_request_limit = 0",
         "anonymous_request_limit = 3",
         1,

@@ -1,6 +1,6 @@
-"""Helpers of the Open Energy tests: the demo directory of fixtures/default.toml, keys and CSRs
-made by the package's own `oe_keygen` command, certificates signed by the mock (admin API or
-CLI), and the mock's virtual clock for the package's token cache.
+"""Helpers of the Open Energy tests: the demo directory of mock-server/fixtures/default.toml, keys
+and CSRs made by the package's own `oe_keygen` command, certificates signed by the mock (admin API
+or CLI), and the mock's virtual clock for the package's token cache.
 """
 
 import datetime

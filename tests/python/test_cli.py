@@ -1,4 +1,5 @@
-"""The binary as a user meets it: no-argument start, banner, signals, check-config, certs init."""
+"""The binaries as a user meets them: no-argument start, banner, signals, check-config, certs init,
+--version of mock-server and conformance."""
 
 import json
 import os
@@ -6,11 +7,14 @@ import signal
 import ssl
 import subprocess
 import time
+import tomllib
 
 import pytest
 import requests
 
 from conftest import BIN, ROOT
+
+CONFORMANCE = ROOT / "target" / "debug" / "conformance"
 
 
 def start(args, cwd, env_extra=None):
@@ -46,7 +50,7 @@ def test_no_arguments_serves_the_embedded_fixtures_and_stops_on_signals(tmp_path
         assert endpoints["services"]["kalibrate.login"] == endpoints["https"] + "/kalibrate/login"
         assert endpoints["services"]["kalibrate.data"] == endpoints["https"] + "/kalibrate/data"
         fixtures = requests.get(endpoints["admin"] + "/fixtures", timeout=10).json()
-        assert fixtures["source"].startswith("fixtures/default.toml")
+        assert fixtures["source"] == "mock-server/fixtures/default.toml (embedded)"
         assert fixtures["fixtures"]["kalibrate"]["tenants"][0]["id"] == "efa98c7b-2114-46e8-be99-954a4f1a2d9c"
         # The HTTPS listener presents a certificate the CA file verifies, for 127.0.0.1.
         context = ssl.create_default_context(cafile=endpoints["ca"])
@@ -68,7 +72,7 @@ def test_no_arguments_serves_the_embedded_fixtures_and_stops_on_signals(tmp_path
 
 
 def test_check_config_explains_errors_with_file_line_key_and_fix(tmp_path):
-    good = subprocess.run([str(BIN), "check-config", str(ROOT / "fixtures" / "default.toml")], capture_output=True, text=True)
+    good = subprocess.run([str(BIN), "check-config", str(ROOT / "mock-server" / "fixtures" / "default.toml")], capture_output=True, text=True)
     assert good.returncode == 0 and "valid" in good.stdout
 
     bad = tmp_path / "bad.toml"
@@ -105,3 +109,19 @@ def test_certs_init_creates_the_ca_once(tmp_path):
     assert oct((tmp_path / "ca-key.pem").stat().st_mode & 0o777) == "0o600"
     second = subprocess.run([str(BIN), "certs", "init", "--certs-dir", str(tmp_path)], capture_output=True, text=True)
     assert second.returncode == 0 and (tmp_path / "ca.pem").read_text() == ca
+
+
+def crate_version(folder):
+    """The `version` of `folder/Cargo.toml`, or the workspace's when the crate inherits it."""
+    version = tomllib.loads((ROOT / folder / "Cargo.toml").read_text())["package"]["version"]
+    if isinstance(version, dict):
+        version = tomllib.loads((ROOT / "Cargo.toml").read_text())["workspace"]["package"]["version"]
+    return version
+
+
+@pytest.mark.parametrize(("binary", "name", "folder"), [(BIN, "mock-server", "mock-server"),
+                                                        (CONFORMANCE, "conformance", "conformance")])
+def test_version_prints_the_crate_version(binary, name, folder):
+    done = subprocess.run([str(binary), "--version"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == f"{name} {crate_version(folder)}\n"

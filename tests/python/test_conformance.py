@@ -136,7 +136,7 @@ def test_attaches_to_a_run_it_is_given(mock, tmp_path):
 
 
 def test_bad_scenario_files_are_explained(tmp_path):
-    good = (ROOT / "fixtures" / "scenarios" / "kalibrate" / "basic-token-reused.toml").read_text()
+    good = (ROOT / "conformance" / "scenarios" / "kalibrate" / "basic-token-reused.toml").read_text()
     (tmp_path / "kalibrate").mkdir()
     bad = tmp_path / "kalibrate" / "bad.toml"
     bad.write_text(good.replace('name = "kalibrate.token-reused"', 'name = "kalibrate.token-reuse"'))
@@ -162,7 +162,7 @@ def test_a_hanging_client_is_stopped_at_the_time_limit(tmp_path):
 
 def test_a_scenario_can_serve_its_own_fixtures(tmp_path):
     (tmp_path / "kalibrate").mkdir()
-    scenario = (ROOT / "fixtures" / "scenarios" / "kalibrate" / "basic-token-and-status.toml").read_text()
+    scenario = (ROOT / "conformance" / "scenarios" / "kalibrate" / "basic-token-and-status.toml").read_text()
     scenario += '''
 [setup]
 fixtures = """

@@ -14,7 +14,7 @@ from requests_oauthlib import OAuth2Session
 
 APP, SECRET = "demo-app", "demo-app-secret"
 REDIRECT = "https://client.example.com/callback"
-DEFAULT_FIXTURES = (Path(__file__).resolve().parents[2] / "fixtures" / "default.toml").read_text()
+DEFAULT_FIXTURES = (Path(__file__).resolve().parents[2] / "mock-server" / "fixtures" / "default.toml").read_text()
 
 
 @pytest.fixture

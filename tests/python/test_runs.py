@@ -34,7 +34,7 @@ CLIENTS = ROOT / "conformance" / "clients"
 KALIBRATE_REQUESTS = CLIENTS / "kalibrate" / "requests_client.py"
 KALIBRATE_MSAL = CLIENTS / "kalibrate" / "msal_client.py"
 OPINUM_REFERENCE = CLIENTS / "opinum" / "requests_oauthlib_client.py"
-DEFAULT_FIXTURES = (ROOT / "fixtures" / "default.toml").read_text()
+DEFAULT_FIXTURES = (ROOT / "mock-server" / "fixtures" / "default.toml").read_text()
 
 LOGIN = "https://login.microsoftonline.com"
 OPINUM_CLIENT = ("opinum-demo-client", "opinum-demo-secret")

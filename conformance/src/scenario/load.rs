@@ -28,7 +28,7 @@ pub fn load_scenarios(dir: Option<&Path>) -> Result<Vec<Scenario>, Vec<ConfigErr
                         line: None,
                         key: String::new(),
                         message: "no scenario files (*.toml) here".into(),
-                        hint: "point --scenarios at a folder such as fixtures/scenarios".into(),
+                        hint: "point --scenarios at a folder such as conformance/scenarios".into(),
                     }],
                 });
             }

@@ -1,4 +1,4 @@
-//! Scenarios: TOML files under `fixtures/scenarios/<provider>/`, one scenario per file.
+//! Scenarios: TOML files under `conformance/scenarios/<provider>/`, one scenario per file.
 //!
 //! ```toml
 //! title = "The token endpoint answers 503 with Retry-After once"

@@ -1,5 +1,5 @@
 //! Helpers shared by the integration tests: a reqwest client that trusts only the server's dev
-//! CA, the demo credentials of fixtures/default.toml, and small JSON helpers.
+//! CA, the demo credentials of mock-server/fixtures/default.toml, and small JSON helpers.
 #![allow(dead_code)]
 
 use std::time::Duration;
@@ -25,7 +25,7 @@ pub const WRITER: (&str, &str) = ("5f1c2a4e-7d3b-4c1a-9e8f-2b6d4a0c9e11", "sandp
 pub const EXPIRED: (&str, &str) = ("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "sandpit-expired-secret");
 pub const PROD_READER: (&str, &str) = ("c0ffee00-1234-4abc-8def-0123456789ab", "production-read-secret");
 
-pub const DEFAULT_FIXTURES: &str = include_str!("../../../fixtures/default.toml");
+pub const DEFAULT_FIXTURES: &str = include_str!("../../fixtures/default.toml");
 
 /// A client over real TLS that trusts the server's dev CA and nothing else.
 pub fn client(server: &MockServer) -> Client {
@@ -141,6 +141,6 @@ pub fn assert_aad_error(headers: &HeaderMap, body: &Value, error: &str, code: u6
 /// Default fixtures with another journal capacity.
 pub fn fixtures_with_capacity(capacity: usize) -> String {
     let text = DEFAULT_FIXTURES.replacen("capacity = 10000", &format!("capacity = {capacity}"), 1);
-    assert_ne!(text, DEFAULT_FIXTURES, "fixtures/default.toml no longer has `capacity = 10000`");
+    assert_ne!(text, DEFAULT_FIXTURES, "mock-server/fixtures/default.toml no longer has `capacity = 10000`");
     text
 }

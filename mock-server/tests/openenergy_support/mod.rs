@@ -1,4 +1,4 @@
-//! Helpers of the Open Energy integration tests: the demo directory of fixtures/default.toml,
+//! Helpers of the Open Energy integration tests: the demo directory of mock-server/fixtures/default.toml,
 //! key + CSR the way the package's `oe_keygen` makes them (subject C/O/OU/CN), certificates
 //! signed by the server, and reqwest clients that present them over real mTLS.
 #![allow(dead_code)]
@@ -11,7 +11,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Client, Response, StatusCode};
 use serde_json::Value;
 
-pub const DEFAULT_FIXTURES: &str = include_str!("../../../fixtures/default.toml");
+pub const DEFAULT_FIXTURES: &str = include_str!("../../fixtures/default.toml");
 
 /// A software statement of the demo directory.
 #[derive(Clone, Copy, Debug)]
@@ -201,7 +201,7 @@ pub fn events_of_kind(server: &MockServer, kind: &str) -> Vec<Value> {
 
 /// Default fixtures with `from` replaced by `to` (which must be there).
 pub fn fixtures_with(from: &str, to: &str) -> String {
-    assert!(DEFAULT_FIXTURES.contains(from), "fixtures/default.toml no longer has {from:?}");
+    assert!(DEFAULT_FIXTURES.contains(from), "mock-server/fixtures/default.toml no longer has {from:?}");
     DEFAULT_FIXTURES.replacen(from, to, 1)
 }
 
