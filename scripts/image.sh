@@ -9,7 +9,7 @@
 # Usage: scripts/image.sh [TAG]              default TAG: localhost/mock-server:local
 # Environment:
 #   MOCK_SERVER_BIN  the binary (default target/debug/mock-server; build it first)
-#   PODMAN_OPTS      podman's global options (default --storage-driver vfs), e.g.
+#   PODMAN_OPTS      podman's global options (default --storage-driver vfs; empty: podman's own), e.g.
 #                    "--root DIR --runroot DIR --storage-driver vfs" for a store of its own
 # Prints the image id on the last line of standard output. Exit status 0 when built.
 set -euo pipefail
@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 tag=${1:-localhost/mock-server:local}
 bin=${MOCK_SERVER_BIN:-target/debug/mock-server}
-read -r -a podman_opts <<< "${PODMAN_OPTS:---storage-driver vfs}"
+read -r -a podman_opts <<< "${PODMAN_OPTS---storage-driver vfs}"
 
 command -v podman >/dev/null || { echo "image.sh: podman is not installed" >&2; exit 1; }
 command -v ldd >/dev/null || { echo "image.sh: ldd is not installed" >&2; exit 1; }
