@@ -221,6 +221,23 @@ impl Builder {
         self
     }
 
+    /// One more name for the server certificate, a DNS name or an IP address (repeatable): the
+    /// name a client in another container reaches the server by (`"mock"`), checked against the
+    /// certificate over HTTPS and MQTT over TLS. Loopback and the providers' real hostnames are
+    /// always there. A name that is neither makes [`Builder::start`] fail with an error naming it.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// let server = mock_server::MockServer::builder().san("mock").san("10.0.0.5").start().await.unwrap();
+    /// let bad = mock_server::MockServer::builder().san("mock server").start().await;
+    /// assert!(bad.err().unwrap().to_string().contains("'mock server'"));
+    /// # }
+    /// ```
+    pub fn san(mut self, name: impl Into<String>) -> Self {
+        self.options.san.push(name.into());
+        self
+    }
+
     /// How many runs may live at once (default 64); one more evicts the longest unused.
     pub fn max_runs(mut self, limit: usize) -> Self {
         self.options.max_runs = limit;

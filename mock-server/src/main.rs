@@ -89,6 +89,10 @@ struct ServeArgs {
     /// Where the dev CA and keys are created once and reused.
     #[arg(long, default_value = "certs", env = "MOCK_SERVER_CERTS_DIR")]
     certs_dir: PathBuf,
+    /// One more name for the server certificate, a DNS name or an IP address: the name other
+    /// containers reach this server by (`mock`). Repeatable (comma-separated in the variable).
+    #[arg(long = "san", value_name = "NAME", env = "MOCK_SERVER_SAN", value_delimiter = ',', value_parser = server::parse_san)]
+    san: Vec<String>,
     /// Write the bound addresses and service URLs here (JSON) once ready.
     #[arg(long, env = "MOCK_SERVER_ENDPOINTS_FILE")]
     endpoints_file: Option<PathBuf>,
@@ -246,6 +250,7 @@ fn serve(args: ServeArgs) -> ExitCode {
                 body: std::time::Duration::from_secs(args.body_timeout),
                 max_connections: args.max_connections as usize,
             },
+            san: args.san.clone(),
         };
         let running = match server::start(options).await {
             Ok(r) => r,

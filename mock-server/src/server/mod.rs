@@ -6,5 +6,5 @@ mod options;
 mod start;
 
 pub use crate::runs::DEFAULT_LIMIT as DEFAULT_MAX_RUNS;
-pub use options::{parse_listen_arg, Listen, Options};
+pub use options::{parse_listen_arg, parse_san, Listen, Options};
 pub use start::{start, Running};

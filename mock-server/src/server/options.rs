@@ -1,7 +1,7 @@
 //! How to start a server: where to listen, which fixtures, where the certificates live.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
 
@@ -33,6 +33,10 @@ pub struct Options {
     pub connections: ConnectionLimits,
     /// How many runs (namespaces, `runs.rs`) may live at once; more evict the longest unused.
     pub max_runs: usize,
+    /// More names for the server certificate (DNS names or IP addresses), besides loopback, the
+    /// listeners' addresses and the providers' real hostnames: the name other containers reach
+    /// the server by (`mock`). [`start`](super::start) checks each with [`parse_san`].
+    pub san: Vec<String>,
 }
 
 /// Where a service's dedicated listener is: `off`, `ADDR` or `http://ADDR` (plain HTTP),
@@ -74,6 +78,51 @@ pub fn parse_listen_arg(arg: &str) -> Result<(String, Listen), String> {
     Ok((service.to_owned(), addr.parse()?))
 }
 
+/// A name for the server certificate, as given to `--san`: an IP address, or a DNS name
+/// (letters, digits, `-` and `_` in labels of 1 to 63 characters, 253 at most in all, optionally
+/// after a wildcard label `*.`). Returns the name as the certificate will hold it: an address in
+/// its canonical form, a DNS name in lower case.
+pub fn parse_san(arg: &str) -> Result<String, String> {
+    let name = arg.trim();
+    let bad = |why: &str| Err(format!("'{name}' is not a certificate name: {why}"));
+    if name.is_empty() {
+        return Err("an empty certificate name: give a DNS name (mock) or an IP address (10.0.0.5)".into());
+    }
+    if let Ok(ip) = name.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+        return Ok(ip.to_string());
+    }
+    if name.len() > 253 {
+        return bad("a DNS name has at most 253 characters");
+    }
+    if name.ends_with('.') {
+        return bad("leave out the trailing dot");
+    }
+    let labels: Vec<&str> = name.strip_prefix("*.").unwrap_or(name).split('.').collect();
+    for label in &labels {
+        if label.is_empty() {
+            return bad("a DNS name has no empty label (two dots in a row, or a leading dot)");
+        }
+        if label.len() > 63 {
+            return bad(&format!("the label '{label}' is longer than 63 characters"));
+        }
+        if let Some(c) = label.chars().find(|c| !(c.is_ascii_alphanumeric() || *c == '-' || *c == '_')) {
+            let why = if c == '*' {
+                "'*' may only be a whole first label (*.example)".to_owned()
+            } else {
+                format!("'{c}' is not allowed in a DNS name (letters, digits, '-', '_')")
+            };
+            return bad(&why);
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return bad(&format!("the label '{label}' starts or ends with '-'"));
+        }
+    }
+    if labels.last().is_some_and(|l| l.chars().all(|c| c.is_ascii_digit())) {
+        return bad("neither an IP address nor a DNS name (a DNS name does not end in a number)");
+    }
+    Ok(name.to_ascii_lowercase())
+}
+
 impl Options {
     /// Loopback, system-chosen ports, embedded fixtures, in-memory certificates.
     pub fn ephemeral() -> Self {
@@ -89,6 +138,49 @@ impl Options {
             mqtt: MqttOptions::ephemeral(),
             connections: ConnectionLimits::default(),
             max_runs: DEFAULT_LIMIT,
+            san: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn certificate_names_are_dns_names_or_addresses() {
+        assert_eq!(parse_san("mock").unwrap(), "mock");
+        assert_eq!(parse_san(" Mock.Internal ").unwrap(), "mock.internal");
+        assert_eq!(parse_san("mock_server-1.ci.example").unwrap(), "mock_server-1.ci.example");
+        assert_eq!(parse_san("*.svc.cluster.local").unwrap(), "*.svc.cluster.local");
+        assert_eq!(parse_san("10.0.0.5").unwrap(), "10.0.0.5");
+        assert_eq!(parse_san("[fd00::0005]").unwrap(), "fd00::5");
+        assert_eq!(parse_san(&format!("{}.example", "a".repeat(63))).unwrap().len(), 71);
+    }
+
+    #[test]
+    fn a_bad_certificate_name_is_named_with_the_reason() {
+        for (arg, why) in [
+            ("", "empty certificate name"),
+            ("mock..internal", "no empty label"),
+            (".mock", "no empty label"),
+            ("mock.", "trailing dot"),
+            ("mock server", "' ' is not allowed"),
+            ("https://mock", "':' is not allowed"),
+            ("mock:8443", "':' is not allowed"),
+            ("mo*ck.example", "'*' may only be a whole first label"),
+            ("*.*.example", "'*' may only be a whole first label"),
+            ("-mock", "starts or ends with '-'"),
+            ("10.0.0.300", "does not end in a number"),
+            ("ünicode.example", "'ü' is not allowed"),
+        ] {
+            let err = parse_san(arg).unwrap_err();
+            assert!(err.contains(why), "{arg}: {err}");
+            assert!(arg.trim().is_empty() || err.contains(&format!("'{}'", arg.trim())), "{arg}: {err}");
+        }
+        let long = format!("{}.example", "a".repeat(64));
+        assert!(parse_san(&long).unwrap_err().contains("longer than 63"));
+        let huge = vec!["abcdefghij"; 24].join(".");
+        assert!(parse_san(&huge).unwrap_err().contains("at most 253"));
     }
 }

@@ -14,7 +14,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use super::banner::banner;
-use super::options::{Listen, Options};
+use super::options::{parse_san, Listen, Options};
 use crate::assembly::{self, Assembled, Shared};
 use crate::contract::ListenerKind;
 use crate::endpoints::{display_addr, Endpoints};
@@ -60,7 +60,7 @@ pub async fn start(options: Options) -> Result<Running> {
         }
     };
     let certs_dir = options.certs_dir.as_ref().map(|d| d.canonicalize()).transpose()?;
-    let tls = TlsSetup::new(ca, ca_path.clone(), &certificate_names(&options), certs_dir.as_deref())?;
+    let tls = TlsSetup::new(ca, ca_path.clone(), &certificate_names(&options)?, certs_dir.as_deref())?;
     let keys = KeyRing::new(certs_dir);
     let ns = Arc::new(Namespace::new(
         None,
@@ -180,22 +180,30 @@ pub async fn start(options: Options) -> Result<Running> {
     Ok(Running { endpoints, runs, providers: built, shutdown, tasks, temp_dir })
 }
 
-/// The names the server certificate holds: loopback, every listener's address, and every real
-/// hostname a service answers for.
-fn certificate_names(options: &Options) -> Vec<String> {
+/// The names the server certificate holds: loopback, every TLS listener's address, every real
+/// hostname a service answers for, and the names asked for (`options.san`), each once. A name
+/// asked for that is neither a DNS name nor an address is an error that names it.
+fn certificate_names(options: &Options) -> Result<Vec<String>> {
     let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    let mut add = |name: String| {
+        if !names.contains(&name) {
+            names.push(name);
+        }
+    };
     let dedicated_ips = options.listen.values().filter_map(|l| match l {
         Listen::At { addr, .. } => Some(*addr),
         Listen::Off => None,
     });
-    for addr in [options.http, options.https, options.mtls].into_iter().chain(dedicated_ips) {
-        let ip = addr.ip();
-        if !ip.is_unspecified() && !names.contains(&ip.to_string()) {
-            names.push(ip.to_string());
+    for addr in [options.http, options.https, options.mtls, options.mqtt.tls].into_iter().chain(dedicated_ips) {
+        if !addr.ip().is_unspecified() {
+            add(addr.ip().to_string());
         }
     }
-    names.extend(providers::hostnames().into_iter().map(str::to_owned));
-    names
+    providers::hostnames().into_iter().for_each(|host| add(host.to_owned()));
+    for name in &options.san {
+        add(parse_san(name).map_err(|e| anyhow::anyhow!("server certificate name (--san): {e}"))?);
+    }
+    Ok(names)
 }
 
 /// The dedicated listeners to bind: those the services declare, moved, turned off or added by

@@ -72,9 +72,15 @@ impl Client {
     }
 
     pub async fn tls(url: &str, ca_pem: &str, version: Version) -> io::Result<Client> {
+        Client::tls_as(url, "127.0.0.1", ca_pem, version).await
+    }
+
+    /// Over TLS to the address in `url`, checking the server certificate for `server_name`
+    /// (also sent as SNI): how a client reaches the server by another name.
+    pub async fn tls_as(url: &str, server_name: &str, ca_pem: &str, version: Version) -> io::Result<Client> {
         let s = TcpStream::connect(authority(url)).await?;
         s.set_nodelay(true)?;
-        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap().to_owned();
+        let name = rustls::pki_types::ServerName::try_from(server_name).map_err(io::Error::other)?.to_owned();
         let tls = tls_connector(ca_pem).connect(name, s).await?;
         Ok(Client::new(Stream::Plain(Box::new(tls)), version))
     }
