@@ -107,7 +107,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def mock_server(pytestconfig: pytest.Config) -> Iterator[Server]:
+def mock_server(pytestconfig: pytest.Config, request: pytest.FixtureRequest) -> Iterator[Server]:
     """The session's mock server (its default namespace): started from the bundled binary on free
     ports with its own dev CA in a temporary directory, or the one --mock-server-url names. Shared
     by every test of the session (of the xdist worker): use `mock_run` for isolation."""
@@ -115,8 +115,14 @@ def mock_server(pytestconfig: pytest.Config) -> Iterator[Server]:
     try:
         server = session.get()
     except MockServerError as e:
-        # Every later test that needs it gets the same error at once, not another wait.
-        pytest.fail(str(e), pytrace=False)
+        error = str(e)
+    else:
+        error = None
+    if error is not None:
+        # Nothing that needs the server can pass: this test errors with the server's own output
+        # and the session stops after it, as with --exitfirst.
+        request.session.shouldfail = "mock-server is not available (see the first error)"
+        pytest.fail(error, pytrace=False)
     yield server
     session.close()
 
