@@ -159,7 +159,8 @@ def test_proxy_env_takes_unchanged_clients_to_the_run_and_restores_the_environme
             "client_id": READ_CLIENT[0], "client_secret": READ_CLIENT[1], "scope": SANDPIT_SCOPE,
             "grant_type": "client_credentials"}).json()["access_token"]
         with pytest.raises(urllib.error.HTTPError) as e:
-            urllib.request.urlopen(REAL_DATA + "/api/status", timeout=10)
+            # A new opener: urlopen() keeps the one it built at its first call, proxies and all.
+            urllib.request.build_opener().open(REAL_DATA + "/api/status", timeout=10)
         assert e.value.code == 401  # through the tunnel, TLS verified with SSL_CERT_FILE: no token
         # The mock's own URLs and the admin API still go straight there.
         assert status(run, access).status_code == 200
