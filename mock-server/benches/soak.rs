@@ -453,7 +453,11 @@ impl Load {
         match i % 9 {
             0 => {
                 let token = self
-                    .send("kalibrate token", form(format!("{}/{TENANT}/oauth2/v2.0/token", s.kalibrate_login), KALIBRATE_FORM), 200)
+                    .send(
+                        "kalibrate token",
+                        form(format!("{}/{TENANT}/oauth2/v2.0/token", s.kalibrate_login), KALIBRATE_FORM),
+                        200,
+                    )
                     .await;
                 if let Some(token) = token.as_ref().and_then(|t| t["access_token"].as_str()) {
                     for path in ["/api/status", "/api/price"] {
@@ -463,7 +467,9 @@ impl Load {
                 }
             }
             1 => {
-                let token = self.send("opinum token", form(format!("{}/connect/token", s.opinum_identity), OPINUM_FORM), 200).await;
+                let token = self
+                    .send("opinum token", form(format!("{}/connect/token", s.opinum_identity), OPINUM_FORM), 200)
+                    .await;
                 if let Some(token) = token.as_ref().and_then(|t| t["access_token"].as_str()) {
                     let at = chrono::Utc::now().to_rfc3339();
                     let push = json!([{"variableId": 100, "data": [{"date": at, "value": i as f64}]}]);
@@ -482,8 +488,11 @@ impl Load {
             }
             4 => {
                 let url = format!("{}/token", s.openenergy_auth);
-                let request =
-                    self.mtls.post(url).header("content-type", "application/x-www-form-urlencoded").body(OPENENERGY_FORM);
+                let request = self
+                    .mtls
+                    .post(url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(OPENENERGY_FORM);
                 let token = self.send("openenergy token", request, 200).await;
                 if let Some(token) = token.as_ref().and_then(|t| t["access_token"].as_str()) {
                     let url = format!("{}/datasets/grid-intensity", s.openenergy_data);
@@ -542,7 +551,11 @@ impl Load {
         let mut batch = bytes::BytesMut::new();
         for m in 0..MQTT_PER_CONNECTION {
             let payload = format!(r#"{{"timestamp": {:.3}, "value": {m}}}"#, now + m as f64 / 1000.0);
-            batch.extend_from_slice(&c.publish_bytes(&format!("1001/obj/soak/{}", m % MQTT_TOPICS), payload.as_bytes(), 0));
+            batch.extend_from_slice(&c.publish_bytes(
+                &format!("1001/obj/soak/{}", m % MQTT_TOPICS),
+                payload.as_bytes(),
+                0,
+            ));
         }
         if let Err(e) = c.write(&batch).await {
             return self.counters.unexpected(&format!("mqtt publish: {e}"));
@@ -555,11 +568,13 @@ impl Load {
     async fn run(&self, i: u64) {
         let admin = &self.server.admin;
         let id = format!("soak-{i}");
-        let created = self.send("run create", self.http.post(format!("{admin}/runs")).json(&json!({"id": id})), 201).await;
+        let created =
+            self.send("run create", self.http.post(format!("{admin}/runs")).json(&json!({"id": id})), 201).await;
         let Some(login) = created.as_ref().and_then(|r| r["endpoints"]["services"]["kalibrate.login"].as_str()) else {
             return;
         };
-        let data = created.as_ref().and_then(|r| r["endpoints"]["services"]["kalibrate.data"].as_str()).unwrap_or_default();
+        let data =
+            created.as_ref().and_then(|r| r["endpoints"]["services"]["kalibrate.data"].as_str()).unwrap_or_default();
         let request = self
             .http
             .post(format!("{login}/{TENANT}/oauth2/v2.0/token"))
