@@ -15,6 +15,11 @@
 //! with the work done so far; at the end, the RSS after `POST /__admin/reset`, and the verdict:
 //! the peak, and the growth over the last half of the run (flat means no growth there).
 //!
+//! `SOAK_ONLY=http,mqtt` runs only the loads named (http, mqtt, runs, big), to see which one
+//! grows; `SOAK_WRAPPER="heaptrack -o /tmp/soak"` starts the server under a tool (the RSS is then
+//! the tool's process); `SOAK_BIN=path/to/mock-server` soaks another binary (an older build, as
+//! a baseline).
+//!
 //! Run: `cargo bench -p mock-server --bench soak` (Linux: it reads `/proc/<pid>/status`).
 
 use std::path::{Path, PathBuf};
@@ -103,6 +108,17 @@ impl Counters {
     }
 }
 
+/// An error and its causes, `: `-separated (reqwest's own message hides why a request failed).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(&format!(": {c}"));
+        cause = c.source();
+    }
+    text
+}
+
 struct Server {
     child: Child,
     dir: PathBuf,
@@ -120,6 +136,7 @@ impl Drop for Server {
 impl Server {
     fn start() -> Result<Server, String> {
         let bin = [
+            std::env::var_os("SOAK_BIN").map(PathBuf::from),
             option_env!("CARGO_BIN_EXE_mock-server").map(PathBuf::from),
             Some(Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/mock-server")),
         ]
@@ -254,7 +271,7 @@ async fn soak(server: &Server, cfg: &Config) -> Result<(), String> {
 
     let mut tasks = Vec::new();
     let steps_per_second = cfg.http_rate * 9.0 / REQUESTS_PER_CYCLE;
-    let loads: [(&str, f64, fn(Load, u64) -> BoxedStep); 4] = [
+    let loads: [(&str, f64, Step); 4] = [
         ("http", steps_per_second, |load, i| Box::pin(async move { load.cycle(i).await })),
         ("mqtt", cfg.mqtt_rate / MQTT_PER_CONNECTION as f64, |load, i| {
             Box::pin(async move { load.mqtt_connection(i).await })
@@ -349,6 +366,8 @@ fn report(samples: &[(u64, u64)], after_reset: u64, c: &Counters) {
 }
 
 type BoxedStep = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+/// One step of a load: its `i`-th unit of work.
+type Step = fn(Load, u64) -> BoxedStep;
 
 /// Calls `step(i)` for i = 0, 1, 2 ... at `rate` per second, each in a task of its own so a slow
 /// answer does not slow the pace, until `stop`.
@@ -378,7 +397,9 @@ fn client(identity: Option<reqwest::Identity>, server: &Server) -> Result<reqwes
         .add_root_certificate(reqwest::Certificate::from_pem(&ca).map_err(|e| e.to_string())?)
         .user_agent("mock-server-soak/1.0")
         .no_proxy()
-        .timeout(Duration::from_secs(30));
+        .timeout(Duration::from_secs(30))
+        // Below the server's idle timeout (60 s), so the pool never reuses a connection it closed.
+        .pool_idle_timeout(Duration::from_secs(30));
     if let Some(identity) = identity {
         builder = builder.identity(identity);
     }
@@ -437,7 +458,7 @@ impl Load {
                 None
             }
             Err(e) => {
-                self.counters.unexpected(&format!("{what}: {e}"));
+                self.counters.unexpected(&format!("{what}: {}", with_causes(&e)));
                 None
             }
         }
