@@ -1,8 +1,19 @@
 //! A map that keeps at most `capacity` entries, dropping the oldest inserted first: for token
-//! stores, codes and anything else that must not grow without bound in a long soak.
+//! stores, codes and anything else that must not grow without bound in a long soak. And
+//! [`reserve_one`], so that a bounded queue's buffer stops at its bound.
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
+
+/// Makes room for one more item in `queue`, whose length stays within `limit` (or one past it
+/// until the caller pops): a full `VecDeque` doubles its buffer, so a queue bounded at 10,000
+/// would keep a buffer of 16,384; this one grows by doubling up to `limit` exactly.
+pub fn reserve_one<T>(queue: &mut VecDeque<T>, limit: usize) {
+    if queue.len() == queue.capacity() {
+        let target = (queue.capacity() * 2).max(16).min(limit.max(queue.len() + 1));
+        queue.reserve_exact(target - queue.len());
+    }
+}
 
 pub struct BoundedMap<K, V> {
     entries: HashMap<K, (u64, V)>,
@@ -21,6 +32,7 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
     pub fn insert(&mut self, key: K, value: V) {
         self.next += 1;
         self.entries.insert(key.clone(), (self.next, value));
+        reserve_one(&mut self.order, 2 * self.capacity + 1);
         self.order.push_back((self.next, key));
         while self.entries.len() > self.capacity {
             self.pop_oldest();
@@ -78,6 +90,18 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_bounded_queue_buffer_stops_at_its_bound() {
+        let mut queue = std::collections::VecDeque::new();
+        for i in 0..25_000 {
+            if queue.len() == 10_000 {
+                queue.pop_front();
+            }
+            super::reserve_one(&mut queue, 10_000);
+            queue.push_back(i);
+        }
+        assert_eq!((queue.len(), queue.capacity()), (10_000, 10_000));
+    }
     use super::*;
     use proptest::prelude::*;
 

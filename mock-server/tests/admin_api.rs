@@ -180,11 +180,21 @@ async fn events_filter_by_provider_service_kind_and_since() {
     assert!(admin_events(&http, &server, &format!("since={}", next + 1)).await.is_empty());
     assert_eq!(admin_events(&http, &server, "since=0").await.len(), 8);
 
+    // limit: the newest that match, oldest first.
+    let all = admin_events(&http, &server, "").await;
+    let last_two = admin_events(&http, &server, "limit=2").await;
+    assert_eq!(last_two, all[all.len() - 2..].to_vec());
+    let kinds = admin_events(&http, &server, "kind=http.exchange&limit=1").await;
+    assert_eq!(kinds.len(), 1);
+    assert_eq!(kinds[0], *all.iter().rev().find(|e| e["kind"] == "http.exchange").unwrap());
+
     // A query parameter of the wrong type is a JSON 400, not a 500.
     let (status, body) = get_json(&http, admin(&server, "/events?since=abc")).await;
     assert_admin_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
     assert!(body["message"].as_str().unwrap().contains("since"), "{body}");
     let (status, body) = get_json(&http, admin(&server, "/events?since=-1")).await;
+    assert_admin_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
+    let (status, body) = get_json(&http, admin(&server, "/events?limit=-1")).await;
     assert_admin_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
 }
 

@@ -14,6 +14,8 @@ pub struct EventFilter {
     pub kind: Option<String>,
     /// Only events with `seq` greater than this.
     pub since: Option<u64>,
+    /// At most this many: the newest of the matching events (still returned oldest first).
+    pub limit: Option<usize>,
 }
 
 impl EventFilter {
@@ -29,6 +31,12 @@ impl EventFilter {
 
     pub fn service(mut self, service: &str) -> Self {
         self.service = Some(service.to_owned());
+        self
+    }
+
+    /// At most `n` events, the newest that match.
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = Some(n);
         self
     }
 

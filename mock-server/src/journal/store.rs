@@ -51,13 +51,20 @@ impl Journal {
             inner.events.pop_front();
             inner.dropped += 1;
         }
+        let capacity = inner.capacity;
+        crate::bounded::reserve_one(&mut inner.events, capacity);
         inner.events.push_back(Event { seq, at, provider: provider.to_owned(), service: service.to_owned(), kind });
         seq
     }
 
     pub fn events(&self, filter: &EventFilter) -> Vec<Event> {
         let inner = self.inner.lock().unwrap();
-        inner.events.iter().filter(|e| filter.matches(e)).cloned().collect()
+        let limit = filter.limit.unwrap_or(usize::MAX);
+        // Newest first, so that a limit copies only the events it keeps.
+        let mut events: Vec<Event> =
+            inner.events.iter().rev().filter(|e| filter.matches(e)).take(limit).cloned().collect();
+        events.reverse();
+        events
     }
 
     /// When the last event was recorded, if ever (clearing the journal does not change it).
@@ -90,12 +97,15 @@ impl Journal {
             inner.events.pop_front();
             inner.dropped += 1;
         }
+        let capacity = inner.capacity;
+        inner.events.shrink_to(capacity);
     }
 
     /// Forgets every event; sequence numbers keep counting up.
     pub fn clear(&self) {
         let mut inner = self.inner.lock().unwrap();
-        inner.events.clear();
+        // A new buffer: clearing would keep the old one's size.
+        inner.events = VecDeque::new();
         inner.dropped = 0;
     }
 }
@@ -151,6 +161,19 @@ mod tests {
         assert_eq!(j.dropped(), 2);
         let since = j.events(&EventFilter { since: Some(4), ..Default::default() });
         assert_eq!(since.len(), 1);
+    }
+
+    #[test]
+    fn a_limit_keeps_the_newest_matching_events_oldest_first() {
+        let j = Journal::new(10);
+        for n in 0..6 {
+            j.record(Utc::now(), Origin::new(if n % 2 == 0 { "a" } else { "b" }, "s"), written(n));
+        }
+        let seqs = |f: EventFilter| j.events(&f).iter().map(|e| e.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(EventFilter::default().limit(2)), vec![5, 6]);
+        assert_eq!(seqs(EventFilter::default().provider("a").limit(2)), vec![3, 5]);
+        assert_eq!(seqs(EventFilter::default().since(1).limit(10)), vec![2, 3, 4, 5, 6]);
+        assert_eq!(seqs(EventFilter::default().limit(0)), Vec::<u64>::new());
     }
 
     #[test]

@@ -174,7 +174,10 @@ impl Values {
         let point = Point { timestamp, value, topic: topic_id, msg };
         match s.points.back() {
             Some(last) if last.timestamp > timestamp => s.late.push(point),
-            _ => s.points.push_back(point),
+            _ => {
+                crate::bounded::reserve_one(&mut s.points, bounds.max_points.max(1));
+                s.points.push_back(point)
+            }
         }
         if s.late.len() >= LATE_BATCH || s.points.len() + s.late.len() > bounds.max_points.max(1) {
             s.settle();
