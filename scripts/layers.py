@@ -60,6 +60,7 @@ FLOORS = {
             "wire.rs",
             "bounded.rs",
             "files.rs",
+            "memory.rs",
         ],
     ],
     "conformance/src": [

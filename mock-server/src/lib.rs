@@ -53,6 +53,7 @@ mod files;
 pub mod fixtures;
 mod front;
 mod journal;
+pub mod memory;
 pub mod mqtt;
 mod namespace;
 mod outbox;

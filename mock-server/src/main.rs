@@ -227,6 +227,11 @@ fn serve(args: ServeArgs) -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    // Freed memory back to the system now and then (mock_server::memory).
+    let _ = std::thread::Builder::new().name("memory".into()).spawn(|| loop {
+        std::thread::sleep(mock_server::memory::INTERVAL);
+        mock_server::memory::give_back();
+    });
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

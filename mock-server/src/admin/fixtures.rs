@@ -40,5 +40,6 @@ pub async fn reset(State(s): State<AdminState>) -> Response {
             format!("fixtures not reloaded, nothing was reset:\n{e}"),
         );
     }
+    crate::memory::give_back();
     Json(json!({"status": "reset", "fixtures": s.ns.fixtures_source()})).into_response()
 }
