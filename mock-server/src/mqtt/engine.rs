@@ -15,6 +15,7 @@
 //! `{client_id}/evt/functionx/updated`) through one internal connection of the gate's own.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
@@ -29,6 +30,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::codec::{self, Version};
+use super::engine_ids::EngineIds;
 use super::shutdown::stopped;
 use super::space::Space;
 
@@ -41,18 +43,21 @@ pub struct Engine {
     pub v5: SocketAddr,
     pub publisher: Publisher,
     pub tasks: Vec<JoinHandle<()>>,
+    ids: Arc<EngineIds>,
 }
 
-/// Where the engine's two servers listen, for gates to connect to.
-#[derive(Debug, Clone, Copy)]
+/// Where the engine's two servers listen, for gates to connect to, and the client ids it has
+/// seen.
+#[derive(Clone)]
 pub struct EngineAddrs {
     pub v311: SocketAddr,
     pub v5: SocketAddr,
+    pub ids: Arc<EngineIds>,
 }
 
 impl Engine {
     pub fn addrs(&self) -> EngineAddrs {
-        EngineAddrs { v311: self.v311, v5: self.v5 }
+        EngineAddrs { v311: self.v311, v5: self.v5, ids: self.ids.clone() }
     }
 }
 
@@ -106,7 +111,7 @@ impl Engine {
         let (publisher, task) = Publisher::start(v311, shutdown);
         tasks.push(task);
         tracing::debug!(%v311, %v5, "MQTT engine listening");
-        Ok(Engine { v311, v5, publisher, tasks })
+        Ok(Engine { v311, v5, publisher, tasks, ids: Arc::default() })
     }
 }
 

@@ -19,7 +19,7 @@
 //! for each namespace), `listeners` (accept loops and handshakes), `transport` (TCP, TLS or
 //! WebSocket as one byte stream), `relay` (one connection: CONNECT, then both directions),
 //! `space` (a run's names in the shared engine), `engine` (the embedded rumqttd and the
-//! server-side publisher), `codec` (framing and rumqttd's codec); `options` and
+//! server-side publisher), `engine_ids` (the client ids it sees), `codec` (framing and rumqttd's codec); `options` and
 //! `shutdown` beside them. What a provider sees of MQTT is in `contract/mqtt.rs`.
 //!
 //! Every namespace of the server (the default one, and each run) has listeners of its own,
@@ -28,6 +28,7 @@
 
 pub mod codec;
 mod engine;
+mod engine_ids;
 mod hub;
 mod listeners;
 mod options;

@@ -3,7 +3,8 @@
 //! The gate opens its own connection to the engine (its 3.1.1 or 5 port) and sends the CONNECT
 //! on, without the credentials (the engine does no authentication), and with keep-alive 0
 //! replaced by the largest one (rumqttd refuses 0); in a run, the client id and the will topic
-//! get the run's prefix. The engine's CONNACK goes back to the client as is. An engine that
+//! get the run's prefix; a clean session's client id is one of the engine's pool
+//! ([`EngineIds`](crate::mqtt::engine_ids)). The engine's CONNACK goes back to the client as is. An engine that
 //! cannot be reached in time refuses the client as the server being unavailable (0x03; 0x88
 //! on 5); a CONNACK in which the engine refuses is journaled with the engine's code. Once
 //! through, the connection gives back its pending slot and is journaled as connected.
@@ -40,7 +41,7 @@ pub(super) async fn pass_on(
 ) -> Result<(TcpStream, BytesMut), Rejected> {
     let version = client.version;
     let addr = if version == Version::V5 { gate.v5 } else { gate.v311 };
-    let forwarded = forwarded(gate, version, hello);
+    let forwarded = forwarded(gate, version, hello, held);
     let mut buf = BytesMut::with_capacity(4096);
     let (engine, (connack, header_len)) =
         match tokio::time::timeout(ENGINE_TIMEOUT, open(addr, forwarded, &mut buf)).await {
@@ -67,12 +68,15 @@ pub(super) async fn pass_on(
 }
 
 /// The CONNECT as the engine gets it: no login, a keep-alive it accepts, the space's names.
-fn forwarded(gate: &Gate, version: Version, hello: Hello) -> Result<Bytes, CodecError> {
+fn forwarded(gate: &Gate, version: Version, hello: Hello, held: &mut Held) -> Result<Bytes, CodecError> {
     let Hello { mut connect, properties, mut will, will_properties } = hello;
     if connect.keep_alive == 0 {
         connect.keep_alive = NO_KEEP_ALIVE;
     }
-    connect.client_id = gate.space.client_id(&connect.client_id);
+    // An empty id on 5 stays empty: the engine assigns one and tells the client in its CONNACK.
+    let pooled = connect.clean_session && !(connect.client_id.is_empty() && version == Version::V5);
+    let lease = gate.engine_ids.lease(&gate.space.client_id(&connect.client_id), pooled);
+    connect.client_id = held.engine_id(lease).to_owned();
     if let Some(will) = will.as_mut() {
         will.topic = Bytes::from(gate.space.inward(&String::from_utf8_lossy(&will.topic)));
     }

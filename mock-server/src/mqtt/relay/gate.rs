@@ -10,6 +10,7 @@ use crate::contract::Authority;
 use crate::journal::{EventKind, Origin};
 use crate::mqtt::codec::Version;
 use crate::mqtt::engine::EngineAddrs;
+use crate::mqtt::engine_ids::EngineIds;
 use crate::mqtt::options::MqttOptions;
 use crate::mqtt::space::Space;
 use crate::mqtt::transport::Kind;
@@ -25,6 +26,8 @@ pub struct Gate {
     /// The engine's 3.1.1 and 5 servers.
     pub(super) v311: SocketAddr,
     pub(super) v5: SocketAddr,
+    /// The engine's client ids ([`EngineIds`]), shared by every gate in front of it.
+    pub(super) engine_ids: Arc<EngineIds>,
     /// Largest packet a client may send ([`MqttOptions::max_packet_bytes`]).
     pub(super) max_packet: usize,
 }
@@ -37,7 +40,15 @@ impl Gate {
         engine: &EngineAddrs,
         options: &MqttOptions,
     ) -> Gate {
-        Gate { ns, authority, space, v311: engine.v311, v5: engine.v5, max_packet: options.max_packet_bytes }
+        Gate {
+            ns,
+            authority,
+            space,
+            v311: engine.v311,
+            v5: engine.v5,
+            engine_ids: engine.ids.clone(),
+            max_packet: options.max_packet_bytes,
+        }
     }
 
     pub(super) fn record(&self, kind: EventKind) {

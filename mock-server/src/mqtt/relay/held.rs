@@ -5,16 +5,25 @@
 
 use tokio::sync::OwnedSemaphorePermit;
 
+use crate::mqtt::engine_ids::Lease;
+
 /// The slots a connection holds; the pending one is released once CONNECT is through.
 pub struct Held {
     _open: OwnedSemaphorePermit,
     pending: Option<OwnedSemaphorePermit>,
+    /// The client id the engine knows the connection by, once it has one.
+    engine_id: Option<Lease>,
 }
 
 impl Held {
     /// A connection's open slot and its pending one (in its handshake, before CONNECT).
     pub fn new(open: OwnedSemaphorePermit, pending: OwnedSemaphorePermit) -> Held {
-        Held { _open: open, pending: Some(pending) }
+        Held { _open: open, pending: Some(pending), engine_id: None }
+    }
+
+    /// Holds the engine id for as long as the connection lasts.
+    pub fn engine_id(&mut self, lease: Lease) -> &str {
+        self.engine_id.insert(lease).engine_id()
     }
 
     pub fn authenticated(&mut self) {
