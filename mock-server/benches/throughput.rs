@@ -985,7 +985,17 @@ impl MqttRun {
 async fn iotopen_mqtt_bench() -> Result<(), String> {
     let qos0_total = env_number("BENCH_MQTT_MESSAGES", 1_000_000.0) as usize;
     let qos1_total = env_number("BENCH_MQTT_QOS1_MESSAGES", 100_000.0) as usize;
-    let server = mock_server::MockServer::start().await;
+    // The default history keeps 20,000 points per installation; this one keeps them all.
+    let fixtures = mock_server::fixtures::DEFAULT_FIXTURES.replacen(
+        "history_max_points_per_installation = 20000",
+        &format!("history_max_points_per_installation = {}", qos0_total + qos1_total + 1000),
+        1,
+    );
+    let server = mock_server::MockServer::builder()
+        .fixtures_toml(fixtures)
+        .start()
+        .await
+        .map_err(|e| format!("the server did not start: {e:#}"))?;
     let gate = server.endpoints().mqtt.clone().ok_or("the server reports no MQTT listeners")?.tcp;
     let mut runs = Vec::new();
     let t0 = chrono::Utc::now().timestamp() as f64 - qos0_total as f64 - 10.0;

@@ -642,7 +642,7 @@ async fn status_and_log_with_every_parameter() {
 #[tokio::test]
 async fn history_is_bounded_by_points_and_retention() {
     let fixtures = common::DEFAULT_FIXTURES
-        .replacen("history_max_points_per_installation = 2000000", "history_max_points_per_installation = 10", 1)
+        .replacen("history_max_points_per_installation = 20000", "history_max_points_per_installation = 10", 1)
         .replacen("history_retention_days = 3650", "history_retention_days = 1", 1);
     let server = MockServer::builder().fixtures_toml(fixtures).start().await.unwrap();
     let now = chrono::Utc::now().timestamp() as f64;

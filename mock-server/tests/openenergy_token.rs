@@ -368,7 +368,7 @@ async fn grant_type_scope_and_body_errors() {
 #[tokio::test]
 async fn lifetime_and_token_store_bound_come_from_fixtures() {
     let text = fixtures_with(
-        "token_lifetime_seconds = 600\nmax_tokens = 100000",
+        "token_lifetime_seconds = 600\nmax_tokens = 10000",
         "token_lifetime_seconds = 30\nmax_tokens = 2",
     );
     let server = server_with(text).await;

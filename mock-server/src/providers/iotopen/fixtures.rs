@@ -76,7 +76,7 @@ fn default_max_tokens() -> usize {
     10_000
 }
 fn default_max_points() -> usize {
-    2_000_000
+    20_000
 }
 fn default_retention() -> i64 {
     3650

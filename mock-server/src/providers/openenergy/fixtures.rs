@@ -68,7 +68,7 @@ fn default_token_lifetime() -> i64 {
     600
 }
 fn default_max_tokens() -> usize {
-    100_000
+    10_000
 }
 fn default_scopes() -> Vec<String> {
     vec!["directory:software".to_owned()]
