@@ -113,6 +113,11 @@ def serving(work: Path, *extra_args: str):
             raise
 
 
+# The CA bundle the suite started with, before `mock` points REQUESTS_CA_BUNDLE at the mock's
+# CA for the whole session: what pip needs to reach a package index (test_package.py).
+CA_BUNDLE_AT_START = os.environ.get("REQUESTS_CA_BUNDLE")
+
+
 @pytest.fixture(scope="session")
 def mock(tmp_path_factory) -> Mock:
     if not BIN.exists():

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import CA_BUNDLE_AT_START, ROOT
 
 PYTHON_DIR = ROOT / "python"
 EXAMPLE = ROOT / "examples" / "python-client"
@@ -29,6 +29,16 @@ CARGO_VERSION = tomllib.loads((ROOT / "mock-server" / "Cargo.toml").read_text())
 
 def run(args, **kwargs):
     return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=1800, **kwargs)
+
+
+def outside_environment() -> dict:
+    """The suite's environment with REQUESTS_CA_BUNDLE as it was before the session set it to the
+    mock's CA: pip honours it over its own `cert`, and would then trust only the mock."""
+    env = dict(os.environ)
+    env.pop("REQUESTS_CA_BUNDLE", None)
+    if CA_BUNDLE_AT_START is not None:
+        env["REQUESTS_CA_BUNDLE"] = CA_BUNDLE_AT_START
+    return env
 
 
 def shown(done) -> str:
@@ -52,7 +62,7 @@ def wheel(tmp_path_factory) -> Path:
     # no isolated build environment to download.
     done = run([sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps",
                 "--disable-pip-version-check", "--wheel-dir", out, PYTHON_DIR],
-               env={**os.environ, "SETUPTOOLS_RUST_CARGO_PROFILE": "dev"})
+               env={**outside_environment(), "SETUPTOOLS_RUST_CARGO_PROFILE": "dev"})
     assert done.returncode == 0, shown(done)
     [built] = out.glob("*.whl")
     return built
@@ -69,7 +79,7 @@ def wheelhouse(requirements: list) -> Path:
         listed = house / "requirements.txt"
         listed.write_text("\n".join(requirements) + "\n")
         done = run([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:",
-                    "--no-deps", "--dest", house, "-r", listed])
+                    "--no-deps", "--dest", house, "-r", listed], env=outside_environment())
         assert done.returncode == 0, shown(done)
         (house / ".complete").touch()
     return house
@@ -85,7 +95,7 @@ def venv(tmp_path_factory, wheel) -> Path:
     from_index = [r for r in requirements if "==" in r and not r.startswith(DISTRIBUTION)]
     done = run([env_dir / "bin" / "python", "-m", "pip", "install", "--disable-pip-version-check", "--no-index",
                 "--find-links", wheelhouse(from_index), "--find-links", wheel.parent,
-                "-r", EXAMPLE / "requirements.txt"])
+                "-r", EXAMPLE / "requirements.txt"], env=outside_environment())
     assert done.returncode == 0, shown(done)
     return env_dir
 
@@ -93,7 +103,7 @@ def venv(tmp_path_factory, wheel) -> Path:
 def user_environment(env_dir: Path) -> dict:
     """What a user's shell would have: the virtual environment's bin and the system's, no cargo,
     nothing of this repository's build or of the suite's server."""
-    env = {k: v for k, v in os.environ.items()
+    env = {k: v for k, v in outside_environment().items()
            if not k.startswith(("MOCK_SERVER_", "CARGO", "RUST", "PYTEST_", "PYTHON")) and not k.lower().endswith("_proxy")}
     env["PATH"] = f"{env_dir / 'bin'}:/usr/bin:/bin"
     env["VIRTUAL_ENV"] = str(env_dir)
