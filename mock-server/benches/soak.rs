@@ -22,6 +22,7 @@
 //!
 //! Run: `cargo bench -p mock-server --bench soak` (Linux: it reads `/proc/<pid>/status`).
 
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -126,8 +127,16 @@ struct Server {
 }
 
 impl Drop for Server {
+    /// Terminates the server's whole process group: under `SOAK_WRAPPER` the child is the
+    /// wrapper, and the server its own child, which killing the wrapper alone would orphan.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let group = format!("-{}", self.child.id());
+        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -171,6 +180,7 @@ impl Server {
             .env_remove("MOCK_SERVER_CONFIG")
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
+            .process_group(0)
             .spawn()
             .map_err(|e| format!("{bin:?}: {e}"))?;
         let mut child = child;
