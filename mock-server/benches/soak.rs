@@ -12,6 +12,7 @@
 //! - every `SOAK_BIG_EVERY` seconds (default 10) a 1-5 MB body to an endpoint that refuses it.
 //!
 //! Every `SOAK_SAMPLE_SECONDS` (default 10) it prints the server's resident set size (VmRSS)
+//! and its anonymous part (RssAnon: heap and stacks; the rest is the binary's own pages)
 //! with the work done so far; at the end, the RSS after `POST /__admin/reset`, and the verdict:
 //! the peak, and the growth over the last half of the run (flat means no growth there).
 //!
@@ -120,6 +121,13 @@ fn with_causes(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// One sample of the server's memory, in kB.
+#[derive(Clone, Copy)]
+struct Memory {
+    rss: u64,
+    anon: u64,
+}
+
 struct Server {
     child: Child,
     dir: PathBuf,
@@ -207,14 +215,18 @@ impl Server {
         }
     }
 
-    /// The resident set size in kB, from `/proc/<pid>/status`.
-    fn rss_kb(&self) -> u64 {
+    /// The resident set size and its anonymous part (heap, stacks: what the process itself
+    /// holds, not the binary's pages mapped from its file), in kB, from `/proc/<pid>/status`.
+    fn memory_kb(&self) -> Memory {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmRSS:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            .unwrap_or(0)
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+                .unwrap_or(0)
+        };
+        Memory { rss: field("VmRSS:"), anon: field("RssAnon:") }
     }
 
     fn url(&self, service: &str) -> String {
@@ -277,7 +289,7 @@ async fn soak(server: &Server, cfg: &Config) -> Result<(), String> {
     let stop = Arc::new(AtomicBool::new(false));
     let load = Load { http, mtls, server: server_urls(server), counters: counters.clone() };
     load.cycle(0).await;
-    let start_rss = server.rss_kb();
+    let start = server.memory_kb();
 
     let mut tasks = Vec::new();
     let steps_per_second = cfg.http_rate * 9.0 / REQUESTS_PER_CYCLE;
@@ -296,16 +308,19 @@ async fn soak(server: &Server, cfg: &Config) -> Result<(), String> {
         }
     }
 
-    println!("{:>6} {:>9} {:>9} {:>9} {:>6} {:>5} {:>10}", "s", "RSS MB", "HTTP", "MQTT", "runs", "big", "unexpected");
+    println!(
+        "{:>6} {:>9} {:>9} {:>9} {:>9} {:>6} {:>5} {:>10}",
+        "s", "RSS MB", "anon MB", "HTTP", "MQTT", "runs", "big", "unexpected"
+    );
     let started = Instant::now();
-    let mut samples = vec![(0u64, start_rss)];
-    print_sample(0, start_rss, &counters);
+    let mut samples = vec![(0u64, start)];
+    print_sample(0, start, &counters);
     let mut next = cfg.sample;
     while next <= cfg.seconds {
         tokio::time::sleep_until(tokio::time::Instant::from_std(started + Duration::from_secs(next))).await;
-        let rss = server.rss_kb();
-        samples.push((next, rss));
-        print_sample(next, rss, &counters);
+        let memory = server.memory_kb();
+        samples.push((next, memory));
+        print_sample(next, memory, &counters);
         next += cfg.sample;
     }
     stop.store(true, Ordering::Relaxed);
@@ -317,16 +332,29 @@ async fn soak(server: &Server, cfg: &Config) -> Result<(), String> {
         return Err(format!("reset: {}", reset.status()));
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let after_reset = server.rss_kb();
-    report(&samples, after_reset, &counters);
+    let after_reset = server.memory_kb();
+    println!();
+    let rss: Vec<(u64, u64)> = samples.iter().map(|(t, m)| (*t, m.rss)).collect();
+    report("RSS", &rss, after_reset.rss);
+    let anon: Vec<(u64, u64)> = samples.iter().map(|(t, m)| (*t, m.anon)).collect();
+    report("anonymous RSS", &anon, after_reset.anon);
+    println!(
+        "work: {} HTTP requests, {} MQTT messages, {} runs, {} big bodies; {} unexpected answers",
+        counters.http.load(Ordering::Relaxed),
+        counters.mqtt.load(Ordering::Relaxed),
+        counters.runs.load(Ordering::Relaxed),
+        counters.big.load(Ordering::Relaxed),
+        counters.unexpected.load(Ordering::Relaxed)
+    );
     Ok(())
 }
 
-fn print_sample(at: u64, rss: u64, c: &Counters) {
+fn print_sample(at: u64, memory: Memory, c: &Counters) {
     println!(
-        "{:>6} {:>9.1} {:>9} {:>9} {:>6} {:>5} {:>10}",
+        "{:>6} {:>9.1} {:>9.1} {:>9} {:>9} {:>6} {:>5} {:>10}",
         at,
-        rss as f64 / 1024.0,
+        memory.rss as f64 / 1024.0,
+        memory.anon as f64 / 1024.0,
         c.http.load(Ordering::Relaxed),
         c.mqtt.load(Ordering::Relaxed),
         c.runs.load(Ordering::Relaxed),
@@ -337,7 +365,7 @@ fn print_sample(at: u64, rss: u64, c: &Counters) {
 
 /// The peak, the growth over the second half (end minus the sample at half time, and the slope of
 /// a least-squares line through the second half's samples) and what a reset gave back.
-fn report(samples: &[(u64, u64)], after_reset: u64, c: &Counters) {
+fn report(what: &str, samples: &[(u64, u64)], after_reset: u64) {
     let mb = |kb: u64| kb as f64 / 1024.0;
     let peak = samples.iter().map(|s| s.1).max().unwrap_or(0);
     let end = samples.last().copied().unwrap_or((0, 0));
@@ -352,27 +380,19 @@ fn report(samples: &[(u64, u64)], after_reset: u64, c: &Counters) {
     let covariance: f64 = second_half.iter().map(|s| (s.0 as f64 - mean_t) * (s.1 as f64 - mean_r)).sum();
     let variance: f64 = second_half.iter().map(|s| (s.0 as f64 - mean_t).powi(2)).sum();
     let slope_kb_per_min = if variance > 0.0 { covariance / variance * 60.0 } else { 0.0 };
-    println!();
-    println!("start (after one cycle)   {:>8.1} MB", mb(samples[0].1));
-    println!("peak                      {:>8.1} MB", mb(peak));
-    println!("end                       {:>8.1} MB", mb(end.1));
+    println!("{what}");
+    println!("  start (after one cycle)   {:>8.1} MB", mb(samples[0].1));
+    println!("  peak                      {:>8.1} MB", mb(peak));
+    println!("  end                       {:>8.1} MB", mb(end.1));
     println!(
-        "last {:>4} s: {:+.1} MB (from {:.1} at {} s), slope {:+.0} kB/min",
+        "  last {:>4} s: {:+.1} MB (from {:.1} at {} s), slope {:+.0} kB/min",
         end.0 - at_half.0,
         mb(end.1) - mb(at_half.1),
         mb(at_half.1),
         at_half.0,
         slope_kb_per_min
     );
-    println!("after POST /__admin/reset {:>8.1} MB", mb(after_reset));
-    println!(
-        "work: {} HTTP requests, {} MQTT messages, {} runs, {} big bodies; {} unexpected answers",
-        c.http.load(Ordering::Relaxed),
-        c.mqtt.load(Ordering::Relaxed),
-        c.runs.load(Ordering::Relaxed),
-        c.big.load(Ordering::Relaxed),
-        c.unexpected.load(Ordering::Relaxed)
-    );
+    println!("  after POST /__admin/reset {:>8.1} MB", mb(after_reset));
 }
 
 type BoxedStep = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
