@@ -139,12 +139,13 @@ impl Drop for Server {
     /// wrapper, and the server its own child, which killing the wrapper alone would orphan.
     fn drop(&mut self) {
         let group = format!("-{}", self.child.id());
-        let _ = Command::new("kill").args(["-TERM", "--", &group]).status();
+        let kill = |signal: &str| Command::new("kill").args([signal, "--", &group]).stderr(Stdio::null()).status();
+        let _ = kill("-TERM");
         let deadline = Instant::now() + Duration::from_secs(10);
         while matches!(self.child.try_wait(), Ok(None)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20));
         }
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = kill("-KILL");
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
