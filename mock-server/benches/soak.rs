@@ -423,9 +423,7 @@ where
 fn client(identity: Option<reqwest::Identity>, server: &Server) -> Result<reqwest::Client, String> {
     let ca = std::fs::read(&server.endpoints.ca).map_err(|e| format!("{}: {e}", server.endpoints.ca))?;
     let mut builder = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(&ca).map_err(|e| e.to_string())?)
+        .tls_certs_only([reqwest::Certificate::from_pem(&ca).map_err(|e| e.to_string())?])
         .user_agent("mock-server-soak/1.0")
         .no_proxy()
         .timeout(Duration::from_secs(30))

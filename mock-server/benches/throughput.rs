@@ -649,9 +649,7 @@ async fn openenergy_mtls_bench(cfg: &Config) -> Result<(), String> {
     let identity = reqwest::Identity::from_pem(format!("{}{}", issued.certificate, key.serialize_pem()).as_bytes())
         .map_err(|e| e.to_string())?;
     let keep_alive_client = reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).map_err(|e| e.to_string())?)
+        .tls_certs_only([reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).map_err(|e| e.to_string())?])
         .identity(identity)
         .no_proxy()
         .pool_max_idle_per_host(cfg.connections)
@@ -1315,9 +1313,7 @@ async fn proxy_and_runs_bench(cfg: &Config) -> Result<(), String> {
     let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).map_err(|e| e.to_string())?;
     let tls_client = |proxy: Option<&str>| -> Result<reqwest::Client, String> {
         let mut b = reqwest::Client::builder()
-            .use_rustls_tls()
-            .tls_built_in_root_certs(false)
-            .add_root_certificate(ca.clone())
+            .tls_certs_only([ca.clone()])
             .no_proxy()
             .pool_max_idle_per_host(cfg.connections)
             .timeout(Duration::from_secs(10));

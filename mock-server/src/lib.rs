@@ -11,7 +11,7 @@
 //! let server = MockServer::start().await;
 //! // The client under test, trusting the dev CA; here, Kalibrate's own token request.
 //! let http = reqwest::Client::builder()
-//!     .add_root_certificate(reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).unwrap())
+//!     .tls_certs_only([reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).unwrap()])
 //!     .build()
 //!     .unwrap();
 //! let token_url = format!("{}/efa98c7b-2114-46e8-be99-954a4f1a2d9c/oauth2/v2.0/token", server.url("kalibrate.login"));

@@ -10,12 +10,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use anyhow::{Context, Result};
+use aws_lc_rs::signature::{KeyPair as _, RsaKeyPair};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
-use rsa::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
-use rsa::traits::PublicKeyParts;
 use serde::Serialize;
 use serde_json::{json, Value};
 use sha1::Sha1;
@@ -26,7 +24,7 @@ use crate::files::load_or_create;
 /// An RSA key that signs RS256 JWTs, with the JWK that verifies them; cheap to clone.
 #[derive(Clone)]
 pub struct JwtSigner {
-    key: Arc<SigningKey>,
+    key: Arc<KeySlot>,
     /// The run whose tokens these are; `None` for the default namespace.
     run: Option<Arc<str>>,
 }
@@ -43,79 +41,116 @@ struct SigningKey {
     x5c: String,
 }
 
-impl JwtSigner {
-    /// The key named `name`: read from (or created in) `dir/<name>-signing-key.pem`, or, without a
-    /// directory, made once per process and shared by every server in it (RSA generation is slow).
-    pub fn load_or_create(dir: Option<&Path>, name: &str) -> Result<Self> {
-        let pem = match dir {
-            Some(dir) => {
-                let path = dir.join(format!("{name}-signing-key.pem"));
-                load_or_create(&path, generate_rsa_pem)
-                    .with_context(|| format!("reading or creating {}", path.display()))?
-            }
-            None => {
-                static EPHEMERAL: OnceLock<Mutex<HashMap<String, String>>> = OnceLock::new();
-                let mut keys = EPHEMERAL.get_or_init(Default::default).lock().unwrap();
-                match keys.get(name) {
-                    Some(pem) => pem.clone(),
-                    None => {
-                        let pem = generate_rsa_pem()?;
-                        keys.insert(name.to_owned(), pem.clone());
-                        pem
-                    }
-                }
-            }
-        };
-        Self::from_pkcs8_pem(&pem, name)
+/// A signing key being read or made on a thread of its own. Making an RSA-2048 key takes tens of
+/// milliseconds, and every provider that signs needs one: made in parallel off the start path,
+/// the listeners are ready before the keys are, and only a signature asked for earlier waits.
+struct KeySlot {
+    name: String,
+    key: OnceLock<Result<SigningKey, String>>,
+}
+
+impl KeySlot {
+    /// The key named `name`: read now if `dir` holds it (so a damaged file fails the start),
+    /// otherwise made (and saved) on a thread of its own while this returns at once.
+    fn start(dir: Option<PathBuf>, name: &str) -> Result<Arc<KeySlot>> {
+        let slot = Arc::new(KeySlot { name: name.to_owned(), key: OnceLock::new() });
+        if let Some(path) = dir.as_ref().map(|d| key_path(d, name)).filter(|p| p.exists()) {
+            let key = read_or_make(dir.as_deref(), name)
+                .with_context(|| format!("{} is unusable: delete it to make a new key", path.display()))?;
+            let _ = slot.key.set(Ok(key));
+            return Ok(slot);
+        }
+        let filling = slot.clone();
+        let made = std::thread::Builder::new().name(format!("{name}-signing-key")).spawn(move || {
+            let key = read_or_make(dir.as_deref(), &filling.name).map_err(|e| format!("{e:#}"));
+            let _ = filling.key.set(key);
+        });
+        if let Err(e) = made {
+            let _ = slot.key.set(Err(format!("cannot start a thread to make the key: {e}")));
+        }
+        Ok(slot)
     }
 
+    /// The key, once it is there.
+    fn wait(&self) -> Result<&SigningKey, &str> {
+        self.key.wait().as_ref().map_err(String::as_str)
+    }
+
+    fn get(&self) -> &SigningKey {
+        self.wait().unwrap_or_else(|e| panic!("the {} signing key is unusable: {e}", self.name))
+    }
+}
+
+/// The key named `name`: read from (or created in) `dir/<name>-signing-key.pem`, or made.
+fn read_or_make(dir: Option<&Path>, name: &str) -> Result<SigningKey> {
+    let pem = match dir {
+        Some(dir) => {
+            let path = key_path(dir, name);
+            load_or_create(&path, generate_rsa_pem)
+                .with_context(|| format!("reading or creating {}", path.display()))?
+        }
+        None => generate_rsa_pem()?,
+    };
+    SigningKey::from_pkcs8_pem(&pem, name)
+}
+
+fn key_path(dir: &Path, name: &str) -> PathBuf {
+    dir.join(format!("{name}-signing-key.pem"))
+}
+
+impl SigningKey {
+    fn from_pkcs8_pem(pem: &str, name: &str) -> Result<Self> {
+        // rcgen parses the PEM (and signs the x5c certificate below); aws-lc-rs gives the
+        // public modulus and exponent.
+        let key_pair = rcgen::KeyPair::from_pem(pem).context("signing key is not a PEM private key")?;
+        let rsa = RsaKeyPair::from_pkcs8(&key_pair.serialize_der())
+            .map_err(|e| anyhow::anyhow!("signing key is not a PKCS#8 RSA key: {e}"))?;
+        let public = rsa.public_key();
+        let (n, e) = (public.modulus(), public.exponent());
+        let (n, e) = (n.big_endian_without_leading_zero(), e.big_endian_without_leading_zero());
+        // A self-signed certificate for the key, published as `x5c` like real identity providers do.
+        let mut params = rcgen::CertificateParams::default();
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        params.distinguished_name.push(rcgen::DnType::CommonName, format!("{name} token signing (mock-server)"));
+        let cert = params.self_signed(&key_pair)?;
+        Ok(SigningKey {
+            kid: URL_SAFE_NO_PAD.encode(Sha1::digest(cert.der())),
+            encoding: EncodingKey::from_rsa_pem(pem.as_bytes())?,
+            decoding: DecodingKey::from_rsa_raw_components(n, e),
+            n: URL_SAFE_NO_PAD.encode(n),
+            e: URL_SAFE_NO_PAD.encode(e),
+            x5c: STANDARD.encode(cert.der()),
+        })
+    }
+}
+
+impl JwtSigner {
     /// The same key, stamping and accepting only the tokens of `run`.
     pub fn in_run(&self, run: Option<&str>) -> JwtSigner {
         JwtSigner { key: self.key.clone(), run: run.map(Arc::from) }
     }
 
-    fn from_pkcs8_pem(pem: &str, name: &str) -> Result<Self> {
-        let private = rsa::RsaPrivateKey::from_pkcs8_pem(pem).context("signing key is not a PKCS#8 RSA key")?;
-        let n = URL_SAFE_NO_PAD.encode(private.n().to_bytes_be());
-        let e = URL_SAFE_NO_PAD.encode(private.e().to_bytes_be());
-        // A self-signed certificate for the key, published as `x5c` like real identity providers do.
-        let key_pair = rcgen::KeyPair::from_pem(pem).context("signing key for the x5c certificate")?;
-        let mut params = rcgen::CertificateParams::default();
-        params.distinguished_name = rcgen::DistinguishedName::new();
-        params.distinguished_name.push(rcgen::DnType::CommonName, format!("{name} token signing (mock-server)"));
-        let cert = params.self_signed(&key_pair)?;
-        let kid = URL_SAFE_NO_PAD.encode(Sha1::digest(cert.der()));
-        let key = SigningKey {
-            kid,
-            encoding: EncodingKey::from_rsa_pem(pem.as_bytes())?,
-            decoding: DecodingKey::from_rsa_components(&n, &e)?,
-            n,
-            e,
-            x5c: STANDARD.encode(cert.der()),
-        };
-        Ok(JwtSigner { key: Arc::new(key), run: None })
-    }
-
     #[cfg(test)]
     pub fn kid(&self) -> &str {
-        &self.key.kid
+        &self.key.get().kid
     }
 
     /// Signs `claims` with header `{"typ":"JWT","alg":"RS256","x5t":kid,"kid":kid}`; in a run,
     /// the claims also carry [`RUN_CLAIM`].
     pub fn sign(&self, claims: &impl Serialize) -> String {
+        let key = self.key.get();
         let mut header = Header::new(Algorithm::RS256);
         header.typ = Some("JWT".into());
-        header.kid = Some(self.key.kid.clone());
-        header.x5t = Some(self.key.kid.clone());
+        header.kid = Some(key.kid.clone());
+        header.x5t = Some(key.kid.clone());
         let encoded = match &self.run {
-            None => jsonwebtoken::encode(&header, claims, &self.key.encoding),
+            None => jsonwebtoken::encode(&header, claims, &key.encoding),
             Some(run) => {
                 let mut claims = serde_json::to_value(claims).expect("claims serialise to JSON");
                 if let Some(map) = claims.as_object_mut() {
                     map.insert(RUN_CLAIM.to_owned(), json!(run.as_ref()));
                 }
-                jsonwebtoken::encode(&header, &claims, &self.key.encoding)
+                jsonwebtoken::encode(&header, &claims, &key.encoding)
             }
         };
         encoded.expect("RS256 signing with a valid key cannot fail")
@@ -129,7 +164,7 @@ impl JwtSigner {
         validation.validate_nbf = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
-        let claims = jsonwebtoken::decode::<Value>(token, &self.key.decoding, &validation)?.claims;
+        let claims = jsonwebtoken::decode::<Value>(token, &self.key.get().decoding, &validation)?.claims;
         if claims.get(RUN_CLAIM).and_then(Value::as_str) != self.run.as_deref() {
             return Err(jsonwebtoken::errors::ErrorKind::InvalidToken.into());
         }
@@ -138,7 +173,7 @@ impl JwtSigner {
 
     /// The public key as a JWK; `extra` fields are added (e.g. `issuer`).
     pub fn jwk(&self, extra: Value) -> Value {
-        let k = &self.key;
+        let k = self.key.get();
         let mut jwk = json!({
             "kty": "RSA", "use": "sig", "kid": k.kid, "x5t": k.kid,
             "n": k.n, "e": k.e, "x5c": [k.x5c],
@@ -150,40 +185,51 @@ impl JwtSigner {
     }
 }
 
-/// The signing keys of one server, loaded once and shared by its namespaces.
+/// The signing keys of one server, started once and shared by its namespaces.
 #[derive(Default)]
 pub struct KeyRing {
     dir: Option<PathBuf>,
-    keys: Mutex<HashMap<String, JwtSigner>>,
+    keys: Mutex<HashMap<String, Arc<KeySlot>>>,
 }
 
 impl KeyRing {
-    /// Keys kept in `dir` (see [`JwtSigner::load_or_create`]), or in memory without one.
+    /// Keys kept in `dir`, or, without one, made once per process (shared by every server in
+    /// it, as tests start many).
     pub fn new(dir: Option<PathBuf>) -> Self {
         KeyRing { dir, keys: Mutex::default() }
     }
 
-    /// The key named `name`, bound to `run`.
+    /// The key named `name`, bound to `run`. The first call for a name reads the key, or starts
+    /// making it and returns at once (the first signature waits for it).
     pub fn signer(&self, name: &str, run: Option<&str>) -> Result<JwtSigner> {
-        let mut keys = self.keys.lock().unwrap();
-        if let Some(signer) = keys.get(name) {
-            return Ok(signer.in_run(run));
-        }
-        let signer = JwtSigner::load_or_create(self.dir.as_deref(), name)?;
-        keys.insert(name.to_owned(), signer.clone());
-        Ok(signer.in_run(run))
+        static IN_MEMORY: OnceLock<Mutex<HashMap<String, Arc<KeySlot>>>> = OnceLock::new();
+        let keys = match self.dir {
+            Some(_) => &self.keys,
+            None => IN_MEMORY.get_or_init(Default::default),
+        };
+        let mut keys = keys.lock().unwrap_or_else(|e| e.into_inner());
+        let slot = match keys.get(name) {
+            Some(slot) => slot.clone(),
+            None => {
+                let slot = KeySlot::start(self.dir.clone(), name)?;
+                keys.insert(name.to_owned(), slot.clone());
+                slot
+            }
+        };
+        Ok(JwtSigner { key: slot, run: None }.in_run(run))
     }
 }
 
 fn generate_rsa_pem() -> std::io::Result<String> {
-    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(std::io::Error::other)?;
-    Ok(key.to_pkcs8_pem(LineEnding::LF).map_err(std::io::Error::other)?.to_string())
+    let key = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048)
+        .map_err(std::io::Error::other)?;
+    Ok(key.serialize_pem())
 }
 
 /// A random token of `bytes` bytes of entropy, base64url without padding.
 pub fn opaque_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
-    rand::thread_rng().fill_bytes(&mut buf);
+    rand::fill(&mut buf[..]);
     URL_SAFE_NO_PAD.encode(buf)
 }
 
@@ -205,8 +251,8 @@ mod tests {
 
     #[test]
     fn signs_and_verifies_and_rejects_other_keys() {
-        let a = JwtSigner::load_or_create(None, "test-a").unwrap();
-        let b = JwtSigner::load_or_create(None, "test-b").unwrap();
+        let ring = KeyRing::new(None);
+        let (a, b) = (ring.signer("test-a", None).unwrap(), ring.signer("test-b", None).unwrap());
         let token = a.sign(&json!({"sub": "x", "exp": 1}));
         assert_eq!(a.verify(&token).unwrap()["sub"], "x");
         assert!(b.verify(&token).is_err(), "a token from one key is worthless with another");

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use mock_server::mqtt::codec::Version;
 use mock_server::MockServer;
 use mqtt_client::{authority, connected, Client};
-use rand::RngCore;
+use rand::Rng;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -70,7 +70,7 @@ async fn garbage_bytes_close_only_their_connection() {
     let server = server().await;
     let m = mqtt(&server);
     let mut healthy = Healthy::new(&server).await;
-    let mut rng = rand::thread_rng();
+    let mut rng = rand::rng();
     let mut blobs: Vec<Vec<u8>> = vec![
         b"GET / HTTP/1.1\r\nHost: x\r\n\r\n".to_vec(),
         vec![0xff; 64],

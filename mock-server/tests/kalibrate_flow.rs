@@ -377,9 +377,8 @@ async fn gateway_rejects_the_python_requests_user_agent_on_the_data_api_only() {
 
 /// A JWT with Kalibrate's claims signed by a key that is not the server's.
 fn foreign_token(claims: &Value) -> String {
-    use rsa::pkcs8::EncodePrivateKey;
-    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
-    let pem = key.to_pkcs8_pem(rsa::pkcs8::LineEnding::LF).unwrap();
+    let pem =
+        rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048).unwrap().serialize_pem();
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
     header.typ = Some("JWT".into());
     jsonwebtoken::encode(&header, claims, &jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap()).unwrap()

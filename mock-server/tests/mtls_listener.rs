@@ -5,8 +5,7 @@ use mock_server::{EventFilter, MockServer};
 
 fn client(server: &MockServer, identity: Option<reqwest::Identity>) -> reqwest::Client {
     let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).unwrap();
-    let mut builder =
-        reqwest::Client::builder().use_rustls_tls().tls_built_in_root_certs(false).add_root_certificate(ca);
+    let mut builder = reqwest::Client::builder().tls_certs_only([ca]);
     if let Some(identity) = identity {
         builder = builder.identity(identity);
     }

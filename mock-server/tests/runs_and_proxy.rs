@@ -15,13 +15,8 @@ const READER: (&str, &str) = common::READER;
 /// A client that trusts only the dev CA and sends everything through `proxy`, if given.
 fn client(ns: &Namespace, proxy: Option<&str>) -> Client {
     let ca = reqwest::Certificate::from_pem(ns.ca_pem().as_bytes()).unwrap();
-    let mut b = Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(ca)
-        .no_proxy()
-        .user_agent("API-CLIENT")
-        .timeout(Duration::from_secs(30));
+    let mut b =
+        Client::builder().tls_certs_only([ca]).no_proxy().user_agent("API-CLIENT").timeout(Duration::from_secs(30));
     if let Some(url) = proxy {
         b = b.proxy(reqwest::Proxy::all(url).unwrap());
     }

@@ -34,9 +34,7 @@ fn https_addr(server: &MockServer) -> SocketAddr {
 fn client_reaching_as(server: &MockServer, name: &str) -> reqwest::Client {
     let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("CA PEM");
     reqwest::Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(ca)
+        .tls_certs_only([ca])
         .resolve(name, https_addr(server))
         .no_proxy()
         .timeout(Duration::from_secs(30))

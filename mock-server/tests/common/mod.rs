@@ -40,9 +40,7 @@ pub fn fresh_client(server: &MockServer) -> Client {
 fn builder(server: &MockServer) -> reqwest::ClientBuilder {
     let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("CA PEM");
     Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(ca)
+        .tls_certs_only([ca])
         .user_agent("mock-server-integration-tests/1.0")
         .timeout(Duration::from_secs(30))
 }

@@ -49,7 +49,8 @@ pub fn authority(url: &str) -> String {
 
 pub fn tls_connector(ca_pem: &str) -> tokio_rustls::TlsConnector {
     let mut roots = rustls::RootCertStore::empty();
-    for cert in rustls_pemfile::certs(&mut ca_pem.as_bytes()) {
+    use rustls::pki_types::pem::PemObject;
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(cert.expect("CA PEM")).expect("CA certificate");
     }
     let config = rustls::ClientConfig::builder_with_provider(mock_server::tls::crypto_provider())

@@ -23,9 +23,7 @@ pub const NO_DATASET: &str = "Requested dataset doesn't exist or you don't have 
 pub fn client(server: &MockServer) -> Client {
     let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).expect("CA PEM");
     Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(ca)
+        .tls_certs_only([ca])
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(30))
         .build()

@@ -72,10 +72,8 @@ pub fn csr_for(subject: DistinguishedName) -> (String, String) {
 
 /// An RSA-2048 key and CSR, as `oe_keygen` makes them (slower).
 pub fn rsa_csr_for(subject: DistinguishedName) -> (String, String) {
-    use rsa::pkcs8::{EncodePrivateKey, LineEnding};
-    let rsa = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).unwrap();
-    let pem = rsa.to_pkcs8_pem(LineEnding::LF).unwrap().to_string();
-    let key = KeyPair::from_pem(&pem).unwrap();
+    let key = KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048).unwrap();
+    let pem = key.serialize_pem();
     let mut params = CertificateParams::default();
     params.distinguished_name = subject;
     (params.serialize_request(&key).unwrap().pem().unwrap(), pem)
@@ -114,11 +112,7 @@ pub fn credentials_valid_for(server: &MockServer, statement: Statement, seconds:
 
 fn builder(server: &MockServer) -> reqwest::ClientBuilder {
     let ca = reqwest::Certificate::from_pem(server.ca_pem().as_bytes()).unwrap();
-    Client::builder()
-        .use_rustls_tls()
-        .tls_built_in_root_certs(false)
-        .add_root_certificate(ca)
-        .timeout(Duration::from_secs(30))
+    Client::builder().tls_certs_only([ca]).timeout(Duration::from_secs(30))
 }
 
 /// A client presenting `credentials` (or no certificate at all) and trusting only the dev CA.

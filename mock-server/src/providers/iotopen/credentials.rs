@@ -13,7 +13,6 @@
 use std::collections::{BTreeSet, VecDeque};
 
 use axum::http::HeaderMap;
-use rand::RngCore;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -154,7 +153,7 @@ impl Credential {
 /// A new Lynx token: 32 hexadecimal characters.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 16];
-    rand::thread_rng().fill_bytes(&mut bytes);
+    rand::fill(&mut bytes);
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

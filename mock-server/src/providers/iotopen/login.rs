@@ -19,7 +19,6 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Response, StatusCode};
 use chrono::Duration;
-use rand::Rng;
 use serde_json::json;
 
 use super::credentials::{self, Credential, Kind};
@@ -95,7 +94,7 @@ pub async fn login(State(io): State<Arc<IotOpen>>, ctx: Ctx, body: Body) -> Resp
     let f = io.fixtures();
     if user.sms_login {
         let now = io.now();
-        let code = format!("{:06}", rand::thread_rng().gen_range(0..1_000_000));
+        let code = format!("{:06}", rand::random_range(0..1_000_000));
         let expires = now + f.sms_code_lifetime_seconds;
         let token = credentials::new_token();
         let mut c = Credential::new(

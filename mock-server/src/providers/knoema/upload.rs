@@ -352,9 +352,7 @@ fn unreachable_dataset() -> Dataset {
 
 /// A new dataset id, like Knoema's (7 lower-case letters).
 fn new_dataset_id() -> String {
-    use rand::Rng;
-    let mut rng = rand::thread_rng();
-    (0..7).map(|_| char::from(b'a' + rng.gen_range(0..26u8))).collect()
+    (0..7).map(|_| char::from(b'a' + rand::random_range(0..26u8))).collect()
 }
 
 /// `POST /api/1.0/upload/save`
