@@ -1,4 +1,5 @@
-//! The `mock-server` binary as a user runs it: where check-config says a problem is.
+//! The `mock-server` binary as a user runs it: where check-config says a problem is, and the
+//! options of `serve` given before the command.
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -54,5 +55,83 @@ fn check_config_reports_a_problem_on_the_line_of_its_own_provider_key() {
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     let expected = format!("{}:{line}: openenergy.token_lifetime_seconds: 0 is out of range", file.display());
     assert!(stderr.starts_with(&expected), "expected '{expected}', got:\n{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn serve_options_before_serve_are_merged_with_those_after_it() {
+    let dir = temp_dir("serve");
+    let endpoints = dir.join("endpoints.json");
+    let certs = dir.join("certs");
+    let mut child = command(&[
+        "--http",
+        "127.0.0.1:0",
+        "--endpoints-file",
+        endpoints.to_str().unwrap(),
+        "--certs-dir",
+        certs.to_str().unwrap(),
+        "--log",
+        "warn",
+        "serve",
+        "--log",
+        "warn", // the same value both places is fine
+        "--https",
+        "127.0.0.1:0",
+        "--mtls",
+        "127.0.0.1:0",
+        "--listen",
+        "knoema.api=127.0.0.1:0",
+        "--mqtt",
+        "127.0.0.1:0",
+        "--mqtts",
+        "127.0.0.1:0",
+        "--mqtt-ws",
+        "127.0.0.1:0",
+    ])
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !endpoints.exists() && Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ready = endpoints.exists();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        ready,
+        "no endpoints file: --endpoints-file before 'serve' was ignored\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&endpoints).unwrap()).unwrap();
+    let http = written["http"].as_str().unwrap();
+    assert!(http.starts_with("http://127.0.0.1:") && !http.ends_with(":8080"), "{written}");
+    assert!(certs.join("ca.pem").exists(), "--certs-dir before 'serve' was ignored");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_option_given_before_and_after_serve_with_different_values_is_refused() {
+    let dir = temp_dir("conflict");
+    let certs = dir.join("certs");
+    let out = run(&["--http", "127.0.0.1:0", "serve", "--http", "127.0.0.1:1", "--certs-dir", certs.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: '--http' is given before and after 'serve' with different values"), "{stderr}");
+    assert!(stderr.contains("Usage:"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn serve_options_before_another_command_are_refused() {
+    let dir = temp_dir("other-command");
+    let file = dir.join("fixtures.toml");
+    std::fs::write(&file, DEFAULT_FIXTURES).unwrap();
+    let out = run(&["--config", "elsewhere.toml", "check-config", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: '--config' is an option of 'serve' and means nothing to 'check-config'"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
