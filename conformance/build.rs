@@ -9,14 +9,7 @@ use std::process::exit;
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     println!("cargo:rerun-if-changed={}", root.display());
-    let mut files = Vec::new();
-    if let Err(e) = collect(&root, &mut files) {
-        fail(&format!("cannot read the scenario folder {}: {e}", root.display()));
-    }
-    if files.is_empty() {
-        fail(&format!("the scenario folder {} holds no *.toml file", root.display()));
-    }
-    files.sort();
+    let files = scenario_files(&root).unwrap_or_else(|message| fail(&message));
     let mut out = String::from("&[\n");
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
@@ -27,6 +20,18 @@ fn main() {
     out.push_str("]\n");
     let dest = PathBuf::from(std::env::var("OUT_DIR").unwrap()).join("embedded_scenarios.rs");
     fs::write(&dest, out).unwrap_or_else(|e| fail(&format!("cannot write {}: {e}", dest.display())));
+}
+
+/// Every `*.toml` below `root`, sorted, or why the build must stop: the folder cannot be read
+/// (a missing one too) or holds none. Apart from `main` so that `tests/build_script.rs` runs it.
+pub(crate) fn scenario_files(root: &Path) -> Result<Vec<PathBuf>, String> {
+    let mut files = Vec::new();
+    collect(root, &mut files).map_err(|e| format!("cannot read the scenario folder {}: {e}", root.display()))?;
+    if files.is_empty() {
+        return Err(format!("the scenario folder {} holds no *.toml file", root.display()));
+    }
+    files.sort();
+    Ok(files)
 }
 
 /// Every `*.toml` below `dir`; an unreadable folder (a missing one too) is an error.

@@ -22,7 +22,7 @@ pub struct FaultRule {
     /// Upper-case HTTP method; any when absent.
     pub method: Option<String>,
     /// Path below the service root, e.g. `/*/oauth2/v2.0/token`. `*` matches one segment,
-    /// a final `/**` any rest. Any path when absent.
+    /// a final `/**` any rest (`**` anywhere else is refused). Any path when absent.
     pub route: Option<String>,
     /// Let this many matching requests through before firing.
     #[serde(default)]
@@ -99,6 +99,8 @@ pub enum FaultError {
     BadMethod(String),
     #[error("route: must start with '/', got '{0}'")]
     BadRoute(String),
+    #[error("route: '**' may only be the last segment (any rest of the path), got '{0}'")]
+    DoubleStarNotLast(String),
     #[error("times: 0 would never fire; omit it to fire forever")]
     ZeroTimes,
 }
@@ -213,6 +215,9 @@ impl FaultRule {
             if !r.starts_with('/') {
                 return Err(FaultError::BadRoute(r.clone()));
             }
+            if !double_star_is_last(r) {
+                return Err(FaultError::DoubleStarNotLast(r.clone()));
+            }
         }
         if a.delay_ms.is_some_and(|ms| ms > MAX_DELAY_MS) {
             return Err(FaultError::DelayTooLong(MAX_DELAY_MS));
@@ -235,13 +240,21 @@ impl FaultRule {
     }
 }
 
-/// `*` matches exactly one segment, a trailing `**` any number (including none).
+/// Whether `**`, if anywhere in `route`, is only its last segment.
+fn double_star_is_last(route: &str) -> bool {
+    let segments: Vec<&str> = route.split('/').filter(|s| !s.is_empty()).collect();
+    segments.iter().position(|s| *s == "**").is_none_or(|i| i + 1 == segments.len())
+}
+
+/// `*` matches exactly one segment, a trailing `**` any number (including none). A `**`
+/// before the end, which [`FaultRule::validate`] refuses, matches nothing: it would otherwise
+/// match every path.
 pub fn route_matches(pattern: &str, path: &str) -> bool {
     let mut pat = pattern.trim_matches('/').split('/').filter(|s| !s.is_empty());
     let mut segs = path.trim_matches('/').split('/').filter(|s| !s.is_empty());
     loop {
         match (pat.next(), segs.next()) {
-            (Some("**"), _) => return true,
+            (Some("**"), _) => return pat.next().is_none(),
             (Some(p), Some(s)) if p == "*" || p == s => continue,
             (None, None) => return true,
             _ => return false,
@@ -376,6 +389,24 @@ mod tests {
         assert!(route_matches("/api/**", "/api/price"));
         assert!(route_matches("/api/**", "/api"));
         assert!(!route_matches("/api", "/api/price"));
+    }
+
+    #[test]
+    fn a_double_star_before_the_end_matches_nothing_and_is_refused() {
+        for path in ["/t/token", "/a/b/token", "/token", "/other"] {
+            assert!(!route_matches("/**/token", path), "{path}");
+            assert!(!route_matches("/api/**/x", path), "{path}");
+        }
+        let mut r = rule(0, None);
+        r.route = Some("/**/token".into());
+        let refused = |r: &FaultRule| r.validate().map_err(|e| e.to_string());
+        assert_eq!(
+            refused(&r),
+            Err("route: '**' may only be the last segment (any rest of the path), got '/**/token'".into())
+        );
+        assert!(Faults::default().add(r.clone()).is_err());
+        r.route = Some("/api/**/".into());
+        assert_eq!(refused(&r), Ok(()), "a final '**' with a trailing slash is still final");
     }
 
     #[test]

@@ -1,10 +1,13 @@
 //! The `mock-server` command: serve (the default), check a fixtures file, manage certificates.
 
+use std::ffi::{OsStr, OsString};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand};
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use mock_server::server::{self, Options};
 use mock_server::{ConnectionLimits, Fixtures, FixturesSource};
 use tracing_subscriber::EnvFilter;
@@ -13,7 +16,7 @@ use tracing_subscriber::EnvFilter;
 #[command(
     name = "mock-server",
     version,
-    about = "Emulates Opinum, IoT Open, Knoema, Open Energy and Kalibrate for tests.\n\nWith no command, serves on the defaults with the embedded fixtures."
+    about = "Emulates Opinum, IoT Open, Knoema, Open Energy and Kalibrate for tests.\n\nWith no command, serves on the defaults with the embedded fixtures. The options below are those of `serve`, and may come before it too."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -115,7 +118,7 @@ struct ServeArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = parse_cli();
     match cli.command {
         Some(Command::CheckConfig { file }) => check_config(file),
         Some(Command::Certs(CertsCommand::Init { certs_dir })) => certs_init(certs_dir),
@@ -125,6 +128,58 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(*args),
         None => serve(cli.serve),
     }
+}
+
+/// The command line. `serve`'s options are taken before the command too, as they are with no
+/// command (`mock-server --http ADDR serve`): merged with those after it, and refused when one is
+/// given both places with different values. Before another command they would be ignored, so
+/// they are refused.
+fn parse_cli() -> Cli {
+    let mut command = Cli::command();
+    let matches = command.get_matches_mut();
+    let serve_args: Vec<clap::Arg> =
+        ServeArgs::augment_args(clap::Command::new("serve")).get_arguments().cloned().collect();
+    let given =
+        |m: &ArgMatches, arg: &clap::Arg| m.value_source(arg.get_id().as_str()) == Some(ValueSource::CommandLine);
+    let raw = |m: &ArgMatches, arg: &clap::Arg| -> Vec<OsString> {
+        m.get_raw(arg.get_id().as_str()).into_iter().flatten().map(OsStr::to_owned).collect()
+    };
+    let long = |arg: &clap::Arg| arg.get_long().unwrap_or_else(|| arg.get_id().as_str()).to_owned();
+    let Some(first) = serve_args.iter().find(|a| given(&matches, a)) else {
+        return Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    };
+    let after = match matches.subcommand() {
+        None => return Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()),
+        Some(("serve", after)) => after,
+        Some((name, _)) => command
+            .error(
+                ErrorKind::ArgumentConflict,
+                format!("'--{}' is an option of 'serve' and means nothing to '{name}'", long(first)),
+            )
+            .exit(),
+    };
+    // The merged options, all after `serve`, parsed again.
+    let mut argv: Vec<OsString> = vec![command.get_name().into(), "serve".into()];
+    for arg in &serve_args {
+        let values = match (given(&matches, arg), given(after, arg)) {
+            (true, true) if raw(&matches, arg) != raw(after, arg) => command
+                .error(
+                    ErrorKind::ArgumentConflict,
+                    format!("'--{}' is given before and after 'serve' with different values; give it once", long(arg)),
+                )
+                .exit(),
+            (true, _) => raw(&matches, arg),
+            (false, true) => raw(after, arg),
+            (false, false) => continue,
+        };
+        for value in values {
+            let mut option = OsString::from(format!("--{}=", long(arg)));
+            option.push(value);
+            argv.push(option);
+        }
+    }
+    let merged = command.try_get_matches_from_mut(argv).unwrap_or_else(|e| e.exit());
+    Cli::from_arg_matches(&merged).unwrap_or_else(|e| e.exit())
 }
 
 fn check_config(file: PathBuf) -> ExitCode {

@@ -331,6 +331,8 @@ async fn bad_fault_rules_are_json_400s_and_arm_nothing() {
         (json!({"action": {"status": "503"}}), "invalid type"),
         (json!({"times": 0, "action": {"status": 503}}), "times"),
         (json!({"route": "api/**", "action": {"status": 503}}), "route"),
+        (json!({"route": "/**/token", "action": {"status": 503}}), "route: '**' may only be the last segment"),
+        (json!({"route": "/api/**/x/**", "action": {"status": 503}}), "'/api/**/x/**'"),
         (json!({"method": "PO ST", "action": {"status": 503}}), "method"),
         (json!({"method": "", "action": {"status": 503}}), "method"),
         (json!({"after": -1, "action": {"status": 503}}), "-1"),

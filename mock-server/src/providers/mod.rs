@@ -189,6 +189,21 @@ mod tests {
     }
 
     #[test]
+    fn a_problem_is_reported_on_the_line_of_its_own_provider_key() {
+        // Kalibrate writes a key of the same name first, on another line.
+        let default = FixturesSource::Embedded.text().unwrap();
+        let (before, _) = default.split_once("token_lifetime_seconds = 600").unwrap();
+        let line = before.lines().count() + 1;
+        assert!(before.contains("token_lifetime_seconds"), "the case this test is about");
+        let text = default.replace("token_lifetime_seconds = 600", "token_lifetime_seconds = 0");
+        let err = Fixtures::parse("f.toml", &text).unwrap_err().to_string();
+        assert!(
+            err.starts_with(&format!("f.toml:{line}: openenergy.token_lifetime_seconds: 0 is out of range")),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn wrong_type_is_explained() {
         let err = Fixtures::parse("f.toml", "[journal]\ncapacity = \"ten\"\n").unwrap_err().to_string();
         assert!(err.contains("f.toml:2: journal.capacity: "), "{err}");

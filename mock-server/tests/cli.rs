@@ -1,0 +1,137 @@
+//! The `mock-server` binary as a user runs it: where check-config says a problem is, and the
+//! options of `serve` given before the command.
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_mock-server");
+const DEFAULT_FIXTURES: &str = include_str!("../fixtures/default.toml");
+
+/// A fresh directory of this test's own.
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("mock-server-cli-{name}-{}", rand::random::<u64>()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The binary with `args`, none of the environment's `MOCK_SERVER_*` settings.
+fn command(args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command.args(args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("MOCK_SERVER_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
+/// Runs a command that should end by itself; one still running after a few seconds (a server
+/// started where a refusal was expected) is killed, and its output returned all the same.
+fn run(args: &[&str]) -> Output {
+    let mut child = command(args).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn check_config_reports_a_problem_on_the_line_of_its_own_provider_key() {
+    // Kalibrate's token_lifetime_seconds is written first; Open Energy's is the one wrong here.
+    let (before, _) = DEFAULT_FIXTURES.split_once("token_lifetime_seconds = 600").unwrap();
+    assert!(before.contains("token_lifetime_seconds"), "the case this test is about");
+    let line = before.lines().count() + 1;
+    let dir = temp_dir("check-config");
+    let file = dir.join("fixtures.toml");
+    std::fs::write(&file, DEFAULT_FIXTURES.replace("token_lifetime_seconds = 600", "token_lifetime_seconds = 0"))
+        .unwrap();
+
+    let out = run(&["check-config", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let expected = format!("{}:{line}: openenergy.token_lifetime_seconds: 0 is out of range", file.display());
+    assert!(stderr.starts_with(&expected), "expected '{expected}', got:\n{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn serve_options_before_serve_are_merged_with_those_after_it() {
+    let dir = temp_dir("serve");
+    let endpoints = dir.join("endpoints.json");
+    let certs = dir.join("certs");
+    let mut child = command(&[
+        "--http",
+        "127.0.0.1:0",
+        "--endpoints-file",
+        endpoints.to_str().unwrap(),
+        "--certs-dir",
+        certs.to_str().unwrap(),
+        "--log",
+        "warn",
+        "serve",
+        "--log",
+        "warn", // the same value both places is fine
+        "--https",
+        "127.0.0.1:0",
+        "--mtls",
+        "127.0.0.1:0",
+        "--listen",
+        "knoema.api=127.0.0.1:0",
+        "--mqtt",
+        "127.0.0.1:0",
+        "--mqtts",
+        "127.0.0.1:0",
+        "--mqtt-ws",
+        "127.0.0.1:0",
+    ])
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !endpoints.exists() && Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let ready = endpoints.exists();
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        ready,
+        "no endpoints file: --endpoints-file before 'serve' was ignored\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let written: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&endpoints).unwrap()).unwrap();
+    let http = written["http"].as_str().unwrap();
+    assert!(http.starts_with("http://127.0.0.1:") && !http.ends_with(":8080"), "{written}");
+    assert!(certs.join("ca.pem").exists(), "--certs-dir before 'serve' was ignored");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_option_given_before_and_after_serve_with_different_values_is_refused() {
+    let dir = temp_dir("conflict");
+    let certs = dir.join("certs");
+    let out = run(&["--http", "127.0.0.1:0", "serve", "--http", "127.0.0.1:1", "--certs-dir", certs.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.starts_with("error: '--http' is given before and after 'serve' with different values"), "{stderr}");
+    assert!(stderr.contains("Usage:"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn serve_options_before_another_command_are_refused() {
+    let dir = temp_dir("other-command");
+    let file = dir.join("fixtures.toml");
+    std::fs::write(&file, DEFAULT_FIXTURES).unwrap();
+    let out = run(&["--config", "elsewhere.toml", "check-config", file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: '--config' is an option of 'serve' and means nothing to 'check-config'"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
