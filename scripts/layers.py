@@ -55,6 +55,7 @@ FLOORS = {
             "fixtures/",
             "tls/",
             "tokens.rs",
+            "spare_keys.rs",
             "clock.rs",
             "outbox.rs",
             "wire.rs",

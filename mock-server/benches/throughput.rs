@@ -1,7 +1,9 @@
 //! How fast mock-server starts, and how many requests it answers, next to baselines measured in
 //! the same run on the same machine, so the figures mean something on any hardware:
 //!
-//! 1. start-to-ready of the real release binary vs. spawning `mock-server --version`;
+//! 1. start-to-ready of the real release binary, cold (a new certificates directory) and warm,
+//!    vs. spawning `mock-server --version`; the first token after a cold start vs. later ones and
+//!    vs. one RS256 signature;
 //! 2. the Kalibrate (Azure AD) token endpoint vs. a bare axum handler returning the same body;
 //! 3. the Kalibrate data API `GET /api/status` with a bearer token;
 //! 4. Opinum's password-grant token endpoint vs. the same bare handler;
@@ -147,16 +149,27 @@ fn env_number(name: &str, default: f64) -> f64 {
 // 1. Start-to-ready of the real binary
 
 struct Startup {
-    /// The first start creates the dev CA and keys in an empty certs directory.
-    first: Duration,
-    /// Median of the later starts, which reuse them.
-    reuse: Duration,
+    /// Start to every listener ready on an empty certificates directory, spare keys in the cache.
+    cold: Duration,
+    /// The same on the directory the cold start filled.
+    warm: Duration,
+    /// Cold starts with the spare-key cache off: every signing key is made after start.
+    cold_no_spares: Duration,
+    /// The very first start, on an empty cache too: what a fresh machine pays once.
+    first_ever: Duration,
+    /// After a cold start: the first Opinum token, and the five after it.
+    first_token: Duration,
+    later_tokens: Duration,
+    /// The first token after a cold start with no spare keys (it waits for its key).
+    first_token_no_spares: Duration,
+    /// One RS256 signature with a 2048-bit key, in process.
+    signature: Duration,
     /// Median of `mock-server --version`: what spawning the process costs at all.
     spawn: Duration,
-    reuse_runs: usize,
+    runs: usize,
 }
 
-/// The binary cargo built for this bench (benches get `CARGO_BIN_EXE_*`); failing that, the
+/// The binary cargo built for this bench (`cargo bench` builds it), or failing that a
 /// release build in the workspace target directory.
 fn server_binary() -> Result<PathBuf, String> {
     let candidates = [
@@ -170,26 +183,62 @@ fn server_binary() -> Result<PathBuf, String> {
     })
 }
 
-/// Starts the server `runs` times on one certs directory, interleaved with `--version` spawns
-/// so both see the same machine load.
+/// Starts the server `runs` times cold (a new certificates directory each time) and warm (the
+/// same directory again), interleaved with `--version` spawns so all see the same machine load.
+/// The spare-key cache is a scratch directory of the bench's own, empty at first.
 fn startup_bench(bin: &Path, runs: usize) -> Startup {
-    let dir = scratch_dir();
-    let mut starts = Vec::new();
-    let mut spawns = Vec::new();
+    let scratch = scratch_dir();
+    let spares = scratch.join("spare-keys");
+    let (mut cold, mut warm, mut spawns, mut firsts, mut laters) = (vec![], vec![], vec![], vec![], vec![]);
+    let mut first_ever = None;
+    version_once(bin); // the binary's pages in memory, as for every start after the first
     for i in 0..runs {
-        starts.push(start_once(bin, &dir).unwrap_or_else(|e| panic!("start {} of {bin:?}: {e}", i + 1)));
+        let dir = scratch.join(format!("cold-{i}"));
+        let started = StartedServer::start(bin, &dir, Some(&spares)).unwrap_or_else(|e| panic!("start {}: {e}", i + 1));
+        let first = started.token();
+        let later: Vec<Duration> = (0..5).map(|_| started.token()).collect();
+        // A server that lives a moment leaves spares for the next one (a test session does).
+        started.wait_for_spares(&spares);
+        let ready = started.ready;
+        drop(started);
+        match first_ever {
+            None => first_ever = Some(ready),
+            Some(_) => {
+                cold.push(ready);
+                firsts.push(first);
+                laters.extend(later);
+            }
+        }
+        let again = StartedServer::start(bin, &dir, Some(&spares)).unwrap_or_else(|e| panic!("restart {}: {e}", i + 1));
+        warm.push(again.ready);
+        drop(again);
         spawns.push(version_once(bin));
     }
-    let _ = std::fs::remove_dir_all(&dir);
-    eprintln!(
-        "start-up: first {:.1} ms, then {:?} ms",
-        ms(starts[0]),
-        starts[1..].iter().map(|d| ms(*d).round()).collect::<Vec<_>>()
-    );
-    Startup { first: starts[0], reuse: median(&starts[1..]), spawn: median(&spawns), reuse_runs: runs - 1 }
+    let (mut no_spares, mut no_spare_firsts) = (vec![], vec![]);
+    for i in 0..runs.min(5) {
+        let dir = scratch.join(format!("no-spares-{i}"));
+        let started = StartedServer::start(bin, &dir, None).unwrap_or_else(|e| panic!("start without spares: {e}"));
+        no_spare_firsts.push(started.token());
+        no_spares.push(started.ready);
+    }
+    let _ = std::fs::remove_dir_all(&scratch);
+    let first_ever = first_ever.expect("at least one start");
+    eprintln!("start-up: cold {:?} ms", cold.iter().map(|d| ms(*d).round()).collect::<Vec<_>>());
+    Startup {
+        cold: median(&cold),
+        warm: median(&warm),
+        cold_no_spares: median(&no_spares),
+        first_ever,
+        first_token: median(&firsts),
+        later_tokens: median(&laters),
+        first_token_no_spares: median(&no_spare_firsts),
+        signature: rs256_signature(),
+        spawn: median(&spawns),
+        runs,
+    }
 }
 
-/// An empty private directory for certificates, the endpoints file and the child's stderr.
+/// An empty private directory for the runs' certificates, endpoints files and stderr.
 fn scratch_dir() -> PathBuf {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos();
     let dir = std::env::temp_dir().join(format!("mock-server-bench-{}-{nanos}", std::process::id()));
@@ -197,53 +246,92 @@ fn scratch_dir() -> PathBuf {
     dir
 }
 
-/// Spawn → endpoints file written → `GET {admin}/health` is 200. Then kills the server.
-fn start_once(bin: &Path, dir: &Path) -> Result<Duration, String> {
-    let endpoints = dir.join("endpoints.json");
-    let _ = std::fs::remove_file(&endpoints);
-    let stderr = std::fs::File::create(dir.join("stderr.log")).map_err(|e| e.to_string())?;
-    let started = Instant::now();
-    let mut child = Command::new(bin)
-        .args([
-            "serve",
-            "--http",
-            "127.0.0.1:0",
-            "--https",
-            "127.0.0.1:0",
-            "--mtls",
-            "127.0.0.1:0",
-            "--listen",
-            "knoema.api=127.0.0.1:0",
-            "--mqtt",
-            "127.0.0.1:0",
-            "--mqtts",
-            "127.0.0.1:0",
-            "--mqtt-ws",
-            "127.0.0.1:0",
-            "--log",
-            "warn",
-        ])
-        .arg("--certs-dir")
-        .arg(dir.join("certs"))
-        .arg("--endpoints-file")
-        .arg(&endpoints)
-        .env_remove("MOCK_SERVER_CONFIG")
-        .stdout(Stdio::null())
-        .stderr(stderr)
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let ready = wait_ready(&mut child, &endpoints, started);
-    let _ = child.kill();
-    let _ = child.wait();
-    ready.map_err(|e| {
-        format!("{e}; server stderr: {}", std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default())
-    })
+/// The release binary running on `dir`; killed when dropped.
+struct StartedServer {
+    child: std::process::Child,
+    ready: Duration,
+    http: String,
 }
 
-/// Polls every 0.5 ms, which is well below the resolution the report shows.
-fn wait_ready(child: &mut std::process::Child, endpoints: &Path, started: Instant) -> Result<Duration, String> {
+impl StartedServer {
+    /// Spawn → endpoints file written → `GET {admin}/health` is 200, with the spare-key cache at
+    /// `spares` (`None`: off).
+    fn start(bin: &Path, dir: &Path, spares: Option<&Path>) -> Result<StartedServer, String> {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let endpoints = dir.join("endpoints.json");
+        let _ = std::fs::remove_file(&endpoints);
+        let stderr = std::fs::File::create(dir.join("stderr.log")).map_err(|e| e.to_string())?;
+        let started = Instant::now();
+        let mut child = Command::new(bin)
+            .args(["serve", "--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--mtls", "127.0.0.1:0"])
+            .args(["--listen", "knoema.api=127.0.0.1:0", "--mqtt", "127.0.0.1:0", "--mqtts", "127.0.0.1:0"])
+            .args(["--mqtt-ws", "127.0.0.1:0", "--log", "warn"])
+            .arg("--certs-dir")
+            .arg(dir.join("certs"))
+            .arg("--endpoints-file")
+            .arg(&endpoints)
+            .env_remove("MOCK_SERVER_CONFIG")
+            .env("MOCK_SERVER_SPARE_KEYS", spares.map(|p| p.as_os_str().to_owned()).unwrap_or_else(|| "off".into()))
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        match wait_ready(&mut child, &endpoints, started) {
+            Ok((ready, http)) => Ok(StartedServer { child, ready, http }),
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                Err(format!(
+                    "{e}; server stderr: {}",
+                    std::fs::read_to_string(dir.join("stderr.log")).unwrap_or_default()
+                ))
+            }
+        }
+    }
+
+    /// One Opinum password-grant token (an RS256 JWT) on a new connection: its round trip.
+    fn token(&self) -> Duration {
+        let started = Instant::now();
+        let url = format!("{}/opinum/identity/connect/token", self.http);
+        let status = http_post_form_status(&url, OPINUM_PASSWORD_FORM);
+        assert_eq!(status, Some(200), "the Opinum token request");
+        started.elapsed()
+    }
+
+    /// Waits (up to 10 s) until the cache holds its spares again.
+    fn wait_for_spares(&self, spares: &Path) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            let count = std::fs::read_dir(spares)
+                .map(|d| {
+                    d.filter_map(|e| e.ok()).filter(|e| e.file_name().to_string_lossy().starts_with("spare-")).count()
+                })
+                .unwrap_or(0);
+            if count >= 3 {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("the spare-key cache was not topped up within 10 s");
+    }
+}
+
+impl Drop for StartedServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Polls every 0.5 ms, which is well below the resolution the report shows. Returns the time to
+/// ready and the plain-HTTP listener's URL.
+fn wait_ready(
+    child: &mut std::process::Child,
+    endpoints: &Path,
+    started: Instant,
+) -> Result<(Duration, String), String> {
     let deadline = started + Duration::from_secs(60);
-    let mut admin: Option<String> = None;
+    let mut found: Option<mock_server::Endpoints> = None;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
             return Err(format!("the server exited early ({status})"));
@@ -251,33 +339,66 @@ fn wait_ready(child: &mut std::process::Child, endpoints: &Path, started: Instan
         if Instant::now() > deadline {
             return Err("not ready after 60 s".into());
         }
-        if admin.is_none() {
-            admin = std::fs::read_to_string(endpoints)
+        if found.is_none() {
+            found = std::fs::read_to_string(endpoints)
                 .ok()
-                .and_then(|text| serde_json::from_str::<mock_server::Endpoints>(&text).ok())
-                .map(|e| e.admin);
+                .and_then(|text| serde_json::from_str::<mock_server::Endpoints>(&text).ok());
         }
-        if let Some(admin) = &admin {
-            if http_get_status(&format!("{admin}/health")) == Some(200) {
-                return Ok(started.elapsed());
+        if let Some(e) = &found {
+            if http_status(&format!("{}/health", e.admin), None) == Some(200) {
+                return Ok((started.elapsed(), e.http.clone()));
             }
         }
         std::thread::sleep(Duration::from_micros(500));
     }
 }
 
-/// A one-shot blocking HTTP/1.1 GET to an `http://127.0.0.1:port/...` URL; the status code.
-fn http_get_status(url: &str) -> Option<u16> {
+fn http_post_form_status(url: &str, form: &str) -> Option<u16> {
+    http_status(url, Some(form))
+}
+
+/// A one-shot blocking HTTP/1.1 request to an `http://127.0.0.1:port/...` URL (GET, or POST of a
+/// form when `form` is given); the status code.
+fn http_status(url: &str, form: Option<&str>) -> Option<u16> {
     let rest = url.strip_prefix("http://")?;
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let addr: SocketAddr = authority.parse().ok()?;
     assert!(addr.ip().is_loopback(), "the bench only talks to loopback, not {addr}");
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n").ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    match form {
+        None => write!(stream, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\r\n").ok()?,
+        Some(form) => write!(
+            stream,
+            "POST {path} HTTP/1.1\r\nHost: {authority}\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        )
+        .ok()?,
+    }
     let mut head = [0u8; 12];
     stream.read_exact(&mut head).ok()?;
-    std::str::from_utf8(head.strip_prefix(b"HTTP/1.1 ")?).ok()?.parse().ok()
+    let status = std::str::from_utf8(head.strip_prefix(b"HTTP/1.1 ")?).ok()?.parse().ok();
+    // Read the answer to its end, so the time includes the whole token.
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    status
+}
+
+/// The median time of one RS256 signature with a 2048-bit key, made in process.
+fn rs256_signature() -> Duration {
+    let key = rcgen::KeyPair::generate_rsa_for(&rcgen::PKCS_RSA_SHA256, rcgen::RsaKeySize::_2048).expect("an RSA key");
+    let encoding = jsonwebtoken::EncodingKey::from_rsa_pem(key.serialize_pem().as_bytes()).expect("the key");
+    let header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    let claims = serde_json::json!({"sub": "bench", "exp": 4_102_444_800u64});
+    let samples: Vec<Duration> = (0..200)
+        .map(|_| {
+            let started = Instant::now();
+            jsonwebtoken::encode(&header, &claims, &encoding).expect("a signature");
+            started.elapsed()
+        })
+        .collect();
+    median(&samples)
 }
 
 /// Process spawn and exit with no server work: the floor under any start-up time.
@@ -879,14 +1000,23 @@ fn print_report(cfg: &Config, startup: Option<&Startup>, loads: &[Load]) {
     println!();
     match startup {
         Some(s) => {
-            println!("{:<46} {:>10}", "start-up, real release binary", "median ms");
-            println!("{:<46} {:>10.1}", "  serve, first start (creates the CA, 1 run)", ms(s.first));
-            println!("{:<46} {:>10.1}", format!("  serve, CA reused ({} runs)", s.reuse_runs), ms(s.reuse));
-            println!("{:<46} {:>10.1}", "  --version (process spawn baseline)", ms(s.spawn));
+            let row = |label: &str, d: Duration| println!("{label:<58} {:>10.1}", ms(d));
+            println!("{:<58} {:>10}", format!("start to ready, real release binary ({} runs)", s.runs), "median ms");
+            row("  cold: empty certificates directory, spare keys cached", s.cold);
+            row("  cold, spare-key cache off", s.cold_no_spares);
+            row("  the first start on an empty cache (1 run)", s.first_ever);
+            row("  warm: the certificates directory reused", s.warm);
+            row("  --version (process spawn baseline)", s.spawn);
+            println!("{:<58} {:>9.1}x", "  ratio cold / --version", s.cold.as_secs_f64() / s.spawn.as_secs_f64());
+            println!("{:<58} {:>9.1}x", "  ratio warm / --version", s.warm.as_secs_f64() / s.spawn.as_secs_f64());
+            row("  first token after a cold start (Opinum, RS256)", s.first_token);
+            row("  later tokens (5 per start)", s.later_tokens);
+            row("  first token, spare-key cache off", s.first_token_no_spares);
+            row("  one RS256 signature (2048-bit key, in process)", s.signature);
             println!(
-                "{:<46} {:>9.1}x",
-                "  ratio serve (reused) / --version",
-                s.reuse.as_secs_f64() / s.spawn.as_secs_f64()
+                "{:<58} {:>9.1}x",
+                "  (first - later token) / one signature",
+                (s.first_token.as_secs_f64() - s.later_tokens.as_secs_f64()) / s.signature.as_secs_f64()
             );
         }
         None => println!("start-up: skipped (build it first: cargo build --release -p mock-server)"),

@@ -60,6 +60,7 @@ mod outbox;
 mod providers;
 mod runs;
 pub mod server;
+mod spare_keys;
 pub mod tls;
 mod tokens;
 mod wire;

@@ -20,6 +20,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use crate::files::load_or_create;
+use crate::spare_keys;
 
 /// An RSA key that signs RS256 JWTs, with the JWK that verifies them; cheap to clone.
 #[derive(Clone)]
@@ -42,33 +43,34 @@ struct SigningKey {
 }
 
 /// A signing key being read or made on a thread of its own. Making an RSA-2048 key takes tens of
-/// milliseconds, and every provider that signs needs one: made in parallel off the start path,
-/// the listeners are ready before the keys are, and only a signature asked for earlier waits.
+/// milliseconds and checking a saved one a few, and every provider that signs needs one: done in
+/// parallel off the start path, the listeners are ready about when the keys are, and only a
+/// signature asked for earlier waits.
 struct KeySlot {
     name: String,
+    /// The saved file it is read from; `None` when the key is new.
+    saved: Option<PathBuf>,
     key: OnceLock<Result<SigningKey, String>>,
 }
 
 impl KeySlot {
-    /// The key named `name`: read now if `dir` holds it (so a damaged file fails the start),
-    /// otherwise made (and saved) on a thread of its own while this returns at once.
-    fn start(dir: Option<PathBuf>, name: &str) -> Result<Arc<KeySlot>> {
-        let slot = Arc::new(KeySlot { name: name.to_owned(), key: OnceLock::new() });
-        if let Some(path) = dir.as_ref().map(|d| key_path(d, name)).filter(|p| p.exists()) {
-            let key = read_or_make(dir.as_deref(), name)
-                .with_context(|| format!("{} is unusable: delete it to make a new key", path.display()))?;
-            let _ = slot.key.set(Ok(key));
-            return Ok(slot);
-        }
+    /// The key named `name`, read from `dir` if it holds it, otherwise made (and saved), on a
+    /// thread of its own while this returns at once.
+    fn start(dir: Option<PathBuf>, name: &str) -> Arc<KeySlot> {
+        let saved = dir.as_ref().map(|d| key_path(d, name)).filter(|p| p.exists());
+        let slot = Arc::new(KeySlot { name: name.to_owned(), saved, key: OnceLock::new() });
         let filling = slot.clone();
         let made = std::thread::Builder::new().name(format!("{name}-signing-key")).spawn(move || {
-            let key = read_or_make(dir.as_deref(), &filling.name).map_err(|e| format!("{e:#}"));
+            let key = read_or_make(dir.as_deref(), &filling.name).map_err(|e| match &filling.saved {
+                Some(path) => format!("{} is unusable (delete it to make a new key): {e:#}", path.display()),
+                None => format!("{e:#}"),
+            });
             let _ = filling.key.set(key);
         });
         if let Err(e) = made {
-            let _ = slot.key.set(Err(format!("cannot start a thread to make the key: {e}")));
+            let _ = slot.key.set(Err(format!("cannot start a thread for the key: {e}")));
         }
-        Ok(slot)
+        slot
     }
 
     /// The key, once it is there.
@@ -86,10 +88,9 @@ fn read_or_make(dir: Option<&Path>, name: &str) -> Result<SigningKey> {
     let pem = match dir {
         Some(dir) => {
             let path = key_path(dir, name);
-            load_or_create(&path, generate_rsa_pem)
-                .with_context(|| format!("reading or creating {}", path.display()))?
+            load_or_create(&path, new_rsa_pem).with_context(|| format!("reading or creating {}", path.display()))?
         }
-        None => generate_rsa_pem()?,
+        None => new_rsa_pem()?,
     };
     SigningKey::from_pkcs8_pem(&pem, name)
 }
@@ -211,13 +212,40 @@ impl KeyRing {
         let slot = match keys.get(name) {
             Some(slot) => slot.clone(),
             None => {
-                let slot = KeySlot::start(self.dir.clone(), name)?;
+                let slot = KeySlot::start(self.dir.clone(), name);
                 keys.insert(name.to_owned(), slot.clone());
                 slot
             }
         };
         Ok(JwtSigner { key: slot, run: None }.in_run(run))
     }
+
+    /// Waits for the keys read from saved files: a damaged one fails the start, not a request.
+    pub fn check_saved(&self) -> Result<()> {
+        let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        for slot in keys.values().filter(|slot| slot.saved.is_some()) {
+            if let Err(e) = slot.wait() {
+                anyhow::bail!("the {} signing key: {e}", slot.name);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A new signing key: a spare from the user's cache when there is one (made ahead of time, see
+/// `spare_keys`), otherwise made now. Either way the cache is topped up afterwards, off this path.
+fn new_rsa_pem() -> std::io::Result<String> {
+    let spare = spare_keys::cache_dir().and_then(|dir| spare_keys::claim(&dir, is_rsa_pkcs8_pem));
+    let pem = match spare {
+        Some(pem) => pem,
+        None => generate_rsa_pem()?,
+    };
+    spare_keys::top_up_later(generate_rsa_pem);
+    Ok(pem)
+}
+
+fn is_rsa_pkcs8_pem(pem: &str) -> bool {
+    rcgen::KeyPair::from_pem(pem).is_ok_and(|k| RsaKeyPair::from_pkcs8(&k.serialize_der()).is_ok())
 }
 
 fn generate_rsa_pem() -> std::io::Result<String> {

@@ -1,5 +1,5 @@
 //! The `mock-server` binary as a user runs it: where check-config says a problem is, and the
-//! options of `serve` given before the command.
+//! options of `serve` given before the command, and where its signing keys come from.
 
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -133,5 +133,101 @@ fn serve_options_before_another_command_are_refused() {
         stderr.starts_with("error: '--config' is an option of 'serve' and means nothing to 'check-config'"),
         "{stderr}"
     );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// `serve` on `certs` with the spare-key cache at `spares`, until its endpoints file is written.
+fn serve_until_ready(dir: &std::path::Path, spares: &std::path::Path) -> std::process::Child {
+    let endpoints = dir.join("endpoints.json");
+    let mut child = command(&[
+        "serve",
+        "--http",
+        "127.0.0.1:0",
+        "--https",
+        "127.0.0.1:0",
+        "--mtls",
+        "127.0.0.1:0",
+        "--listen",
+        "knoema.api=127.0.0.1:0",
+        "--mqtt",
+        "127.0.0.1:0",
+        "--mqtts",
+        "127.0.0.1:0",
+        "--mqtt-ws",
+        "127.0.0.1:0",
+        "--log",
+        "warn",
+        "--endpoints-file",
+        endpoints.to_str().unwrap(),
+        "--certs-dir",
+        dir.join("certs").to_str().unwrap(),
+    ])
+    .env("MOCK_SERVER_SPARE_KEYS", spares)
+    .spawn()
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !endpoints.exists() && Instant::now() < deadline && child.try_wait().unwrap().is_none() {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(endpoints.exists(), "the server did not start");
+    child
+}
+
+/// The PEM files in `dir` whose names end with `suffix`, once there are `count` of them.
+fn key_files(dir: &std::path::Path, suffix: &str, count: usize) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut found: Vec<String> = std::fs::read_dir(dir)
+            .map(|d| d.filter_map(|e| e.ok()).map(|e| e.path()).collect::<Vec<_>>())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|p| p.to_string_lossy().ends_with(suffix))
+            .filter_map(|p| std::fs::read_to_string(p).ok())
+            .collect();
+        if found.len() >= count || Instant::now() > deadline {
+            found.sort();
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn a_new_certificates_directory_takes_spare_keys_that_no_other_server_gets() {
+    let dir = temp_dir("spares");
+    let spares = dir.join("spare-keys");
+    let mut first = serve_until_ready(&dir.join("a"), &spares);
+    let first_keys = key_files(&dir.join("a/certs"), "-signing-key.pem", 3);
+    // Its own keys made, the server fills the cache in the background.
+    let cached = key_files(&spares, "-key.pem", 3);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    assert_eq!((first_keys.len(), cached.len()), (3, 3), "three keys, three spares");
+
+    let mut second = serve_until_ready(&dir.join("b"), &spares);
+    let second_keys = key_files(&dir.join("b/certs"), "-signing-key.pem", 3);
+    second.kill().unwrap();
+    second.wait().unwrap();
+    assert_eq!(second_keys, cached, "the second server signs with the spares");
+    assert!(second_keys.iter().all(|k| !first_keys.contains(k)), "and with no key of the first");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_damaged_saved_signing_key_fails_the_start_and_names_the_file() {
+    let dir = temp_dir("damaged-key");
+    let certs = dir.join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    std::fs::write(
+        certs.join("opinum-signing-key.pem"),
+        "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+    )
+    .unwrap();
+    let free = ["--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--mtls", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"];
+    let more = ["--mqtts", "127.0.0.1:0", "--mqtt-ws", "127.0.0.1:0", "--listen", "knoema.api=127.0.0.1:0"];
+    let out = run(&[&["serve"][..], &free, &more, &["--certs-dir", certs.to_str().unwrap()]].concat());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "started with a damaged key: {stderr}");
+    assert!(stderr.contains("opinum-signing-key.pem is unusable (delete it to make a new key)"), "{stderr}");
     std::fs::remove_dir_all(&dir).unwrap();
 }

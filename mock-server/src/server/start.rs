@@ -61,14 +61,14 @@ pub async fn start(options: Options) -> Result<Running> {
     };
     let certs_dir = options.certs_dir.as_ref().map(|d| d.canonicalize()).transpose()?;
     let tls = TlsSetup::new(ca, ca_path.clone(), &certificate_names(&options)?, certs_dir.as_deref())?;
-    let keys = KeyRing::new(certs_dir);
+    let keys = Arc::new(KeyRing::new(certs_dir));
     let ns = Arc::new(Namespace::new(
         None,
         fixtures,
         options.fixtures.clone(),
         providers::parse_fixtures,
         Arc::new(tls),
-        Arc::new(keys),
+        keys.clone(),
     ));
 
     let (shutdown, signal) = watch::channel(false);
@@ -126,6 +126,7 @@ pub async fn start(options: Options) -> Result<Running> {
         proxy: http_url.clone(),
         run: None,
     };
+    keys.check_saved()?;
     ns.set_endpoints(endpoints.clone());
     let mut own_listeners = vec![
         OwnListener { addr: http.local_addr()?, kind: ListenerKind::Http, dedicated: None },
