@@ -293,7 +293,7 @@ impl StartedServer {
     fn token(&self) -> Duration {
         let started = Instant::now();
         let url = format!("{}/opinum/identity/connect/token", self.http);
-        let status = http_post_form_status(&url, OPINUM_PASSWORD_FORM);
+        let status = http_status(&url, Some(OPINUM_PASSWORD_FORM));
         assert_eq!(status, Some(200), "the Opinum token request");
         started.elapsed()
     }
@@ -351,10 +351,6 @@ fn wait_ready(
         }
         std::thread::sleep(Duration::from_micros(500));
     }
-}
-
-fn http_post_form_status(url: &str, form: &str) -> Option<u16> {
-    http_status(url, Some(form))
 }
 
 /// A one-shot blocking HTTP/1.1 request to an `http://127.0.0.1:port/...` URL (GET, or POST of a

@@ -136,35 +136,33 @@ fn serve_options_before_another_command_are_refused() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `serve`'s listener options, each on a port of its own choosing: tests run side by side.
+const EVERY_LISTENER_ON_A_FREE_PORT: [&str; 14] = [
+    "--http",
+    "127.0.0.1:0",
+    "--https",
+    "127.0.0.1:0",
+    "--mtls",
+    "127.0.0.1:0",
+    "--listen",
+    "knoema.api=127.0.0.1:0",
+    "--mqtt",
+    "127.0.0.1:0",
+    "--mqtts",
+    "127.0.0.1:0",
+    "--mqtt-ws",
+    "127.0.0.1:0",
+];
+
 /// `serve` on `certs` with the spare-key cache at `spares`, until its endpoints file is written.
 fn serve_until_ready(dir: &std::path::Path, spares: &std::path::Path) -> std::process::Child {
     let endpoints = dir.join("endpoints.json");
-    let mut child = command(&[
-        "serve",
-        "--http",
-        "127.0.0.1:0",
-        "--https",
-        "127.0.0.1:0",
-        "--mtls",
-        "127.0.0.1:0",
-        "--listen",
-        "knoema.api=127.0.0.1:0",
-        "--mqtt",
-        "127.0.0.1:0",
-        "--mqtts",
-        "127.0.0.1:0",
-        "--mqtt-ws",
-        "127.0.0.1:0",
-        "--log",
-        "warn",
-        "--endpoints-file",
-        endpoints.to_str().unwrap(),
-        "--certs-dir",
-        dir.join("certs").to_str().unwrap(),
-    ])
-    .env("MOCK_SERVER_SPARE_KEYS", spares)
-    .spawn()
-    .unwrap();
+    let (endpoints_arg, certs_arg) = (endpoints.to_str().unwrap(), dir.join("certs"));
+    let files = ["--endpoints-file", endpoints_arg, "--certs-dir", certs_arg.to_str().unwrap(), "--log", "warn"];
+    let mut child = command(&[&["serve"][..], &EVERY_LISTENER_ON_A_FREE_PORT, &files].concat())
+        .env("MOCK_SERVER_SPARE_KEYS", spares)
+        .spawn()
+        .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !endpoints.exists() && Instant::now() < deadline && child.try_wait().unwrap().is_none() {
         std::thread::sleep(Duration::from_millis(10));
@@ -223,9 +221,8 @@ fn a_damaged_saved_signing_key_fails_the_start_and_names_the_file() {
         "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
     )
     .unwrap();
-    let free = ["--http", "127.0.0.1:0", "--https", "127.0.0.1:0", "--mtls", "127.0.0.1:0", "--mqtt", "127.0.0.1:0"];
-    let more = ["--mqtts", "127.0.0.1:0", "--mqtt-ws", "127.0.0.1:0", "--listen", "knoema.api=127.0.0.1:0"];
-    let out = run(&[&["serve"][..], &free, &more, &["--certs-dir", certs.to_str().unwrap()]].concat());
+    let out =
+        run(&[&["serve"][..], &EVERY_LISTENER_ON_A_FREE_PORT, &["--certs-dir", certs.to_str().unwrap()]].concat());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "started with a damaged key: {stderr}");
     assert!(stderr.contains("opinum-signing-key.pem is unusable (delete it to make a new key)"), "{stderr}");
