@@ -15,6 +15,14 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 echo "==> layering (no import circle, no import from a floor above: scripts/layers.py)"
 python3 scripts/layers.py
 
+echo "==> dependencies (the MQTT engine's console, exporter and config parsers stay out: vendor/README.md)"
+for unwanted in axum@0.7 metrics-exporter-prometheus config; do
+    if cargo tree --locked --workspace -e normal,build -i "$unwanted" >/dev/null 2>&1; then
+        echo "error: $unwanted is in the build again (cargo tree -i $unwanted says through what)" >&2
+        exit 1
+    fi
+done
+
 echo "==> cargo build (the mock-server and conformance binaries the Python suite runs)"
 cargo build --locked --workspace --bins
 
