@@ -32,6 +32,9 @@ python3 scripts/package_paths.py
 echo "==> cargo test"
 cargo test --locked --workspace
 
+echo "==> cargo test of the patched MQTT engine (vendor/rumqttd: its own unit tests, its own lock file)"
+cargo test --locked --manifest-path vendor/rumqttd/Cargo.toml --lib --no-default-features --target-dir target/vendor
+
 echo "==> Python environment (.venv)"
 python=${PYTHON:-python3}
 if [ ! -x .venv/bin/python ]; then

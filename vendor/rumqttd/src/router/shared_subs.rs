@@ -1,4 +1,3 @@
-use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 pub struct SharedGroup {
@@ -49,7 +48,7 @@ impl SharedGroup {
                 self.current_client_index = (self.current_client_index + 1) % self.clients.len();
             }
             Strategy::Random => {
-                self.current_client_index = rand::thread_rng().gen_range(0..self.clients.len());
+                self.current_client_index = rand::random_range(0..self.clients.len());
             }
             Strategy::Sticky => {}
         }
@@ -125,5 +124,22 @@ mod tests {
         assert_eq!(group.current_client_index, 2);
         group.remove_client(&"C".into());
         assert_eq!(group.current_client_index, 0);
+    }
+
+    #[test]
+    fn random_picks_every_client_and_stays_in_bounds() {
+        let mut group = SharedGroup {
+            clients: vec!["A".into(), "B".into(), "C".into()],
+            current_client_index: 0,
+            cursor: (0, 0),
+            strategy: Strategy::Random,
+        };
+        let mut picked = [false; 3];
+        for _ in 0..1000 {
+            group.update_next_client();
+            assert!(group.current_client_index < 3);
+            picked[group.current_client_index] = true;
+        }
+        assert_eq!(picked, [true; 3]);
     }
 }
