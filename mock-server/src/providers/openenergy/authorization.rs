@@ -26,12 +26,12 @@ use serde_json::json;
 use super::client_auth::{authenticate, presented, Presented};
 use super::errors::{no_store_json, unrecognized_route, OAuthError};
 use super::fixtures::{Fixtures, Registered};
-use super::store::TokenRecord;
+use super::store::TokenGrant;
 use super::provider::OpenEnergy;
 use crate::journal::EventKind;
 use crate::contract::ServiceRoute;
 use crate::contract::ConnInfo;
-use crate::tokens::{opaque_token, token_id};
+use crate::tokens::opaque_token;
 use crate::wire::{read_body, Authorization, BodyError, Form, FormError};
 
 /// Largest token or introspection request read.
@@ -278,18 +278,16 @@ pub async fn token(
     let token = opaque_token(32);
     let iat = now.timestamp();
     let lifetime = f.token_lifetime_seconds;
-    let record = TokenRecord {
-        token_id: token_id(&token),
+    let granted = TokenGrant {
         client_id: grant.client.statement.client_id.clone(),
         software_statement_id: grant.client.statement.id.clone(),
         organisation_id: grant.client.organisation.id.clone(),
         scopes: grant.scopes.clone(),
-        iat,
-        exp: iat + lifetime,
         thumbprint: cert.thumbprint.clone(),
         serial: cert.details.serial.clone(),
         iss: issuer(&route, f),
     };
+    let record = oe.tokens.insert(&token, granted, iat, iat + lifetime, f.max_tokens, iat);
     oe.ns.record(
         &route,
         EventKind::TokenIssued {
@@ -303,7 +301,6 @@ pub async fn token(
         },
     );
     tracing::debug!(client_id = %record.client_id, token = %record.token_id, "access token issued, bound to {}", record.thumbprint);
-    oe.tokens.insert(&token, record, f.max_tokens, iat);
     let body = json!({
         "access_token": token,
         "token_type": "Bearer",

@@ -35,7 +35,7 @@ pub fn active_token(
     f: &Fixtures,
     token: &str,
     now: DateTime<Utc>,
-) -> Result<Arc<TokenRecord>, String> {
+) -> Result<TokenRecord, String> {
     let record = oe
         .tokens
         .get(token)

@@ -51,7 +51,7 @@ pub fn admit(
     uri: &Uri,
     headers: &HeaderMap,
     what: &Protected<'_>,
-) -> Result<Arc<TokenRecord>, Response<Body>> {
+) -> Result<TokenRecord, Response<Body>> {
     let fixtures = oe.fixtures();
     let f = &fixtures;
     let deny = |e: BearerError, reason: String, client_id: Option<String>| {
