@@ -15,9 +15,14 @@ pub fn reserve_one<T>(queue: &mut VecDeque<T>, limit: usize) {
     }
 }
 
+/// Stale places in a [`BoundedMap`]'s order allowed beyond as many as it has live entries.
+const STALE_SLACK: usize = 32;
+
 pub struct BoundedMap<K, V> {
     entries: HashMap<K, (u64, V)>,
-    /// Insertion order; entries removed since are skipped (and compacted away) lazily.
+    /// Insertion order; entries removed since are skipped, and compacted away once they
+    /// outnumber the live ones (plus a slack): a store where most entries are removed soon
+    /// (a login and its logout) keeps an order as short as what it holds, not as its capacity.
     order: VecDeque<(u64, K)>,
     next: u64,
     capacity: usize,
@@ -37,7 +42,7 @@ impl<K: Hash + Eq + Clone, V> BoundedMap<K, V> {
         while self.entries.len() > self.capacity {
             self.pop_oldest();
         }
-        if self.order.len() > 2 * self.capacity {
+        if self.order.len() > (2 * self.entries.len() + STALE_SLACK).min(2 * self.capacity) {
             let entries = &self.entries;
             self.order.retain(|(seq, k)| entries.get(k).is_some_and(|(s, _)| s == seq));
         }
@@ -115,6 +120,20 @@ mod tests {
         m.insert("b", 20); // re-inserting makes it the newest
         m.insert("d", 4);
         assert_eq!((m.get(&"c"), m.get(&"b"), m.get(&"d")), (None, Some(&20), Some(&4)));
+    }
+
+    #[test]
+    fn removed_entries_leave_no_trail_in_the_order() {
+        let mut m = BoundedMap::new(10_000);
+        m.insert("kept".to_owned(), 0);
+        for i in 0..15_000 {
+            let key = format!("k{i}");
+            m.insert(key.clone(), i);
+            m.remove(&key);
+        }
+        assert_eq!(m.len(), 1);
+        assert!(m.order.len() <= 2 * m.len() + STALE_SLACK + 1, "order kept {} places", m.order.len());
+        assert_eq!(m.get(&"kept".to_owned()), Some(&0));
     }
 
     proptest! {
