@@ -4,8 +4,9 @@ over TCP, over TLS trusting our CA, and over WebSocket at /mqtt, with an API key
 A wrong key gets a refused CONNACK (paho's on_connect reports "Not authorized", not a lost
 connection); a client receives what another publishes under its installation; another user's
 installation gets a SUBACK failure and publishes there never reach its subscribers; published
-values show in /api/v2/status and /api/v3beta/log at once; a revoked key stops connecting; bad
-sockets (garbage, half handshakes) do not disturb a working client.
+values show in /api/v2/status and /api/v3beta/log at once; a revoked key stops connecting; a
+message arrives at the lower of its QoS and its subscription's; bad sockets (garbage, half
+handshakes) do not disturb a working client.
 """
 
 import json
@@ -181,6 +182,24 @@ def test_function_meta_changes_are_announced(mock, clients):
     topic, payload = anna.messages.get(timeout=TIMEOUT)
     assert topic == "1001/evt/functionx/updated"
     assert json.loads(payload)["meta"]["name"] == "Porch light"
+
+
+@pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5])
+def test_a_message_is_delivered_at_the_lower_of_its_qos_and_the_subscriptions(mock, clients, protocol):
+    """MQTT 3.1.1 [MQTT-3.8.4-6] and MQTT 5.0 section 3.8.4: the QoS of a delivered message is the
+    minimum of the QoS it was published with and the QoS the subscription was granted."""
+    delivered = {}
+    for granted in (2, 1, 0):
+        sub = connected(mock, clients, "tcp", protocol=protocol)
+        seen = delivered[granted] = queue.Queue()
+        sub.client.on_message = lambda c, u, msg, seen=seen: seen.put((msg.topic, msg.qos))
+        assert [c.value for c in sub.subscribe("1001/obj/qos/#", qos=granted)] == [granted]
+    pub = connected(mock, clients, "tcp", protocol=protocol)
+    for published in (0, 1, 2):
+        assert not pub.publish(f"1001/obj/qos/{published}", published, qos=published).is_failure
+    for granted, seen in delivered.items():
+        got = sorted(seen.get(timeout=TIMEOUT) for _ in range(3))
+        assert got == [(f"1001/obj/qos/{p}", min(p, granted)) for p in (0, 1, 2)], f"granted QoS {granted}"
 
 
 def test_bad_sockets_do_not_disturb_a_working_client(mock, clients):

@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 use tracing::{error, warn};
 
 use crate::{
-    protocol::Packet,
+    protocol::{Packet, QoS},
     router::{FilterIdx, MAX_CHANNEL_CAPACITY},
     Cursor, Notification,
 };
@@ -116,22 +116,16 @@ impl Outgoing {
         filter_idx: usize,
     ) -> (usize, usize) {
         let mut buffer = self.data_buffer.lock();
-        let publishes = publishes;
-
-        if qos == 0 {
-            for p in publishes {
-                self.meter.publish_count += 1;
-                buffer.push_back(Notification::Forward(p));
-                // self.meter.total_size += p.len();
-            }
-
-            // self.meter.update_data_rate(total_size);
-            let buffer_count = buffer.len();
-            let inflight_count = self.inflight_buffer.len();
-            return (buffer_count, inflight_count);
-        }
 
         for mut p in publishes {
+            self.meter.publish_count += 1;
+            // A publish delivered at QoS 0 (a QoS 0 publish on any subscription, or any
+            // publish on a QoS 0 subscription) takes no packet id and is never acknowledged.
+            if qos == 0 || p.publish.qos == QoS::AtMostOnce {
+                buffer.push_back(Notification::Forward(p));
+                continue;
+            }
+
             // Index and pkid of current outgoing packet
             self.last_pkid += 1;
             p.publish.pkid = self.last_pkid;
@@ -144,7 +138,6 @@ impl Outgoing {
                 self.last_pkid = 0;
             }
 
-            self.meter.publish_count += 1;
             self.meter.total_size += p.publish.topic.len() + p.publish.payload.len();
             buffer.push_back(Notification::Forward(p));
         }
@@ -243,6 +236,37 @@ mod test {
 
         outgoing.inflight_buffer.extend(buf);
         assert_eq!(outgoing.retransmission_map(), result);
+    }
+
+    #[test]
+    fn only_publishes_delivered_at_qos_1_or_2_take_packet_ids() {
+        let (mut outgoing, _) = Outgoing::new("mixed".to_string());
+        let forwards = [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::AtMostOnce, QoS::ExactlyOnce]
+            .into_iter()
+            .enumerate()
+            .map(|(i, qos)| {
+                let mut publish = crate::protocol::Publish::new("a/b", "x", false);
+                publish.qos = qos;
+                Forward {
+                    cursor: Some((0, i as u64)),
+                    size: 0,
+                    publish,
+                    properties: None,
+                }
+            });
+        let (buffered, inflight) = outgoing.push_forwards(forwards, 2, 0);
+        assert_eq!((buffered, inflight), (4, 2));
+        let pkids: Vec<u16> = outgoing
+            .data_buffer
+            .lock()
+            .iter()
+            .map(|n| match n {
+                Notification::Forward(f) => f.publish.pkid,
+                _ => panic!("not a forward"),
+            })
+            .collect();
+        assert_eq!(pkids, [0, 1, 0, 2]);
+        assert!(outgoing.register_ack(1).is_some() && outgoing.register_ack(2).is_some());
     }
 
     // use super::{Outgoing, MAX_INFLIGHT};

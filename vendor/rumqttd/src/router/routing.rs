@@ -1561,7 +1561,9 @@ fn forward_device_data(
     let forwards = publishes
         .into_iter()
         .map(|((mut publish, mut properties), offset)| {
-            publish.qos = protocol::qos(qos).unwrap();
+            // Delivered at the lower of the publish's QoS and the subscription's
+            // [MQTT-3.8.4-6] (MQTT 5: section 3.8.4).
+            publish.qos = protocol::qos((publish.qos as u8).min(qos)).unwrap();
 
             // if there is some topic alias to use, set it in publish properties
             if topic_alias.is_some() {
