@@ -10,11 +10,13 @@ handshakes) do not disturb a working client.
 """
 
 import json
+import os
 import queue
 import socket
 import ssl
 import threading
 import time
+from pathlib import Path
 from urllib.parse import urlparse
 
 import paho.mqtt.client as mqtt
@@ -200,6 +202,72 @@ def test_a_message_is_delivered_at_the_lower_of_its_qos_and_the_subscriptions(mo
     for granted, seen in delivered.items():
         got = sorted(seen.get(timeout=TIMEOUT) for _ in range(3))
         assert got == [(f"1001/obj/qos/{p}", min(p, granted)) for p in (0, 1, 2)], f"granted QoS {granted}"
+
+
+def listening_ports(pid: int) -> set:
+    """The loopback TCP ports process `pid` listens on (from /proc: its socket inodes, matched
+    against the kernel's table of listening sockets)."""
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    ports = set()
+    for line in Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, state, inode = fields[1], fields[3], fields[9]
+        if state == "0A" and inode in inodes:  # 0A: LISTEN
+            ports.add(int(local.split(":")[1], 16))
+    return ports
+
+
+@pytest.mark.skipif(not Path("/proc/self/net/tcp").exists(), reason="reads the listening sockets from Linux's /proc")
+@pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5])
+def test_the_engine_behind_the_gate_refuses_whoever_is_not_the_gate(mock, clients, protocol):
+    """The MQTT engine listens on loopback ports of its own that no endpoints document names; a
+    CONNECT there, with no credentials or with a client's own API key, is refused (the gate
+    alone holds the engine's login), so nothing reaches the broker without the gate's checks."""
+    published = {host_port(url)[1] for url in mock.endpoints["mqtt"].values() if url.startswith(("mqtt", "ws"))}
+    published |= {urlparse(url).port for url in json.dumps(mock.endpoints).split('"') if url.startswith("http")}
+    hidden = sorted(listening_ports(mock.process.pid) - published)
+    assert hidden, "the engine's ports were not found"
+    probes = []
+    for port in hidden:
+        for key in (None, ANNA):
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=protocol)
+            if key:
+                c.username_pw_set("apikey", key)
+            seen = queue.Queue()
+            c.on_connect = lambda cl, u, flags, rc, props, seen=seen: seen.put(rc)
+            c.on_disconnect = lambda cl, u, flags, rc, props, seen=seen: seen.put(None)
+            c.on_message = lambda cl, u, msg, seen=seen: seen.put(msg)
+            try:
+                c.connect("127.0.0.1", port, keepalive=30)
+            except OSError:
+                continue  # not an MQTT listener that answers at all: nothing got in either
+            c.loop_start()
+            probes.append(c)
+            clients.append(Stopper(c))
+            answer = seen.get(timeout=TIMEOUT)
+            assert answer is None or answer.is_failure, f"port {port} accepted a CONNECT ({key and 'API key' or 'no login'})"
+    assert probes, "no hidden port answered a CONNECT"
+    # And the gate still gets through.
+    sub = connected(mock, clients, "tcp", protocol=protocol)
+    assert [c.value for c in sub.subscribe("1001/#")] == [1]
+
+
+class Stopper:
+    """Stops a bare paho client as the `clients` fixture stops ours."""
+
+    def __init__(self, client):
+        self.client = client
+
+    def stop(self):
+        self.client.disconnect()
+        self.client.loop_stop()
 
 
 def test_bad_sockets_do_not_disturb_a_working_client(mock, clients):

@@ -22,7 +22,7 @@ use anyhow::{bail, Context, Result};
 use bytes::{Bytes, BytesMut};
 use rumqttd::protocol::v4::V4;
 use rumqttd::protocol::v5::V5;
-use rumqttd::protocol::{Connect, Packet, Publish};
+use rumqttd::protocol::{Connect, Login, Packet, Publish};
 use rumqttd::{ConnectionSettings, LinkType, Router, RouterConfig, Server, ServerSettings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -44,20 +44,24 @@ pub struct Engine {
     pub publisher: Publisher,
     pub tasks: Vec<JoinHandle<()>>,
     ids: Arc<EngineIds>,
+    login: Login,
 }
 
-/// Where the engine's two servers listen, for gates to connect to, and the client ids it has
-/// seen.
+/// Where the engine's two servers listen, for gates to connect to, the login they present, and
+/// the client ids it has seen.
 #[derive(Clone)]
 pub struct EngineAddrs {
     pub v311: SocketAddr,
     pub v5: SocketAddr,
     pub ids: Arc<EngineIds>,
+    /// The engine's loopback ports are open to any local process; without this secret, made
+    /// at start and never shown, a CONNECT there is refused, so the gate is the only way in.
+    pub login: Login,
 }
 
 impl Engine {
     pub fn addrs(&self) -> EngineAddrs {
-        EngineAddrs { v311: self.v311, v5: self.v5, ids: self.ids.clone() }
+        EngineAddrs { v311: self.v311, v5: self.v5, ids: self.ids.clone(), login: self.login.clone() }
     }
 }
 
@@ -79,11 +83,12 @@ impl Engine {
             },
         );
         let router_tx = router.spawn();
+        let login = Login { username: "gate".to_owned(), password: hex(&rand::random::<[u8; 32]>()) };
         let connections = ConnectionSettings {
             connection_timeout_ms: 5_000,
             max_payload_size: max_packet_bytes,
             max_inflight_count: 100,
-            auth: None,
+            auth: Some([(login.username.clone(), login.password.clone())].into()),
             external_auth: None,
             dynamic_filters: true,
         };
@@ -108,10 +113,10 @@ impl Engine {
         let ((v311, task311), (v5, task5)) = (v311?, v5?);
         tasks.push(stop_on(task311, shutdown.clone()));
         tasks.push(stop_on(task5, shutdown.clone()));
-        let (publisher, task) = Publisher::start(v311, shutdown);
+        let (publisher, task) = Publisher::start(v311, login.clone(), shutdown);
         tasks.push(task);
         tracing::debug!(%v311, %v5, "MQTT engine listening");
-        Ok(Engine { v311, v5, publisher, tasks, ids: Arc::default() })
+        Ok(Engine { v311, v5, publisher, tasks, ids: Arc::default(), login })
     }
 }
 
@@ -183,7 +188,7 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    fn start(engine: SocketAddr, mut shutdown: watch::Receiver<bool>) -> (Publisher, JoinHandle<()>) {
+    fn start(engine: SocketAddr, login: Login, mut shutdown: watch::Receiver<bool>) -> (Publisher, JoinHandle<()>) {
         let (queue, mut rx) = mpsc::channel::<(String, Bytes)>(1024);
         let task = tokio::spawn(async move {
             let mut connection: Option<TcpStream> = None;
@@ -195,7 +200,7 @@ impl Publisher {
                 };
                 for attempt in 0..2 {
                     if connection.is_none() {
-                        connection = internal_connection(engine).await.ok();
+                        connection = internal_connection(engine, &login).await.ok();
                     }
                     let Some(stream) = connection.as_mut() else { break };
                     // Drain whatever the engine sent (nothing is expected at QoS 0).
@@ -239,7 +244,7 @@ impl crate::contract::Publisher for Publisher {
 }
 
 /// A 3.1.1 connection to the engine as the server itself.
-async fn internal_connection(engine: SocketAddr) -> Result<TcpStream> {
+async fn internal_connection(engine: SocketAddr, login: &Login) -> Result<TcpStream> {
     let mut stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(engine)).await??;
     let _ = stream.set_nodelay(true);
     let connect = Connect {
@@ -247,7 +252,9 @@ async fn internal_connection(engine: SocketAddr) -> Result<TcpStream> {
         client_id: format!("mock-server-internal-{:08x}", rand::random::<u32>()),
         clean_session: true,
     };
-    stream.write_all(&codec::encode(Version::V311, Packet::Connect(connect, None, None, None, None))?).await?;
+    stream
+        .write_all(&codec::encode(Version::V311, Packet::Connect(connect, None, None, None, Some(login.clone())))?)
+        .await?;
     let mut buf = BytesMut::with_capacity(16);
     tokio::time::timeout(Duration::from_secs(5), async {
         while codec::frame(&buf, 64).ok().flatten().is_none() {
@@ -262,4 +269,9 @@ async fn internal_connection(engine: SocketAddr) -> Result<TcpStream> {
         Some(0) => Ok(stream),
         code => bail!("the engine refused the internal connection ({code:?})"),
     }
+}
+
+/// Lower-case hex of `bytes`.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

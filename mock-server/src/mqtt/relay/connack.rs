@@ -67,7 +67,8 @@ pub(super) async fn pass_on(
     Ok((engine, buf))
 }
 
-/// The CONNECT as the engine gets it: no login, a keep-alive it accepts, the space's names.
+/// The CONNECT as the engine gets it: the gate's login instead of the client's, a keep-alive it
+/// accepts, the space's names.
 fn forwarded(gate: &Gate, version: Version, hello: Hello, held: &mut Held) -> Result<Bytes, CodecError> {
     let Hello { mut connect, properties, mut will, will_properties } = hello;
     if connect.keep_alive == 0 {
@@ -80,7 +81,7 @@ fn forwarded(gate: &Gate, version: Version, hello: Hello, held: &mut Held) -> Re
     if let Some(will) = will.as_mut() {
         will.topic = Bytes::from(gate.space.inward(&String::from_utf8_lossy(&will.topic)));
     }
-    codec::encode(version, Packet::Connect(connect, properties, will, will_properties, None))
+    codec::encode(version, Packet::Connect(connect, properties, will, will_properties, Some(gate.engine_login.clone())))
 }
 
 /// Connects to the engine, sends it the CONNECT and reads its CONNACK.

@@ -15,6 +15,7 @@ use crate::mqtt::options::MqttOptions;
 use crate::mqtt::space::Space;
 use crate::mqtt::transport::Kind;
 use crate::namespace::Namespace;
+use rumqttd::protocol::Login;
 
 /// The service name MQTT events are journaled under.
 pub const SERVICE: &str = "mqtt";
@@ -28,6 +29,8 @@ pub struct Gate {
     pub(super) v5: SocketAddr,
     /// The engine's client ids ([`EngineIds`]), shared by every gate in front of it.
     pub(super) engine_ids: Arc<EngineIds>,
+    /// What the gate presents to the engine ([`EngineAddrs::login`]).
+    pub(super) engine_login: Login,
     /// Largest packet a client may send ([`MqttOptions::max_packet_bytes`]).
     pub(super) max_packet: usize,
 }
@@ -47,6 +50,7 @@ impl Gate {
             v311: engine.v311,
             v5: engine.v5,
             engine_ids: engine.ids.clone(),
+            engine_login: engine.login.clone(),
             max_packet: options.max_packet_bytes,
         }
     }
