@@ -204,6 +204,53 @@ def test_a_message_is_delivered_at_the_lower_of_its_qos_and_the_subscriptions(mo
         assert got == [(f"1001/obj/qos/{p}", min(p, granted)) for p in (0, 1, 2)], f"granted QoS {granted}"
 
 
+def raw_connect(client_id: bytes, key: str, v5: bool) -> bytes:
+    """A CONNECT with a persistent session (3.1.1: clean session 0; 5: clean start 0 and a
+    session expiry of an hour) and the API key as password, as raw bytes."""
+    def string(b: bytes) -> bytes:
+        return len(b).to_bytes(2, "big") + b
+    flags = 0xC0  # user name and password, clean session / clean start 0
+    properties = bytes([5, 0x11]) + (3600).to_bytes(4, "big") if v5 else b""
+    body = string(b"MQTT") + bytes([5 if v5 else 4, flags]) + (30).to_bytes(2, "big") + properties
+    body += string(client_id) + string(b"apikey") + string(key.encode())
+    return bytes([0x10, len(body)]) + body
+
+
+def test_concurrent_connects_with_one_client_id_leave_the_broker_serving(mock, clients):
+    """Eight connections send a CONNECT with one client id and a persistent session at the same
+    instant (3.1.1 and 5 mixed), for ten rounds: each takes the id over from the one before
+    ([MQTT-3.1.4-2]) and the broker goes on serving everyone. Such bursts used to panic the
+    engine and poison its lock, so that every later CONNECT, on every transport and in every
+    run, got "server unavailable". Raw sockets: no client library sends eight CONNECTs at one
+    instant."""
+    port = host_port(mock.endpoints["mqtt"]["tcp"])[1]
+    opened = []
+    for _ in range(10):
+        barrier = threading.Barrier(8)
+
+        def send(i):
+            s = socket.create_connection(("127.0.0.1", port))
+            opened.append(s)
+            barrier.wait()
+            s.sendall(raw_connect(b"dup", ANNA, v5=i % 2 == 1))
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        time.sleep(0.05)
+    time.sleep(0.5)
+    for s in opened:
+        s.close()
+    for transport, protocol in [("tcp", mqtt.MQTTv311), ("tls", mqtt.MQTTv5), ("ws", mqtt.MQTTv311)]:
+        sub = connected(mock, clients, transport, protocol=protocol)
+        assert [c.value for c in sub.subscribe("1001/obj/after-the-burst")] == [1]
+        pub = connected(mock, clients, "tcp")
+        assert not pub.publish("1001/obj/after-the-burst", 1).is_failure
+        assert sub.messages.get(timeout=TIMEOUT)[0] == "1001/obj/after-the-burst"
+
+
 def listening_ports(pid: int) -> set:
     """The loopback TCP ports process `pid` listens on (from /proc: its socket inodes, matched
     against the kernel's table of listening sockets)."""

@@ -17,7 +17,7 @@ use flume::{RecvError, SendError, Sender};
 use std::collections::HashMap;
 #[cfg(feature = "prometheus")]
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use tracing::{error, field, info, warn, Instrument};
 use uuid::Uuid;
 
@@ -552,19 +552,23 @@ async fn remote<P: Protocol>(
         client_id = format!("{tenant_id}.{client_id}");
     }
 
-    if let Some(sender) = will_handlers.lock().unwrap().remove(&client_id) {
+    if let Some(sender) = will_handlers.lock().unwrap_or_else(PoisonError::into_inner).remove(&client_id) {
         let awaiting_will = if clean_session {
             AwaitingWill::Fire
         } else {
             AwaitingWill::Cancel
         };
-        sender.try_send(awaiting_will).unwrap();
+        // The connection this one takes over may have been told already (the channel is full)
+        // or be gone (disconnected): nothing is left to tell it either way. Unwrapping here
+        // panicked on concurrent CONNECTs with one client id and poisoned this lock for
+        // every later connection.
+        let _ = sender.try_send(awaiting_will);
     }
 
     let (will_tx, will_rx) = flume::bounded::<AwaitingWill>(1);
     will_handlers
         .lock()
-        .unwrap()
+        .unwrap_or_else(PoisonError::into_inner)
         .insert(client_id.clone(), will_tx);
 
     // Start the link
@@ -628,7 +632,7 @@ async fn remote<P: Protocol>(
         Ok(w) => w.is_ok_and(|k| k == AwaitingWill::Fire),
         Err(_) => {
             // no need to keep the sender after timeout
-            will_handlers.lock().unwrap().remove(&client_id);
+            will_handlers.lock().unwrap_or_else(PoisonError::into_inner).remove(&client_id);
             // as will delay interval has passed, publish the will message
             true
         }
