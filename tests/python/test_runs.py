@@ -774,3 +774,55 @@ def test_mqtt_clients_of_two_runs_never_meet(mock, new_run):
     assert len(a.events(kind="mqtt.published")) == 1
     assert b.events(kind="mqtt.published") == [] and mock.events(kind="mqtt.published") == []
     assert [e["client_id"] for e in a.events(kind="mqtt.connected")] == ["same-client"]
+
+
+def test_a_default_namespace_client_cannot_take_over_a_run_client_by_its_engine_id(mock, new_run):
+    """In the engine a run's client ids carry the run's prefix (`__run:{run}:`); in the default
+    namespace, whose ids pass unchanged, such an id is refused (CONNACK "client identifier not
+    valid", [MQTT-3.1.3-9]) instead of disconnecting the run's client and taking its session."""
+    import paho.mqtt.client as paho
+
+    run = new_run("mqtt-victim")
+    key = "f7650807dffc43c98710bdd942d78b68"
+    events = {"victim": [], "thief": []}
+
+    def client(target, client_id, name, protocol):
+        c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+        c.username_pw_set("apikey", key)
+        c.reconnect_delay_set(60, 60)
+        c.on_connect = lambda cl, u, flags, rc, props: events[name].append(("connack", rc))
+        c.on_disconnect = lambda cl, u, flags, rc, props: events[name].append(("disconnect", rc))
+        c.on_message = lambda cl, u, msg: events[name].append(("message", msg.topic))
+        url = urlsplit(target.endpoints["mqtt"]["tcp"])
+        c.connect(url.hostname, url.port)
+        c.loop_start()
+        return c
+
+    def wait_for(name, n):
+        deadline = time.monotonic() + 5
+        while len(events[name]) < n and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+    victim = client(run, "victim", "victim", paho.MQTTv311)
+    wait_for("victim", 1)
+    victim.subscribe("1001/obj/#", qos=1)
+    time.sleep(0.2)
+    thieves = []
+    try:
+        for protocol in (paho.MQTTv311, paho.MQTTv5):
+            events["thief"].clear()
+            thieves.append(client(mock, f"__run:{run.id}:victim", "thief", protocol))
+            wait_for("thief", 1)
+            kind, rc = events["thief"][0]
+            assert kind == "connack" and rc.is_failure and rc == paho.ReasonCode(paho.PacketTypes.CONNACK, "Client identifier not valid")
+        refused = mock.events(kind="mqtt.refused")
+        assert [e["code"] for e in refused[-2:]] == [0x02, 0x85]
+        # The run's client is still connected and still receives.
+        info = victim.publish("1001/obj/still-here", b'{"value": 1}', qos=1)
+        info.wait_for_publish(5)
+        wait_for("victim", 2)
+        assert events["victim"] == [("connack", paho.ReasonCode(paho.PacketTypes.CONNACK, "Success")), ("message", "1001/obj/still-here")]
+    finally:
+        for c in [victim, *thieves]:
+            c.loop_stop()
+            c.disconnect()

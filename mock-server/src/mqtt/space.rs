@@ -7,6 +7,9 @@
 //!
 //! The default namespace's space is empty: names pass unchanged, exactly as before runs.
 
+/// How every run's client ids start in the engine ([`Space::client_id`]).
+const RUN_CLIENT_PREFIX: &str = "__run:";
+
 /// The engine-side prefix of one namespace (`__run/{id}/`), or none.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Space {
@@ -24,11 +27,18 @@ impl Space {
     /// Run `id`'s space. Its prefix starts with a level no IoT Open installation has, so the
     /// installation ACL keeps default-namespace clients out of it.
     pub fn run(id: &str) -> Space {
-        Space { prefix: Some(format!("__run/{id}/")), client_prefix: Some(format!("__run:{id}:")) }
+        Space { prefix: Some(format!("__run/{id}/")), client_prefix: Some(format!("{RUN_CLIENT_PREFIX}{id}:")) }
     }
 
     pub fn is_default(&self) -> bool {
         self.prefix.is_none()
+    }
+
+    /// Whether a client's own id `id` would reach the engine as a run's id: in the default
+    /// namespace, whose ids pass unchanged, an id of the form `__run:{id}:...` would take over
+    /// that run's client and inherit its session. Such ids are refused there.
+    pub fn is_foreign_client_id(&self, id: &str) -> bool {
+        self.is_default() && id.starts_with(RUN_CLIENT_PREFIX)
     }
 
     /// A client id as the engine knows it (run ids have no `:`, so no two runs' ids meet); an
@@ -73,6 +83,9 @@ mod tests {
         assert_eq!(run.inward("1001/obj/x"), "__run/r1/1001/obj/x");
         assert_eq!(run.inward("$share/g/1001/#"), "$share/g/__run/r1/1001/#");
         assert_eq!(run.client_id("sensor-1"), "__run:r1:sensor-1");
+        assert!(Space::default_namespace().is_foreign_client_id(&run.client_id("sensor-1")));
+        assert!(!Space::default_namespace().is_foreign_client_id("sensor-1"));
+        assert!(!run.is_foreign_client_id("__run:r1:x"), "in a run it gets the run's prefix anyway");
         assert_eq!(run.client_id(""), "", "the engine assigns one");
         assert_eq!(Space::default_namespace().client_id("sensor-1"), "sensor-1");
         assert_eq!(run.outward("__run/r1/1001/obj/x"), Some("1001/obj/x"));

@@ -91,6 +91,15 @@ pub(super) async fn accept(
         return Err(Rejected::Dropped(format!("malformed MQTT {} CONNECT", version.name())));
     };
     let client_id = connect.client_id.clone();
+    if gate.space.is_foreign_client_id(&client_id) {
+        return Err(Rejected::Refused {
+            connack: Some(codec::connack(version, ConnectReturnCode::ClientIdentifierNotValid)),
+            version: Some(version),
+            client_id: Some(client_id),
+            code: if version == Version::V5 { 0x85 } else { 0x02 },
+            reason: "a client id of a run's form (`__run:`) is not taken in the default namespace".to_owned(),
+        });
+    }
     let session = authenticate(gate, transport, version, &client_id, login.as_ref())?;
     let client = Client { version, client_id, principal: session.principal().to_owned(), session };
     if let Some(will) = &will {
