@@ -234,3 +234,36 @@ async fn a_client_that_stops_reading_only_stalls_itself() {
     }
     healthy.check().await;
 }
+
+#[tokio::test]
+async fn a_flood_of_sockets_that_never_send_connect_never_keeps_a_client_out() {
+    // The default handshake deadline (10 s) and waiting places (256 per namespace): 300 silent
+    // sockets fill them all, and newcomers must still get in at once, on every transport.
+    let server = MockServer::builder().start().await.unwrap();
+    let m = mqtt(&server);
+    let mut silent = Vec::new();
+    for _ in 0..300 {
+        silent.push(TcpStream::connect(authority(&m.tcp)).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    for (i, url) in [&m.tcp, &m.tls, &m.ws, &m.tcp].into_iter().enumerate() {
+        let started = Instant::now();
+        connected(url, server.ca_pem(), Version::V311, &format!("newcomer-{i}"), ANNA).await.disconnect().await;
+        assert!(started.elapsed() < Duration::from_secs(2), "a newcomer waited {:?}", started.elapsed());
+    }
+    // The oldest silent sockets made room: closed by the server well before their deadline.
+    let mut closed = 0;
+    for s in silent.iter_mut().take(48) {
+        if closed_by_server(s, Duration::from_millis(200)).await {
+            closed += 1;
+        }
+    }
+    assert!(closed >= 44, "only {closed} of the oldest 48 silent sockets were closed");
+    let evicted = server
+        .events()
+        .all()
+        .into_iter()
+        .filter(|e| matches!(&e.kind, mock_server::EventKind::MqttDisconnected { reason, .. } if reason.contains("needed its place")))
+        .count();
+    assert!(evicted >= 44, "{evicted} evictions journaled");
+}

@@ -51,7 +51,7 @@ impl MqttHub {
         let endpoints = bound.endpoints()?;
         authority.attach(Arc::new(self.publisher.within(space.clone())));
         let gate = Arc::new(Gate::new(ns, authority, space, &self.engine, &self.options));
-        Ok((endpoints, bound.spawn(gate, self.tls.clone(), self.limits.clone(), shutdown)))
+        Ok((endpoints, bound.spawn(gate, self.tls.clone(), self.limits.for_namespace(), shutdown)))
     }
 }
 

@@ -1,11 +1,13 @@
 //! The public MQTT listeners: plain TCP, TLS (our dev CA's server certificate) and WebSocket
 //! (`ws://HOST:PORT/mqtt`, subprotocol `mqtt`, as MQTT clients ask for it).
 //!
-//! Each accepted socket must get a slot under two bounds, or it is closed at once: open
-//! connections ([`MqttOptions::max_connections`]) and connections still in their handshake
-//! ([`MqttOptions::max_pending`]), so a flood of sockets that never finish a handshake or never
-//! send CONNECT cannot starve anyone. The TLS or WebSocket handshake and the CONNECT then share
-//! one deadline ([`MqttOptions::handshake_timeout`]).
+//! Each accepted socket must get a slot among the server's open connections
+//! ([`MqttOptions::max_connections`]), or it is closed at once, and takes a place among its
+//! namespace's connections still in their handshake or before CONNECT
+//! ([`MqttOptions::max_pending`]; when they are all taken, the oldest is closed: `pending.rs`),
+//! so a flood of sockets that never finish a handshake or never send CONNECT cannot keep anyone
+//! out. The TLS or WebSocket handshake and the CONNECT then share one deadline
+//! ([`MqttOptions::handshake_timeout`]).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +17,8 @@ use anyhow::{Context, Result};
 use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
+
+use super::pending::Pending;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
@@ -82,11 +86,12 @@ async fn bind(addr: SocketAddr, what: &str) -> Result<TcpListener> {
     })
 }
 
-/// The bounds of [`MqttOptions`], as semaphores every listener of the server draws from.
+/// The bounds of [`MqttOptions`]: open connections, counted across the server, and the
+/// waiting ones, per namespace.
 #[derive(Clone)]
 pub struct Limits {
     open: Arc<Semaphore>,
-    pending: Arc<Semaphore>,
+    pending: Pending,
     handshake: Duration,
     max_packet: usize,
 }
@@ -95,10 +100,15 @@ impl Limits {
     pub fn new(options: &MqttOptions) -> Limits {
         Limits {
             open: Arc::new(Semaphore::new(options.max_connections.max(1))),
-            pending: Arc::new(Semaphore::new(options.max_pending.max(1))),
+            pending: Pending::new(options.max_pending),
             handshake: options.handshake_timeout,
             max_packet: options.max_packet_bytes,
         }
+    }
+
+    /// The same bounds for another namespace: the same open connections, waiting ones of its own.
+    pub fn for_namespace(&self) -> Limits {
+        Limits { pending: self.pending.fresh(), ..self.clone() }
     }
 }
 
@@ -122,35 +132,56 @@ async fn accept_loop(
             },
             _ = stopped(&mut shutdown) => break,
         };
-        let (Ok(open), Ok(pending)) =
-            (limits.open.clone().try_acquire_owned(), limits.pending.clone().try_acquire_owned())
-        else {
+        let Ok(open) = limits.open.clone().try_acquire_owned() else {
             tracing::debug!(listener = kind.name(), %remote, "MQTT connection refused: too many connections");
             drop(stream);
             continue;
         };
+        let pending = limits.pending.admit();
+        let eviction = pending.eviction();
+        let held = Held::new(open, pending);
         let _ = stream.set_nodelay(true);
         let (gate, limits, acceptor, shutdown) = (gate.clone(), limits.clone(), acceptor.clone(), shutdown.clone());
         tokio::spawn(async move {
-            let deadline = Instant::now() + limits.handshake;
-            let transport =
-                match tokio::time::timeout_at(deadline, handshake(stream, kind, &acceptor, limits.max_packet)).await {
-                    Ok(Ok(t)) => t,
-                    Ok(Err(e)) => {
-                        gate.handshake_failed(kind, &format!("{} handshake failed: {e}", kind.name()));
-                        return;
-                    }
-                    Err(_) => {
-                        gate.handshake_failed(
-                            kind,
-                            &format!("{} handshake not finished within {:?}", kind.name(), limits.handshake),
-                        );
-                        return;
-                    }
-                };
-            relay::serve(&gate, transport, kind, deadline, Held::new(open, pending), shutdown).await;
+            tokio::select! {
+                _ = connection(stream, kind, &gate, &limits, &acceptor, held, shutdown) => {}
+                _ = eviction.notified() => gate.handshake_failed(
+                    kind,
+                    "closed before CONNECT: newer connections needed its place among those waiting",
+                ),
+            }
         });
     }
+}
+
+/// One accepted connection: its handshake, then the relay (which gives the waiting place back
+/// once CONNECT is through).
+async fn connection(
+    stream: TcpStream,
+    kind: Kind,
+    gate: &Gate,
+    limits: &Limits,
+    acceptor: &TlsAcceptor,
+    held: Held,
+    shutdown: watch::Receiver<bool>,
+) {
+    let deadline = Instant::now() + limits.handshake;
+    let transport = match tokio::time::timeout_at(deadline, handshake(stream, kind, acceptor, limits.max_packet)).await
+    {
+        Ok(Ok(t)) => t,
+        Ok(Err(e)) => {
+            gate.handshake_failed(kind, &format!("{} handshake failed: {e}", kind.name()));
+            return;
+        }
+        Err(_) => {
+            gate.handshake_failed(
+                kind,
+                &format!("{} handshake not finished within {:?}", kind.name(), limits.handshake),
+            );
+            return;
+        }
+    };
+    relay::serve(gate, transport, kind, deadline, held, shutdown).await;
 }
 
 async fn handshake(

@@ -32,6 +32,7 @@ mod engine_ids;
 mod hub;
 mod listeners;
 mod options;
+mod pending;
 mod relay;
 mod shutdown;
 mod space;

@@ -15,7 +15,8 @@ pub struct MqttOptions {
     pub max_packet_bytes: usize,
     /// Open client connections at once; more are closed on accept.
     pub max_connections: usize,
-    /// Connections still in their handshake or before CONNECT; more are closed on accept.
+    /// Connections still in their handshake or before CONNECT, per namespace; a new one beyond
+    /// this closes the one waiting longest.
     pub max_pending: usize,
 }
 

@@ -6,18 +6,19 @@
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::mqtt::engine_ids::Lease;
+use crate::mqtt::pending::PendingSlot;
 
 /// The slots a connection holds; the pending one is released once CONNECT is through.
 pub struct Held {
     _open: OwnedSemaphorePermit,
-    pending: Option<OwnedSemaphorePermit>,
+    pending: Option<PendingSlot>,
     /// The client id the engine knows the connection by, once it has one.
     engine_id: Option<Lease>,
 }
 
 impl Held {
     /// A connection's open slot and its pending one (in its handshake, before CONNECT).
-    pub fn new(open: OwnedSemaphorePermit, pending: OwnedSemaphorePermit) -> Held {
+    pub fn new(open: OwnedSemaphorePermit, pending: PendingSlot) -> Held {
         Held { _open: open, pending: Some(pending), engine_id: None }
     }
 
