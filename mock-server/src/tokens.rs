@@ -263,7 +263,11 @@ pub fn opaque_token(bytes: usize) -> String {
 
 /// A short, non-secret handle for a token, for the journal and logs: never log the token itself.
 pub fn token_id(token: &str) -> String {
-    let digest = Sha256::digest(token.as_bytes());
+    token_id_of_digest(&Sha256::digest(token.as_bytes()).into())
+}
+
+/// [`token_id`] from the token's SHA-256, for a store that keeps that digest anyway.
+pub fn token_id_of_digest(digest: &[u8; 32]) -> String {
     digest[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -251,6 +251,15 @@ def test_concurrent_connects_with_one_client_id_leave_the_broker_serving(mock, c
         assert sub.messages.get(timeout=TIMEOUT)[0] == "1001/obj/after-the-burst"
 
 
+def urls_in(document) -> list:
+    """Every URL an endpoints document names, at any depth."""
+    if isinstance(document, dict):
+        return [u for v in document.values() for u in urls_in(v)]
+    if isinstance(document, list):
+        return [u for v in document for u in urls_in(v)]
+    return [document] if isinstance(document, str) and "://" in document else []
+
+
 def listening_ports(pid: int) -> set:
     """The loopback TCP ports process `pid` listens on (from /proc: its socket inodes, matched
     against the kernel's table of listening sockets)."""
@@ -277,8 +286,7 @@ def test_the_engine_behind_the_gate_refuses_whoever_is_not_the_gate(mock, client
     """The MQTT engine listens on loopback ports of its own that no endpoints document names; a
     CONNECT there, with no credentials or with a client's own API key, is refused (the gate
     alone holds the engine's login), so nothing reaches the broker without the gate's checks."""
-    published = {host_port(url)[1] for url in mock.endpoints["mqtt"].values() if url.startswith(("mqtt", "ws"))}
-    published |= {urlparse(url).port for url in json.dumps(mock.endpoints).split('"') if url.startswith("http")}
+    published = {urlparse(url).port for url in urls_in(mock.endpoints)}
     hidden = sorted(listening_ports(mock.process.pid) - published)
     assert hidden, "the engine's ports were not found"
     probes = []

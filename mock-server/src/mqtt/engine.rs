@@ -33,6 +33,7 @@ use super::codec::{self, Version};
 use super::engine_ids::EngineIds;
 use super::shutdown::stopped;
 use super::space::Space;
+use crate::tokens::opaque_token;
 
 /// Keep-alive the gate asks of the engine for connections whose client asked for none (0):
 /// rumqttd refuses 0, and 65535 s is as close to "none" as MQTT goes.
@@ -83,7 +84,7 @@ impl Engine {
             },
         );
         let router_tx = router.spawn();
-        let login = Login { username: "gate".to_owned(), password: hex(&rand::random::<[u8; 32]>()) };
+        let login = Login { username: "gate".to_owned(), password: opaque_token(32) };
         let connections = ConnectionSettings {
             connection_timeout_ms: 5_000,
             max_payload_size: max_packet_bytes,
@@ -269,9 +270,4 @@ async fn internal_connection(engine: SocketAddr, login: &Login) -> Result<TcpStr
         Some(0) => Ok(stream),
         code => bail!("the engine refused the internal connection ({code:?})"),
     }
-}
-
-/// Lower-case hex of `bytes`.
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

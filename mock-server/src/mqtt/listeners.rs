@@ -17,8 +17,6 @@ use anyhow::{Context, Result};
 use rustls::ServerConfig;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Semaphore};
-
-use super::pending::Pending;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 use tokio_rustls::TlsAcceptor;
@@ -27,6 +25,7 @@ use tokio_tungstenite::tungstenite::http::{HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::options::MqttOptions;
+use super::pending::Pending;
 use super::relay::{self, Gate, Held};
 use super::shutdown::stopped;
 use super::transport::{Kind, Transport};

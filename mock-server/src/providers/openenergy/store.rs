@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
-use crate::tokens::token_id;
+use crate::tokens::token_id_of_digest;
 
 /// Recent tokens whose grant a new token may share (the newest first).
 const SHARE_WINDOW: usize = 8;
@@ -118,14 +118,15 @@ impl TokenStore {
                 _ => break,
             }
         }
-        TokenRecord { token_id: token_id(token), grant, iat, exp }
+        TokenRecord { token_id: token_id_of_digest(&k), grant, iat, exp }
     }
 
     /// The record of `token`, expired or not (callers judge time on the virtual clock).
     pub fn get(&self, token: &str) -> Option<TokenRecord> {
         let inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        let e = inner.by_key.get(&key(token))?;
-        Some(TokenRecord { token_id: token_id(token), grant: Arc::clone(&e.grant), iat: e.iat, exp: e.exp })
+        let k = key(token);
+        let e = inner.by_key.get(&k)?;
+        Some(TokenRecord { token_id: token_id_of_digest(&k), grant: Arc::clone(&e.grant), iat: e.iat, exp: e.exp })
     }
 
     #[cfg(test)]
@@ -182,7 +183,7 @@ mod tests {
         assert!(!Arc::ptr_eq(&first.grant, &other.grant));
         let read = store.get("b").expect("stored");
         assert_eq!((read.client_id.as_str(), read.iat, read.exp), ("c1", 5, 605));
-        assert_eq!(read.token_id, token_id("b"));
+        assert_eq!(read.token_id, crate::tokens::token_id("b"));
         assert_eq!(store.get("c").expect("stored").client_id, "c2");
     }
 }
