@@ -5,7 +5,7 @@ use std::{
 
 use flume::{Receiver, Sender};
 use parking_lot::Mutex;
-use tracing::{error, warn};
+use tracing::{debug, warn};
 
 use crate::{
     protocol::{Packet, QoS},
@@ -157,15 +157,16 @@ impl Outgoing {
 
     // Returns (unsolicited, outoforder) flags
     // Return: Out of order or unsolicited acks
+    /// Acknowledges the in-flight publish `pkid` (PUBACK, or PUBREC for QoS 2). MQTT asks a
+    /// client to acknowledge in the order it received, but a broker need not end a client that
+    /// does not, and a proxy in front of this router may answer some publishes itself: an ack
+    /// out of order takes its own place. `None` for a packet id not in flight.
     pub fn register_ack(&mut self, pkid: u16) -> Option<()> {
-        let (head, _filter_idx, _cursor) = self.inflight_buffer.pop_front()?;
-
-        // We don't support out of order acks
-        if pkid != head {
-            error!(pkid, head, "out of order ack.");
-            return None;
+        let at = self.inflight_buffer.iter().position(|(id, _, _)| *id == pkid)?;
+        if at > 0 {
+            debug!(pkid, "out of order ack.");
         }
-
+        self.inflight_buffer.remove(at);
         Some(())
     }
 
@@ -177,17 +178,14 @@ impl Outgoing {
 
     // OASIS standards don't specify anything about ordering of PubComp
     // https://docs.oasis-open.org/mqtt/mqtt/v5.0/os/mqtt-v5.0-os.html#_Toc3901240
-    // But we don't support out of order / unsolicited pubcomps
-    // to be consistent with the behaviour with other acks
+    // As with the other acks, one out of order takes its own place; an unsolicited one is
+    // refused.
     pub fn register_pubcomp(&mut self, pkid: u16) -> Option<()> {
-        let id = self.unacked_pubrels.pop_front()?;
-
-        // out of order acks
-        if pkid != id {
-            error!(pkid, id, "out of order ack.");
-            return None;
+        let at = self.unacked_pubrels.iter().position(|id| *id == pkid)?;
+        if at > 0 {
+            debug!(pkid, "out of order ack.");
         }
-
+        self.unacked_pubrels.remove(at);
         Some(())
     }
 
@@ -209,6 +207,27 @@ impl Outgoing {
 #[cfg(test)]
 mod test {
     use super::*;
+
+    #[test]
+    fn acks_out_of_order_take_their_own_place() {
+        let (mut outgoing, _) = Outgoing::new("ack-order-test".to_string());
+        outgoing
+            .inflight_buffer
+            .extend([(1, 0, Some((0, 1))), (2, 0, Some((0, 2))), (3, 0, Some((0, 3)))]);
+        assert_eq!(outgoing.register_ack(2), Some(()));
+        assert_eq!(outgoing.register_ack(9), None, "unsolicited");
+        assert_eq!(outgoing.register_ack(2), None, "acknowledged already");
+        assert_eq!(outgoing.register_ack(1), Some(()));
+        assert_eq!(outgoing.register_ack(3), Some(()));
+        assert_eq!(outgoing.free_slots(), MAX_INFLIGHT);
+
+        outgoing.register_pubrec(4);
+        outgoing.register_pubrec(5);
+        assert_eq!(outgoing.register_pubcomp(5), Some(()));
+        assert_eq!(outgoing.register_pubcomp(5), None, "completed already");
+        assert_eq!(outgoing.register_pubcomp(4), Some(()));
+        assert!(outgoing.unacked_pubrels.is_empty());
+    }
 
     #[test]
     fn retransmission_map_is_calculated_accurately() {
