@@ -4,9 +4,11 @@ over TCP, over TLS trusting our CA, and over WebSocket at /mqtt, with an API key
 A wrong key gets a refused CONNACK (paho's on_connect reports "Not authorized", not a lost
 connection); a client receives what another publishes under its installation; another user's
 installation gets a SUBACK failure and publishes there never reach its subscribers; published
-values show in /api/v2/status and /api/v3beta/log at once; a revoked key stops connecting; a
-message arrives at the lower of its QoS and its subscription's; bad sockets (garbage, half
-handshakes) do not disturb a working client.
+values show in /api/v2/status and /api/v3beta/log at once; a revoked key stops connecting, and
+its open connections end; a broad `#` of one organisation never receives another's messages; a
+message arrives at the lower of its QoS and its subscription's; each message keeps its own topic
+for a client that accepts topic aliases; bad sockets (garbage, half handshakes) do not disturb a
+working client.
 """
 
 import json
@@ -25,6 +27,8 @@ import requests
 
 ANNA = "f7650807dffc43c98710bdd942d78b68"
 BERTIL = "0641b6e4b4490b21dd9e8dadd34be3ab"
+# Demo Housing's integration key: every installation of organisation 1 (1001, 1003), `#` allowed.
+INTEGRATION = "6e78f2f2df7b3aaa1938fc22b32d9089"
 TIMEOUT = 10
 
 
@@ -173,6 +177,83 @@ def test_a_revoked_key_stops_working_on_rest_and_new_mqtt_connections(mock, clie
     again = Paho(mock, "tls", key["token"])
     clients.append(again)
     assert again.connect() == mqtt.ReasonCode(mqtt.PacketTypes.CONNACK, "Not authorized")
+
+
+@pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5])
+def test_a_revoked_keys_open_connections_end_at_their_next_packet(mock, clients, protocol):
+    """Revoking a key (or logging out) ends the MQTT connections it opened: the publisher's next
+    PUBLISH and the subscriber's next delivery end theirs (on 5 with DISCONNECT 0x87), and
+    neither the publish nor the message gets through."""
+    headers = {"X-API-Key": ANNA}
+    key = requests.post(api(mock, "/api/v2/user/me/security/token"), json={"name": "open", "expire": 0, "session_timeout": 0},
+                        headers=headers, timeout=TIMEOUT).json()
+    publisher = connected(mock, clients, "tcp", key["token"], protocol=protocol)
+    subscriber = connected(mock, clients, "tls", key["token"], protocol=protocol)
+    assert [c.value for c in subscriber.subscribe("1001/obj/revoked/#")] == [1]
+    assert not publisher.publish("1001/obj/revoked/before", 1).is_failure
+    assert subscriber.messages.get(timeout=TIMEOUT)[0] == "1001/obj/revoked/before"
+    r = requests.delete(api(mock, f"/api/v2/user/me/security/token/{key['id']}"), headers=headers, timeout=TIMEOUT)
+    assert r.status_code == 200
+    publisher.client.publish("1001/obj/revoked/after", json.dumps({"value": 2}), qos=1)
+    anna = connected(mock, clients, "ws", ANNA)
+    assert not anna.publish("1001/obj/revoked/by-anna", 3).is_failure
+    for ended in (publisher, subscriber):
+        rc = ended.disconnects.get(timeout=TIMEOUT)
+        assert rc.is_failure
+        if protocol == mqtt.MQTTv5:
+            assert rc == mqtt.ReasonCode(mqtt.PacketTypes.DISCONNECT, "Not authorized")
+    with pytest.raises(queue.Empty):
+        subscriber.messages.get(timeout=0.5)
+    published = [e["topic"] for e in mock.events(kind="mqtt.published")]
+    assert "1001/obj/revoked/after" not in published and "1001/obj/revoked/by-anna" in published
+    reasons = [e["reason"] for e in mock.events(kind="mqtt.disconnected")]
+    assert sum("revoked" in r for r in reasons) >= 2, reasons
+
+
+@pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5])
+def test_a_broad_subscription_receives_only_its_organisations_installations(mock, clients, protocol):
+    """Demo Housing's integration key may subscribe to `#`, which in the engine matches every
+    installation; Bertil's installation 1002 is another organisation's, and none of its messages
+    reach the key, at any QoS. More than the engine's in-flight window (100) of withheld QoS 1
+    and 2 messages must not stall what the key may receive after them."""
+    seen = queue.Queue()
+    broad = connected(mock, clients, "tcp", INTEGRATION, protocol=protocol)
+    broad.client.on_message = lambda c, u, msg: seen.put((msg.topic, msg.qos))
+    assert [c.value for c in broad.subscribe("#", qos=2)] == [2]
+    bertil = connected(mock, clients, "tcp", BERTIL, protocol=protocol)
+    for i in range(120):
+        qos = (0, 1, 2)[i % 3]
+        bertil.client.publish(f"1002/obj/other-org/{i}", json.dumps({"value": i}), qos=qos).wait_for_publish(TIMEOUT)
+    anna = connected(mock, clients, "ws", ANNA, protocol=protocol)
+    for qos in (0, 1, 2):
+        assert not anna.publish(f"1001/obj/own-org/{qos}", qos, qos=qos).is_failure
+    got = sorted(seen.get(timeout=TIMEOUT) for _ in range(3))
+    assert got == [(f"1001/obj/own-org/{q}", q) for q in (0, 1, 2)]
+    with pytest.raises(queue.Empty):
+        print(seen.get(timeout=0.5))
+    assert len([e for e in mock.events(kind="mqtt.published") if e["topic"].startswith("1002/obj/other-org/")]) == 120
+
+
+def test_each_message_keeps_its_topic_for_a_client_that_accepts_topic_aliases(mock, clients):
+    """A 5 client that declares a Topic Alias Maximum gets each message under its own topic name
+    or an alias the broker set for that same name [MQTT-3.3.2-12]: rumqttd gives one alias to all
+    the topics of a filter, so the gate keeps the engine from aliasing at all."""
+    from paho.mqtt.properties import Properties
+
+    sub = Paho(mock, "tcp", ANNA, protocol=mqtt.MQTTv5)
+    clients.append(sub)
+    properties = Properties(mqtt.PacketTypes.CONNECT)
+    properties.TopicAliasMaximum = 10
+    host, port = host_port(sub.url)
+    sub.client.connect(host, port, keepalive=30, properties=properties)
+    sub.client.loop_start()
+    assert not sub.connacks.get(timeout=TIMEOUT).is_failure
+    sub.subscribe("1001/obj/alias/#")
+    pub = connected(mock, clients, "tcp", ANNA, protocol=mqtt.MQTTv5)
+    for name in ("a", "b", "c", "a"):
+        assert not pub.publish(f"1001/obj/alias/{name}", name).is_failure
+    got = [sub.messages.get(timeout=TIMEOUT) for _ in range(4)]
+    assert [(t, json.loads(p)["value"]) for t, p in got] == [(f"1001/obj/alias/{n}", n) for n in ("a", "b", "c", "a")]
 
 
 def test_function_meta_changes_are_announced(mock, clients):

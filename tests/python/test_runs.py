@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -776,6 +777,47 @@ def test_mqtt_clients_of_two_runs_never_meet(mock, new_run):
     assert [e["client_id"] for e in a.events(kind="mqtt.connected")] == ["same-client"]
 
 
+def test_a_default_namespace_wildcard_never_receives_a_runs_messages(mock, new_run):
+    """In the one shared engine a default-namespace `#` matches a run's topics (`__run/{run}/...`);
+    the gate withholds them. The key may subscribe to `#` (Demo Housing's integration key), and
+    it still receives its own namespace's message published after the run's."""
+    import paho.mqtt.client as paho
+
+    run = new_run("mqtt-wild")
+    received = []
+    subscribed = threading.Event()
+    watcher = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="watcher", protocol=paho.MQTTv5)
+    watcher.username_pw_set("apikey", "6e78f2f2df7b3aaa1938fc22b32d9089")
+    watcher.on_subscribe = lambda c, u, mid, codes, props: subscribed.set()
+    watcher.on_message = lambda c, u, msg: received.append(msg.topic)
+    url = urlsplit(mock.endpoints["mqtt"]["tcp"])
+    watcher.connect(url.hostname, url.port)
+    watcher.loop_start()
+    publishers = []
+    try:
+        watcher.subscribe("#", qos=1)
+        assert subscribed.wait(5)
+        for target in (run, mock):
+            publisher = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="publisher")
+            publisher.username_pw_set("apikey", "f7650807dffc43c98710bdd942d78b68")
+            url = urlsplit(target.endpoints["mqtt"]["tcp"])
+            publisher.connect(url.hostname, url.port)
+            publisher.loop_start()
+            publishers.append(publisher)
+            topic = "1001/obj/in-the-run" if target is run else "1001/obj/in-the-default-namespace"
+            publisher.publish(topic, b'{"value": 1}', qos=1).wait_for_publish(5)
+        deadline = time.monotonic() + 5
+        while not received and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        assert received == ["1001/obj/in-the-default-namespace"]
+    finally:
+        for c in [watcher, *publishers]:
+            c.loop_stop()
+            c.disconnect()
+    assert [e["topic"] for e in run.events(kind="mqtt.published")] == ["1001/obj/in-the-run"]
+
+
 def test_a_default_namespace_client_cannot_take_over_a_run_client_by_its_engine_id(mock, new_run):
     """In the engine a run's client ids carry the run's prefix (`__run:{run}:`); in the default
     namespace, whose ids pass unchanged, such an id is refused (CONNACK "client identifier not
@@ -784,7 +826,7 @@ def test_a_default_namespace_client_cannot_take_over_a_run_client_by_its_engine_
 
     run = new_run("mqtt-victim")
     key = "f7650807dffc43c98710bdd942d78b68"
-    events = {"victim": [], "thief": []}
+    events = {"victim": []}
 
     def client(target, client_id, name, protocol):
         c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
@@ -805,15 +847,19 @@ def test_a_default_namespace_client_cannot_take_over_a_run_client_by_its_engine_
 
     victim = client(run, "victim", "victim", paho.MQTTv311)
     wait_for("victim", 1)
+    subscribed = threading.Event()
+    victim.on_subscribe = lambda c, u, mid, codes, props: subscribed.set()
     victim.subscribe("1001/obj/#", qos=1)
-    time.sleep(0.2)
+    assert subscribed.wait(5), "no SUBACK"
     thieves = []
     try:
         for protocol in (paho.MQTTv311, paho.MQTTv5):
-            events["thief"].clear()
-            thieves.append(client(mock, f"__run:{run.id}:victim", "thief", protocol))
-            wait_for("thief", 1)
-            kind, rc = events["thief"][0]
+            # Each thief its own list: the first one's disconnection may be told late.
+            thief = f"thief-{protocol}"
+            events[thief] = []
+            thieves.append(client(mock, f"__run:{run.id}:victim", thief, protocol))
+            wait_for(thief, 1)
+            kind, rc = events[thief][0]
             assert kind == "connack" and rc.is_failure and rc == paho.ReasonCode(paho.PacketTypes.CONNACK, "Client identifier not valid")
         refused = mock.events(kind="mqtt.refused")
         assert [e["code"] for e in refused[-2:]] == [0x02, 0x85]

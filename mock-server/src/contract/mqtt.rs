@@ -1,6 +1,7 @@
 //! MQTT between the gate and the provider that answers on the MQTT listeners: the gate reads
 //! every packet and asks the provider's [`Authority`] about each CONNECT, and the [`Session`]
-//! it returns about each SUBSCRIBE filter, PUBLISH topic and will; the provider publishes
+//! it returns about each SUBSCRIBE filter, PUBLISH topic and will, each message the engine
+//! routes to the connection, and whether its credential still holds; the provider publishes
 //! server-side messages through a [`Publisher`].
 
 use std::sync::Arc;
@@ -55,6 +56,15 @@ pub trait Session: Send + Sync {
     fn may_subscribe(&self, filter: &str) -> Result<(), String>;
     /// `Err(reason)` denies a PUBLISH (or a will) to `topic`.
     fn may_publish(&self, topic: &str) -> Result<(), String>;
+    /// Whether a message the engine routes to this connection may reach it. A subscription
+    /// was allowed once, but a wildcard reaches topics the credential does not: each message
+    /// is judged by its own topic before it leaves the gate. Called for every delivery, so it
+    /// must be cheap.
+    fn may_receive(&self, topic: &str) -> bool;
+    /// `Some(why)` once the credential this session connected with no longer works (revoked,
+    /// logged out, expired): the gate then ends the connection. Called before every packet
+    /// the session acts on, so it must be cheap while nothing changed.
+    fn revoked(&self) -> Option<String>;
     /// An accepted publish, before the engine routes it.
     fn received(&self, topic: &str, payload: &[u8]) -> Received;
 }

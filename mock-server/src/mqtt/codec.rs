@@ -28,11 +28,15 @@ pub use rumqttd::protocol::{
 pub const CONNECT: u8 = 1;
 pub const CONNACK: u8 = 2;
 pub const PUBLISH: u8 = 3;
+pub const PUBACK: u8 = 4;
+pub const PUBREC: u8 = 5;
 pub const PUBREL: u8 = 6;
+pub const PUBCOMP: u8 = 7;
 pub const SUBSCRIBE: u8 = 8;
 pub const SUBACK: u8 = 9;
 pub const UNSUBSCRIBE: u8 = 10;
 pub const UNSUBACK: u8 = 11;
+pub const PINGREQ: u8 = 12;
 pub const PINGRESP: u8 = 13;
 pub const DISCONNECT: u8 = 14;
 pub const AUTH: u8 = 15;
@@ -176,6 +180,22 @@ pub fn publish_qos_pkid(frame: &[u8], header_len: usize) -> Option<(u8, u16)> {
     Some((qos, u16::from_be_bytes([*body.get(at)?, *body.get(at + 1)?])))
 }
 
+/// The topic name of a PUBLISH frame, as its bytes (empty when a 5 topic alias stands for it).
+/// `None` when the frame is cut short.
+pub fn publish_topic(frame: &[u8], header_len: usize) -> Option<&[u8]> {
+    let body = frame.get(header_len..)?;
+    let topic_len = u16::from_be_bytes([*body.first()?, *body.get(1)?]) as usize;
+    body.get(2..2 + topic_len)
+}
+
+/// A successful PUBACK, PUBREC or PUBCOMP (`kind`) for `pkid`: the same four bytes on 3.1.1
+/// and 5, where a success without properties may leave its reason code out (MQTT 5, 3.4.2.1).
+pub fn success_ack(kind: u8, pkid: u16) -> [u8; 4] {
+    let [high, low] = pkid.to_be_bytes();
+    let fixed = if kind == PUBREL { 0x62 } else { kind << 4 };
+    [fixed, 0x02, high, low]
+}
+
 /// The packet id that starts the variable header (PUBREL, PUBACK, SUBACK...).
 pub fn leading_pkid(frame: &[u8], header_len: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*frame.get(header_len)?, *frame.get(header_len + 1)?]))
@@ -309,6 +329,25 @@ mod tests {
     }
 
     #[test]
+    fn topics_and_success_acks_are_raw() {
+        let raw = [0x32, 0x08, 0x00, 0x03, b'a', b'/', b'b', 0x01, 0x02, b'x'];
+        assert_eq!(publish_topic(&raw, 2), Some(&b"a/b"[..]));
+        assert_eq!(publish_topic(&raw[..5], 2), None, "cut short");
+        let acks = [
+            (PUBACK, Packet::PubAck(PubAck { pkid: 0x0102, reason: PubAckReason::Success }, None)),
+            (PUBREC, Packet::PubRec(PubRec { pkid: 0x0102, reason: PubRecReason::Success }, None)),
+            (PUBCOMP, Packet::PubComp(PubComp { pkid: 0x0102, reason: PubCompReason::Success }, None)),
+        ];
+        for (kind, packet) in acks {
+            let raw = success_ack(kind, 0x0102);
+            assert_eq!(&raw[..], &encode(Version::V311, packet.clone()).unwrap()[..]);
+            // 5 reads the short form as a success too.
+            let read = V5.read_mut(&mut BytesMut::from(&raw[..]), 16).unwrap();
+            assert_eq!(read, packet);
+        }
+    }
+
+    #[test]
     fn denials_encode_per_version() {
         assert_eq!(&connack(Version::V311, ConnectReturnCode::NotAuthorized)[..], &[0x20, 0x02, 0x00, 0x05]);
         assert_eq!(&connack(Version::V311, ConnectReturnCode::BadUserNamePassword)[..], &[0x20, 0x02, 0x00, 0x04]);
@@ -326,6 +365,11 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn raw_topics_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64), header_len in 0usize..8) {
+            let _ = publish_topic(&bytes, header_len);
+        }
+
         #[test]
         fn framing_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..64), max in 0usize..100_000) {
             if let Ok(Some(f)) = frame(&bytes, max) {

@@ -10,6 +10,9 @@
 /// How every run's client ids start in the engine ([`Space::client_id`]).
 const RUN_CLIENT_PREFIX: &str = "__run:";
 
+/// How every run's topics start in the engine ([`Space::inward`]).
+const RUN_TOPIC_PREFIX: &str = "__run/";
+
 /// The engine-side prefix of one namespace (`__run/{id}/`), or none.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Space {
@@ -27,7 +30,10 @@ impl Space {
     /// Run `id`'s space. Its prefix starts with a level no IoT Open installation has, so the
     /// installation ACL keeps default-namespace clients out of it.
     pub fn run(id: &str) -> Space {
-        Space { prefix: Some(format!("__run/{id}/")), client_prefix: Some(format!("{RUN_CLIENT_PREFIX}{id}:")) }
+        Space {
+            prefix: Some(format!("{RUN_TOPIC_PREFIX}{id}/")),
+            client_prefix: Some(format!("{RUN_CLIENT_PREFIX}{id}:")),
+        }
     }
 
     pub fn is_default(&self) -> bool {
@@ -63,9 +69,11 @@ impl Space {
     }
 
     /// A topic the engine delivers, as the client knows it; `None` when it is not of this
-    /// space (it is then not delivered: nothing crosses between namespaces).
+    /// space (it is then not delivered: nothing crosses between namespaces, and a wildcard of
+    /// the default namespace matches runs' topics in the engine but never receives them).
     pub fn outward<'a>(&self, topic: &'a str) -> Option<&'a str> {
         match &self.prefix {
+            None if topic.starts_with(RUN_TOPIC_PREFIX) => None,
             None => Some(topic),
             Some(prefix) => topic.strip_prefix(prefix.as_str()),
         }
@@ -94,6 +102,11 @@ mod tests {
         let default = Space::default_namespace();
         assert_eq!(default.inward("$share/g/a"), "$share/g/a");
         assert_eq!(default.outward("a/b"), Some("a/b"));
+        assert_eq!(
+            default.outward(&run.inward("1001/obj/x")),
+            None,
+            "a run's topic never reaches the default namespace"
+        );
     }
 
     proptest! {

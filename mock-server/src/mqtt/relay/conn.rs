@@ -1,13 +1,17 @@
 //! What both directions of one relayed connection share: who the client is and the protocol
 //! it speaks, the one writer to the client (the engine's packets and the gate's own answers
-//! take turns on it), and the SUBACK codes of denied filters, kept from the SUBSCRIBE (client
-//! to engine) until the engine's SUBACK comes back (engine to client).
+//! take turns on it), the one writer to the engine (the client's packets and the gate's
+//! acknowledgements of messages it withheld), the SUBACK codes of denied filters, kept from
+//! the SUBSCRIBE (client to engine) until the engine's SUBACK comes back (engine to client),
+//! and the QoS 2 messages the gate withheld, whose PUBREL it completes itself.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use tokio::io::AsyncWriteExt;
+use tokio::net::tcp::OwnedWriteHalf;
 
 use super::connect::Client;
 use super::end::End;
@@ -23,12 +27,16 @@ pub(super) struct Conn {
     pub(super) principal: String,
     pub(super) session: Arc<dyn Session>,
     writer: tokio::sync::Mutex<Writer>,
+    engine: tokio::sync::Mutex<OwnedWriteHalf>,
     /// SUBSCRIBE packet id → the SUBACK codes of denied filters (`None` where the engine answers).
     pub(super) pending: Mutex<HashMap<u16, Vec<Option<SubscribeReasonCode>>>>,
+    /// Engine packet ids of QoS 2 messages withheld from the client: the gate sent their PUBREC
+    /// and answers their PUBREL (at most the engine's in-flight window at a time).
+    pub(super) withheld_qos2: Mutex<HashSet<u16>>,
 }
 
 impl Conn {
-    pub(super) fn new(client: Client, transport: &'static str, writer: Writer) -> Conn {
+    pub(super) fn new(client: Client, transport: &'static str, writer: Writer, engine: OwnedWriteHalf) -> Conn {
         let Client { version, client_id, principal, session } = client;
         Conn {
             version,
@@ -37,7 +45,21 @@ impl Conn {
             principal,
             session,
             writer: tokio::sync::Mutex::new(writer),
+            engine: tokio::sync::Mutex::new(engine),
             pending: Mutex::new(HashMap::new()),
+            withheld_qos2: Mutex::new(HashSet::new()),
+        }
+    }
+
+    pub(super) async fn to_engine(&self, bytes: &[u8]) -> Result<(), End> {
+        self.engine.lock().await.write_all(bytes).await.map_err(|_| End::quiet("the engine closed the connection"))
+    }
+
+    /// Ends the connection when the session's credential no longer works.
+    pub(super) fn still_authorized(&self) -> Result<(), End> {
+        match self.session.revoked() {
+            None => Ok(()),
+            Some(why) => Err(End::telling(why, DisconnectReasonCode::NotAuthorized)),
         }
     }
 

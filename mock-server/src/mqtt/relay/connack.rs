@@ -68,9 +68,14 @@ pub(super) async fn pass_on(
 }
 
 /// The CONNECT as the engine gets it: the gate's login instead of the client's, a keep-alive it
-/// accepts, the space's names.
+/// accepts, the space's names, and no Topic Alias Maximum: rumqttd gives one alias to every
+/// topic a filter matches (the client would read each message after the first under the first
+/// one's topic), and the gate judges each delivery by its topic name.
 fn forwarded(gate: &Gate, version: Version, hello: Hello, held: &mut Held) -> Result<Bytes, CodecError> {
-    let Hello { mut connect, properties, mut will, will_properties } = hello;
+    let Hello { mut connect, mut properties, mut will, will_properties } = hello;
+    if let Some(properties) = properties.as_mut() {
+        properties.topic_alias_max = None;
+    }
     if connect.keep_alive == 0 {
         connect.keep_alive = NO_KEEP_ALIVE;
     }

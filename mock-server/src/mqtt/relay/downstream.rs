@@ -1,8 +1,19 @@
 //! Engine to client: the engine's packets are relayed as they are, in batches of whatever
-//! arrived, but for two. A SUBACK that answers a SUBSCRIBE with denied filters gets the gate's
-//! codes merged in ([`merged_suback`]). In a run's space, a PUBLISH loses the run's prefix
-//! (re-encoded); one outside the run's space is not delivered. The engine's packets are framed
-//! up to MQTT's own ceiling, not the client's limit: they are not the client's to bound.
+//! arrived, but for these:
+//!
+//! - A PUBLISH is judged before it leaves the gate: its topic must be of the connection's
+//!   namespace ([`Space::outward`]) and one its session may receive
+//!   ([`Session::may_receive`](crate::contract::Session::may_receive)), whatever filter matched
+//!   it in the engine. In a run's space it loses the run's prefix (re-encoded). A message
+//!   withheld is acknowledged to the engine by the gate (PUBACK at QoS 1, PUBREC at QoS 2,
+//!   then PUBCOMP for the engine's PUBREL), so the engine's in-flight window never fills with
+//!   messages the client will not see. Before each PUBLISH the session's credential is asked
+//!   whether it still works.
+//! - A SUBACK that answers a SUBSCRIBE with denied filters gets the gate's codes merged in
+//!   ([`merged_suback`]).
+//!
+//! The engine's packets are framed up to MQTT's own ceiling, not the client's limit: they are
+//! not the client's to bound.
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
@@ -12,22 +23,26 @@ use super::conn::Conn;
 use super::end::End;
 use super::frames::MQTT_MAX_PACKET;
 use super::gate::Gate;
-use super::publish::topic_of;
 use super::subscribe::merged_suback;
 use crate::mqtt::codec::{self, Packet, Version};
-use crate::mqtt::space::Space;
 
-/// Engine to client: relayed as is, but for SUBACKs that need the gate's denials merged in.
+/// Engine to client.
 pub(super) async fn downstream(gate: &Gate, conn: &Conn, mut engine: OwnedReadHalf, mut buf: BytesMut) -> End {
     loop {
-        let out = match relayed(gate, conn, &mut buf) {
-            Ok(out) => out,
-            Err(end) => return end,
-        };
-        if !out.is_empty() {
-            if let Err(end) = conn.to_client(out.freeze()).await {
+        let mut batch = Batch::default();
+        let ended = relayed(gate, conn, &mut buf, &mut batch).err();
+        if !batch.to_engine.is_empty() {
+            if let Err(end) = conn.to_engine(&batch.to_engine).await {
                 return end;
             }
+        }
+        if !batch.to_client.is_empty() {
+            if let Err(end) = conn.to_client(batch.to_client.freeze()).await {
+                return end;
+            }
+        }
+        if let Some(end) = ended {
+            return end;
         }
         if buf.capacity() - buf.len() < 4096 {
             buf.reserve(8192);
@@ -42,44 +57,108 @@ pub(super) async fn downstream(gate: &Gate, conn: &Conn, mut engine: OwnedReadHa
     }
 }
 
-/// The whole packets in `buf`, as the client gets them.
-fn relayed(gate: &Gate, conn: &Conn, buf: &mut BytesMut) -> Result<BytesMut, End> {
-    let mut out = BytesMut::new();
+/// What one read of the engine's packets makes: bytes for the client, and the gate's own
+/// acknowledgements for the engine.
+#[derive(Default)]
+struct Batch {
+    to_client: BytesMut,
+    to_engine: BytesMut,
+}
+
+/// The whole packets in `buf`, sorted into `batch`; `Err` ends the connection (what `batch`
+/// holds by then still goes out).
+fn relayed(gate: &Gate, conn: &Conn, buf: &mut BytesMut, batch: &mut Batch) -> Result<(), End> {
     loop {
-        match codec::frame(buf, MQTT_MAX_PACKET) {
-            Ok(Some(f)) => {
-                let frame = buf.split_to(f.len);
-                match codec::packet_type(&frame) {
-                    codec::PUBLISH if !gate.space.is_default() => {
-                        if let Some(bytes) = delivered(&gate.space, conn.version, &frame) {
-                            out.extend_from_slice(&bytes);
-                        }
-                    }
-                    codec::SUBACK => match merged_suback(conn, &frame, f.header_len) {
-                        Some(bytes) => out.extend_from_slice(&bytes),
-                        None => out.unsplit(frame),
-                    },
-                    _ => out.unsplit(frame),
+        let f = match codec::frame(buf, MQTT_MAX_PACKET) {
+            Ok(Some(f)) => f,
+            Ok(None) => return Ok(()),
+            Err(e) => return Err(End::quiet(format!("the engine sent a bad packet: {e}"))),
+        };
+        let frame = buf.split_to(f.len);
+        match codec::packet_type(&frame) {
+            codec::PUBLISH => {
+                conn.still_authorized()?;
+                match delivery(gate, conn, &frame, f.header_len) {
+                    Delivery::AsIs => batch.to_client.unsplit(frame),
+                    Delivery::Renamed(bytes) => batch.to_client.extend_from_slice(&bytes),
+                    Delivery::Withheld => withhold(conn, &frame, f.header_len, &mut batch.to_engine),
                 }
             }
-            Ok(None) => return Ok(out),
-            Err(e) => return Err(End::quiet(format!("the engine sent a bad packet: {e}"))),
+            codec::PUBREL => match completed_by_gate(conn, &frame, f.header_len) {
+                Some(pkid) => batch.to_engine.extend_from_slice(&codec::success_ack(codec::PUBCOMP, pkid)),
+                None => batch.to_client.unsplit(frame),
+            },
+            codec::SUBACK => match merged_suback(conn, &frame, f.header_len) {
+                Some(bytes) => batch.to_client.extend_from_slice(&bytes),
+                None => batch.to_client.unsplit(frame),
+            },
+            _ => batch.to_client.unsplit(frame),
         }
     }
 }
 
-/// An engine PUBLISH for a run's client, its topic without the run's prefix; `None` (not
-/// delivered) when it is not of the run's space or does not decode.
-fn delivered(space: &Space, version: Version, frame: &[u8]) -> Option<Bytes> {
-    let Ok(Packet::Publish(mut publish, properties)) = codec::decode(version, frame) else {
-        tracing::debug!("an engine PUBLISH did not decode; not delivered");
-        return None;
+/// What becomes of one engine PUBLISH.
+enum Delivery {
+    /// Relayed as its raw bytes (the default namespace).
+    AsIs,
+    /// Relayed under the topic the client knows (a run's space).
+    Renamed(Bytes),
+    /// Not for this connection.
+    Withheld,
+}
+
+fn delivery(gate: &Gate, conn: &Conn, frame: &[u8], header_len: usize) -> Delivery {
+    let Some(topic) = codec::publish_topic(frame, header_len).and_then(|t| std::str::from_utf8(t).ok()) else {
+        tracing::debug!("an engine PUBLISH did not decode; withheld");
+        return Delivery::Withheld;
     };
-    let topic = topic_of(&publish);
-    let Some(outward) = space.outward(&topic) else {
-        tracing::debug!(%topic, "an engine PUBLISH outside the run's space; not delivered");
+    let Some(outward) = gate.space.outward(topic) else {
+        tracing::debug!(%topic, "an engine PUBLISH outside the connection's namespace; withheld");
+        return Delivery::Withheld;
+    };
+    if !conn.session.may_receive(outward) {
+        tracing::debug!(topic = %outward, client_id = %conn.client_id, "a PUBLISH the session may not receive; withheld");
+        return Delivery::Withheld;
+    }
+    if gate.space.is_default() {
+        return Delivery::AsIs;
+    }
+    match renamed(conn.version, frame, outward) {
+        Some(bytes) => Delivery::Renamed(bytes),
+        None => Delivery::Withheld,
+    }
+}
+
+/// An engine PUBLISH under the topic `outward` (the run's prefix gone); `None` when it does
+/// not decode.
+fn renamed(version: Version, frame: &[u8], outward: &str) -> Option<Bytes> {
+    let Ok(Packet::Publish(mut publish, properties)) = codec::decode(version, frame) else {
+        tracing::debug!("an engine PUBLISH did not decode; withheld");
         return None;
     };
     publish.topic = Bytes::from(outward.to_owned());
     codec::encode(version, Packet::Publish(publish, properties)).ok()
+}
+
+/// The gate's acknowledgement of a withheld message, as the client would have sent it.
+fn withhold(conn: &Conn, frame: &[u8], header_len: usize, to_engine: &mut BytesMut) {
+    match codec::publish_qos_pkid(frame, header_len) {
+        Some((1, pkid)) => to_engine.extend_from_slice(&codec::success_ack(codec::PUBACK, pkid)),
+        Some((2, pkid)) => {
+            conn.withheld_qos2.lock().unwrap_or_else(|e| e.into_inner()).insert(pkid);
+            to_engine.extend_from_slice(&codec::success_ack(codec::PUBREC, pkid));
+        }
+        _ => {}
+    }
+}
+
+/// The packet id of an engine PUBREL that ends a withheld QoS 2 message (the gate completes
+/// it); `None` for one the client's.
+fn completed_by_gate(conn: &Conn, frame: &[u8], header_len: usize) -> Option<u16> {
+    let pkid = codec::leading_pkid(frame, header_len)?;
+    let mut withheld = conn.withheld_qos2.lock().unwrap_or_else(|e| e.into_inner());
+    if withheld.is_empty() {
+        return None;
+    }
+    withheld.remove(&pkid).then_some(pkid)
 }

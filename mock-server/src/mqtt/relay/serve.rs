@@ -40,10 +40,10 @@ pub async fn serve(
         Ok(linked) => linked,
         Err(rejected) => return rejected.close(gate, name, &mut writer).await,
     };
-    let conn = Conn::new(client, name, writer);
     let (engine_read, engine_write) = engine.into_split();
+    let conn = Conn::new(client, name, writer, engine_write);
     let end = tokio::select! {
-        end = upstream(gate, &conn, reader, inbuf, engine_write) => end,
+        end = upstream(gate, &conn, reader, inbuf) => end,
         end = downstream(gate, &conn, engine_read, engine_buf) => end,
         _ = stopped(&mut shutdown) => End::telling("the server is shutting down", DisconnectReasonCode::ServerShuttingDown),
     };

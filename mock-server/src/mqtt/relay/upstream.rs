@@ -5,11 +5,11 @@
 //! with a DISCONNECT saying why. Everything else (PUBACK, PUBREC, PUBCOMP, PINGREQ, DISCONNECT)
 //! is relayed untouched, as raw bytes. What one read's packets relay goes to the engine in one
 //! write; the gate's own answers (acknowledgements of denied publishes, SUBACKs) go straight
-//! to the client.
+//! to the client. Before a PUBLISH, SUBSCRIBE, UNSUBSCRIBE or PINGREQ the session's credential
+//! is asked whether it still works: a revoked one ends the connection (0x87 on 5), at the
+//! latest at the next keep-alive.
 
 use bytes::BytesMut;
-use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 
 use super::conn::Conn;
 use super::end::End;
@@ -20,19 +20,15 @@ use crate::mqtt::codec::{self, DisconnectReasonCode};
 use crate::mqtt::transport::Reader;
 
 /// Client to engine.
-pub(super) async fn upstream(
-    gate: &Gate,
-    conn: &Conn,
-    mut reader: Reader,
-    mut buf: BytesMut,
-    mut engine: OwnedWriteHalf,
-) -> End {
+pub(super) async fn upstream(gate: &Gate, conn: &Conn, mut reader: Reader, mut buf: BytesMut) -> End {
     let mut publishing = Publishing::default();
     loop {
         let mut out = BytesMut::new();
         let ended = client_packets(gate, conn, &mut publishing, &mut buf, &mut out).await.err();
-        if !out.is_empty() && engine.write_all(&out).await.is_err() {
-            return End::quiet("the engine closed the connection");
+        if !out.is_empty() {
+            if let Err(end) = conn.to_engine(&out).await {
+                return end;
+            }
         }
         if let Some(end) = ended {
             return end;
@@ -70,12 +66,16 @@ async fn client_packet(
     header_len: usize,
     out: &mut BytesMut,
 ) -> Result<(), End> {
-    match codec::packet_type(&frame) {
+    let kind = codec::packet_type(&frame);
+    if matches!(kind, codec::PUBLISH | codec::SUBSCRIBE | codec::UNSUBSCRIBE | codec::PINGREQ) {
+        conn.still_authorized()?;
+    }
+    match kind {
         codec::PUBLISH => publishing.publish(gate, conn, frame, header_len, out).await,
         codec::PUBREL => publishing.pubrel(conn, frame, header_len, out).await,
         codec::SUBSCRIBE => subscribe(gate, conn, frame, out).await,
         codec::UNSUBSCRIBE => unsubscribe(gate, conn, frame, out),
-        kind => match refusal(kind) {
+        _ => match refusal(kind) {
             Some(end) => Err(end),
             None => {
                 out.unsplit(frame);

@@ -11,6 +11,8 @@
 //! `Authorization: Basic base64(ANYTHING:KEY)` (Lynx's `basicAuth`: the password is the key).
 
 use std::collections::{BTreeSet, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use axum::http::HeaderMap;
 use serde::Serialize;
@@ -162,14 +164,37 @@ pub fn digest(token: &str) -> String {
     Sha256::digest(token.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// How many times the credentials changed in a way that may end one (a removal, a revocation,
+/// an insert that may evict, a new store): open MQTT sessions compare it with the count they
+/// last checked at and look their credential up again only when it moved. Shared by every
+/// store a provider makes, so a reload counts too.
+#[derive(Debug, Clone, Default)]
+pub struct Changes(Arc<AtomicU64>);
+
+impl Changes {
+    pub fn count(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.0.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
 pub struct Store {
     map: BoundedMap<String, Credential>,
     next_id: i64,
+    changes: Changes,
 }
 
 impl Store {
-    pub fn new(capacity: usize) -> Store {
-        Store { map: BoundedMap::new(capacity), next_id: 1000 }
+    pub fn new(capacity: usize, changes: Changes) -> Store {
+        changes.bump();
+        Store { map: BoundedMap::new(capacity), next_id: 1000, changes }
+    }
+
+    pub fn changes(&self) -> &Changes {
+        &self.changes
     }
 
     /// Keeps `credential` under `token`; gives it the next id unless it has one. Returns the id.
@@ -183,6 +208,7 @@ impl Store {
         credential.prefix = token.chars().take(4).collect();
         let id = credential.id;
         self.map.insert(digest(token), credential);
+        self.changes.bump();
         id
     }
 
@@ -195,12 +221,13 @@ impl Store {
     }
 
     pub fn remove(&mut self, digest: &str) -> Option<Credential> {
+        self.changes.bump();
         self.map.remove(&digest.to_owned())
     }
 
     /// Marks a use (for `last_used`, `session_timeout` and `accessed`).
     pub fn touch(&mut self, digest: &str, now: i64, ip: &str, agent: &str) {
-        if let Some(c) = self.get_mut(digest) {
+        if let Some(c) = self.map.get_mut(&digest.to_owned()) {
             c.last_used = now;
             c.accessed.retain(|a| !(a.ip == ip && a.agent == agent));
             c.accessed.push_front(Accessed { ip: ip.to_owned(), agent: agent.to_owned(), last_accessed: now });
@@ -222,12 +249,14 @@ impl Store {
     /// Removes the user's listed credential `id`; `false` if there is none.
     pub fn revoke_id(&mut self, user_id: i64, id: i64) -> bool {
         let before = self.map.len();
+        self.changes.bump();
         self.map.retain(|_, c| !(c.user_id == user_id && c.id == id && matches!(c.kind, Kind::Login | Kind::ApiKey)));
         self.map.len() < before
     }
 
     /// Removes every token issued under an OAuth consent.
     pub fn revoke_consent(&mut self, consent_id: &str) {
+        self.changes.bump();
         self.map.retain(|_, c| match &c.kind {
             Kind::OAuthAccess { consent, .. } | Kind::OAuthRefresh { consent, .. } => consent != consent_id,
             _ => true,
@@ -282,7 +311,8 @@ mod tests {
 
     #[test]
     fn store_lists_revokes_and_hides_tokens() {
-        let mut store = Store::new(10);
+        let changes = Changes::default();
+        let mut store = Store::new(10, changes.clone());
         let token = new_token();
         let id = store.insert(&token, Credential::new(Kind::ApiKey, 7, "k", 1));
         let login = new_token();
@@ -291,8 +321,13 @@ mod tests {
         assert_eq!(store.listed(7).len(), 2);
         assert_eq!(store.get(&digest(&token)).unwrap().prefix, token[..4]);
         assert!(!store.revoke_id(8, id), "another user's key");
+        let before = changes.count();
         assert!(store.revoke_id(7, id));
         assert!(store.get(&digest(&token)).is_none());
+        assert!(changes.count() > before, "open sessions look again");
+        let before = changes.count();
+        store.touch(&digest(&login), 5, "ip", "agent");
+        assert_eq!(changes.count(), before, "a use changes nothing that ends a credential");
     }
 
     #[test]

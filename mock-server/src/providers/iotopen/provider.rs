@@ -5,7 +5,7 @@
 
 use std::sync::{Arc, Mutex, RwLock};
 
-use super::credentials::{Credential, Kind, Store};
+use super::credentials::{Changes, Credential, Kind, Store};
 use super::directory::Directory;
 use super::fixtures::Fixtures;
 use super::grants::OAuthState;
@@ -30,7 +30,7 @@ impl IotOpen {
         let io = IotOpen {
             ns,
             directory: RwLock::new(Arc::new(Directory::default())),
-            credentials: Mutex::new(Store::new(10)),
+            credentials: Mutex::new(Store::new(10, Changes::default())),
             things: Things::default(),
             values: Values::default(),
             oauth: OAuthState::default(),
@@ -45,7 +45,8 @@ impl IotOpen {
     pub(super) fn load(&self) {
         let f = self.fixtures();
         *self.directory.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(Directory::new(&f));
-        let mut store = Store::new(f.max_tokens);
+        let changes = self.credentials.lock().unwrap_or_else(|e| e.into_inner()).changes().clone();
+        let mut store = Store::new(f.max_tokens, changes);
         for key in &f.api_keys {
             let mut c =
                 Credential::new(Kind::ApiKey, key.user_id, key.name.clone(), 1_700_000_000);
