@@ -57,6 +57,7 @@ FLOORS = {
             "tokens.rs",
             "spare_keys.rs",
             "clock.rs",
+            "condition.rs",
             "outbox.rs",
             "wire.rs",
             "bounded.rs",

@@ -8,6 +8,7 @@ use std::time::Instant;
 use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
+use crate::condition::Condition;
 use crate::contract::Authority;
 use crate::endpoints::Endpoints;
 use crate::front::door::Door;
@@ -26,6 +27,8 @@ pub struct Shared {
     pub mqtt: OnceLock<MqttHub>,
     /// The server's shutdown signal: runs' MQTT listeners stop with it.
     pub shutdown: watch::Receiver<bool>,
+    /// What has stopped (for `GET /__admin/health`, in every namespace).
+    pub condition: Arc<Condition>,
 }
 
 /// A namespace's door, and the providers behind it.
@@ -37,7 +40,8 @@ pub struct Assembled {
 /// Builds the providers of `ns`, its admin API and its door.
 pub fn assemble(ns: Arc<Namespace>, shared: &Shared) -> anyhow::Result<Assembled> {
     let providers = providers::build_all(&ns)?;
-    let admin = admin::router(AdminState { ns: ns.clone(), started: shared.started });
+    let admin =
+        admin::router(AdminState { ns: ns.clone(), started: shared.started, condition: shared.condition.clone() });
     let services = Services::new(
         providers.iter().flat_map(|built| built.provider.clone().services().into_iter().map(|s| (built.name, s))),
     );

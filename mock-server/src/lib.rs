@@ -46,6 +46,7 @@ mod admin;
 mod assembly;
 mod bounded;
 mod clock;
+mod condition;
 mod contract;
 mod endpoints;
 mod faults;

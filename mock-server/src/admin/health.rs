@@ -10,14 +10,22 @@ use serde_json::json;
 use super::reply::error;
 use super::state::AdminState;
 
+/// 200 `"status": "ok"`, or 503 `"status": "failing"` with the `failures` once a part of the
+/// server stopped (the MQTT engine, say): a server that cannot serve says so.
 pub async fn health(State(s): State<AdminState>) -> Response {
-    Json(json!({
-        "status": "ok",
+    let failures = s.condition.failures();
+    let (code, status) =
+        if failures.is_empty() { (StatusCode::OK, "ok") } else { (StatusCode::SERVICE_UNAVAILABLE, "failing") };
+    let mut body = json!({
+        "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": s.started.elapsed().as_secs_f64(),
         "events": s.ns.journal().len(),
-    }))
-    .into_response()
+    });
+    if !failures.is_empty() {
+        body["failures"] = json!(failures);
+    }
+    (code, Json(body)).into_response()
 }
 
 pub async fn endpoints(State(s): State<AdminState>) -> Response {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::condition::Condition;
 use crate::namespace::Namespace;
 
 #[derive(Clone)]
@@ -10,4 +11,6 @@ pub struct AdminState {
     pub ns: Arc<Namespace>,
     /// When the server started.
     pub started: Instant,
+    /// What has stopped in the server.
+    pub condition: Arc<Condition>,
 }

@@ -147,6 +147,9 @@ pub enum EventKind {
     MqttDisconnected { transport: String, client_id: Option<String>, reason: String },
     #[serde(rename = "fault.applied")]
     FaultApplied { rule_id: String, method: String, path: String, action: String },
+    /// A part of the server stopped and will not come back (`GET /__admin/health` says 503).
+    #[serde(rename = "server.failed")]
+    ServerFailed { component: String, reason: String },
 }
 
 impl EventKind {
@@ -168,6 +171,7 @@ impl EventKind {
             EventKind::MqttDenied { .. } => "mqtt.denied",
             EventKind::MqttDisconnected { .. } => "mqtt.disconnected",
             EventKind::FaultApplied { .. } => "fault.applied",
+            EventKind::ServerFailed { .. } => "server.failed",
         }
     }
 }

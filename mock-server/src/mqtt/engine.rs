@@ -11,6 +11,10 @@
 //! has no stop: it stays parked on its channel, idle, until the process ends (one per server
 //! started in a process).
 //!
+//! Should the router thread or a server ever end while the server runs (a panic inside
+//! rumqttd, say), nothing in rumqttd says so: every client would just wait. A watchdog
+//! reports it ([`Failed`]) instead, and the server's health turns red.
+//!
 //! [`Publisher`] lets a provider publish server-side messages (IoT Open's
 //! `{client_id}/evt/functionx/updated`) through one internal connection of the gate's own.
 
@@ -34,6 +38,12 @@ use super::engine_ids::EngineIds;
 use super::shutdown::stopped;
 use super::space::Space;
 use crate::tokens::opaque_token;
+
+/// Told which part of the engine stopped, and why.
+pub type Failed = Arc<dyn Fn(&str, String) + Send + Sync>;
+
+/// How often the watchdog looks at the router thread (it gives no signal when it ends).
+const ROUTER_CHECK: Duration = Duration::from_millis(500);
 
 /// Keep-alive the gate asks of the engine for connections whose client asked for none (0):
 /// rumqttd refuses 0, and 65535 s is as close to "none" as MQTT goes.
@@ -71,6 +81,7 @@ impl Engine {
     pub async fn start(
         max_packet_bytes: usize,
         max_connections: usize,
+        failed: Failed,
         shutdown: watch::Receiver<bool>,
     ) -> Result<Engine> {
         let router = Router::new(
@@ -96,24 +107,18 @@ impl Engine {
         let mut tasks = Vec::new();
         let v311 = serve(Version::V311, &connections, |settings| {
             let mut server = Server::new(settings, router_tx.clone(), V4);
-            async move {
-                if let Err(e) = server.start(LinkType::Remote).await {
-                    tracing::warn!("MQTT engine (3.1.1) stopped: {e}");
-                }
-            }
+            async move { server.start(LinkType::Remote).await.err().map(|e| e.to_string()) }
         });
         let v5 = serve(Version::V5, &connections, |settings| {
             let mut server = Server::new(settings, router_tx.clone(), V5);
-            async move {
-                if let Err(e) = server.start(LinkType::Remote).await {
-                    tracing::warn!("MQTT engine (5) stopped: {e}");
-                }
-            }
+            async move { server.start(LinkType::Remote).await.err().map(|e| e.to_string()) }
         });
         let (v311, v5) = tokio::join!(v311, v5);
         let ((v311, task311), (v5, task5)) = (v311?, v5?);
-        tasks.push(stop_on(task311, shutdown.clone()));
-        tasks.push(stop_on(task5, shutdown.clone()));
+        tasks.push(stop_on(task311, "mqtt engine 3.1.1 server", failed.clone(), shutdown.clone()));
+        tasks.push(stop_on(task5, "mqtt engine 5 server", failed.clone(), shutdown.clone()));
+        let router = router_tx.clone();
+        tasks.push(watch_router(move || router.is_disconnected(), ROUTER_CHECK, failed, shutdown.clone()));
         let (publisher, task) = Publisher::start(v311, login.clone(), shutdown);
         tasks.push(task);
         tracing::debug!(%v311, %v5, "MQTT engine listening");
@@ -121,13 +126,53 @@ impl Engine {
     }
 }
 
-/// Aborts `task` when the server shuts down.
-fn stop_on(task: JoinHandle<()>, mut shutdown: watch::Receiver<bool>) -> JoinHandle<()> {
+/// Aborts `task` when the server shuts down; reports it as `component` failed should it end
+/// before that.
+fn stop_on(
+    task: JoinHandle<Option<String>>,
+    component: &'static str,
+    failed: Failed,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let abort = task.abort_handle();
         tokio::select! {
-            _ = task => {}
+            ended = task => {
+                let why = match ended {
+                    Ok(Some(error)) => format!("it stopped: {error}"),
+                    Ok(None) => "it stopped".to_owned(),
+                    Err(e) if e.is_panic() => "it panicked".to_owned(),
+                    Err(e) => format!("it was cancelled: {e}"),
+                };
+                if !*shutdown.borrow() {
+                    failed(component, why);
+                }
+            }
             _ = stopped(&mut shutdown) => abort.abort(),
+        }
+    })
+}
+
+/// Reports the router thread failed once `is_dead` says so, looking `every` so often.
+fn watch_router(
+    is_dead: impl Fn() -> bool + Send + 'static,
+    every: Duration,
+    failed: Failed,
+    mut shutdown: watch::Receiver<bool>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = tokio::time::sleep(every) => {}
+                _ = stopped(&mut shutdown) => return,
+            }
+            if is_dead() {
+                failed(
+                    "mqtt engine router",
+                    "its thread ended: every MQTT connection now waits for nothing".to_owned(),
+                );
+                return;
+            }
         }
     })
 }
@@ -137,10 +182,10 @@ async fn serve<F, Fut>(
     version: Version,
     connections: &ConnectionSettings,
     make: F,
-) -> Result<(SocketAddr, JoinHandle<()>)>
+) -> Result<(SocketAddr, JoinHandle<Option<String>>)>
 where
     F: Fn(ServerSettings) -> Fut,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
+    Fut: std::future::Future<Output = Option<String>> + Send + 'static,
 {
     for _ in 0..5 {
         let addr = {
@@ -269,5 +314,53 @@ async fn internal_connection(engine: SocketAddr, login: &Login) -> Result<TcpStr
     match codec::connack_code(&buf, 2) {
         Some(0) => Ok(stream),
         code => bail!("the engine refused the internal connection ({code:?})"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Mutex;
+
+    type Seen = Arc<Mutex<Vec<(String, String)>>>;
+
+    fn recorder() -> (Failed, Seen) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let into = seen.clone();
+        (Arc::new(move |c: &str, why: String| into.lock().unwrap().push((c.to_owned(), why))), seen)
+    }
+
+    #[tokio::test]
+    async fn a_router_that_ends_is_reported() {
+        let (failed, seen) = recorder();
+        let (_stop, shutdown) = watch::channel(false);
+        let dead = Arc::new(AtomicBool::new(false));
+        let probe = dead.clone();
+        let task = watch_router(move || probe.load(Ordering::Relaxed), Duration::from_millis(5), failed, shutdown);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert!(seen.lock().unwrap().is_empty(), "alive: nothing to report");
+        dead.store(true, Ordering::Relaxed);
+        tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
+        assert_eq!(seen.lock().unwrap()[0].0, "mqtt engine router");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_panics_or_stops_is_reported_but_not_one_shut_down() {
+        let (failed, seen) = recorder();
+        let (stop, shutdown) = watch::channel(false);
+        let panics = tokio::spawn(async { panic!("inside the engine") });
+        stop_on(panics, "a", failed.clone(), shutdown.clone()).await.unwrap();
+        let stops = tokio::spawn(async { Some("bind failed".to_owned()) });
+        stop_on(stops, "b", failed.clone(), shutdown.clone()).await.unwrap();
+        let runs = tokio::spawn(std::future::pending::<Option<String>>());
+        let watched = stop_on(runs, "c", failed, shutdown);
+        stop.send(true).unwrap();
+        watched.await.unwrap();
+        let seen = seen.lock().unwrap().clone();
+        assert_eq!(
+            seen,
+            [("a".to_owned(), "it panicked".to_owned()), ("b".to_owned(), "it stopped: bind failed".to_owned())]
+        );
     }
 }

@@ -8,13 +8,16 @@ use anyhow::Result;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::engine::{Engine, EngineAddrs, Publisher};
+use super::engine::{Engine, EngineAddrs, Failed, Publisher};
 use super::listeners::{Bound, Limits};
 use super::options::MqttOptions;
 use super::relay::Gate;
+use super::relay::SERVICE;
 use super::space::Space;
+use crate::condition::Condition;
 use crate::contract::Authority;
 use crate::endpoints::MqttEndpoints;
+use crate::journal::{EventKind, Origin};
 use crate::namespace::Namespace;
 
 /// A running gate and engine.
@@ -55,15 +58,18 @@ impl MqttHub {
     }
 }
 
-/// Binds the public listeners, starts the engine and the accept loops.
+/// Binds the public listeners, starts the engine and the accept loops. A part of the engine
+/// that stops is recorded in `condition` and journaled in `ns`.
 pub async fn start(
     ns: Arc<Namespace>,
     authority: Arc<dyn Authority>,
     options: &MqttOptions,
+    condition: Arc<Condition>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<MqttRunning> {
     let bound = Bound::bind(options).await?;
-    let engine = Engine::start(options.max_packet_bytes, options.max_connections, shutdown.clone()).await?;
+    let failed = reporter(ns.clone(), authority.provider(), condition);
+    let engine = Engine::start(options.max_packet_bytes, options.max_connections, failed, shutdown.clone()).await?;
     authority.attach(Arc::new(engine.publisher.clone()));
     let endpoints = bound.endpoints()?;
     let mut tls = (*ns.tls.server_config).clone();
@@ -80,4 +86,18 @@ pub async fn start(
     let hub = MqttHub { engine: engine.addrs(), publisher: engine.publisher.clone(), tls, limits, options: free };
     tasks.extend(engine.tasks);
     Ok(MqttRunning { endpoints, tasks, hub })
+}
+
+/// Where the engine's failures go: the server's condition (health turns red), the log and the
+/// journal of `ns`, once each.
+fn reporter(ns: Arc<Namespace>, provider: &'static str, condition: Arc<Condition>) -> Failed {
+    Arc::new(move |component: &str, reason: String| {
+        if condition.failed(component, &reason) {
+            tracing::error!(component, "the MQTT engine failed: {reason}");
+            ns.record(
+                Origin::new(provider, SERVICE),
+                EventKind::ServerFailed { component: component.to_owned(), reason },
+            );
+        }
+    })
 }

@@ -78,6 +78,7 @@ pub async fn start(options: Options) -> Result<Running> {
         started: std::time::Instant::now(),
         mqtt: OnceLock::new(),
         shutdown: signal.clone(),
+        condition: Arc::default(),
     });
     let Assembled { door, providers: built } = assembly::assemble(ns.clone(), &shared)?;
     let runs = Arc::new(Runs::new(door, shared.clone(), options.max_runs));
@@ -86,7 +87,9 @@ pub async fn start(options: Options) -> Result<Running> {
     let https = bind(options.https, "HTTPS").await?;
     let mtls = bind(options.mtls, "mTLS").await?;
     let mqtt = match assembly::mqtt_authority(&built) {
-        Some(authority) => Some(crate::mqtt::start(ns.clone(), authority, &options.mqtt, signal.clone()).await?),
+        Some(authority) => Some(
+            crate::mqtt::start(ns.clone(), authority, &options.mqtt, shared.condition.clone(), signal.clone()).await?,
+        ),
         None => None,
     };
 

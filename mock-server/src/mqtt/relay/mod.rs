@@ -31,6 +31,6 @@ mod serve;
 mod subscribe;
 mod upstream;
 
-pub use gate::Gate;
+pub use gate::{Gate, SERVICE};
 pub use held::Held;
 pub use serve::serve;
