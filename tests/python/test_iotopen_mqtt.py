@@ -256,6 +256,32 @@ def test_each_message_keeps_its_topic_for_a_client_that_accepts_topic_aliases(mo
     assert [(t, json.loads(p)["value"]) for t, p in got] == [(f"1001/obj/alias/{n}", n) for n in ("a", "b", "c", "a")]
 
 
+def test_a_message_larger_than_the_clients_maximum_packet_size_is_not_sent(mock, clients):
+    """MQTT 5 [MQTT-3.1.2-24] and [MQTT-3.1.2-25]: the server must not send a packet larger than
+    the Maximum Packet Size the client declared; it discards it and goes on as if sent. The
+    client stays connected and gets the small messages before and after, at QoS 0, 1 and 2."""
+    from paho.mqtt.properties import Properties
+
+    sub = Paho(mock, "tcp", ANNA, protocol=mqtt.MQTTv5)
+    clients.append(sub)
+    properties = Properties(mqtt.PacketTypes.CONNECT)
+    properties.MaximumPacketSize = 64
+    host, port = host_port(sub.url)
+    sub.client.connect(host, port, keepalive=30, properties=properties)
+    sub.client.loop_start()
+    assert not sub.connacks.get(timeout=TIMEOUT).is_failure
+    sub.subscribe("1001/obj/size/#", qos=2)
+    pub = connected(mock, clients, "tcp", ANNA, protocol=mqtt.MQTTv5)
+    for qos in (0, 1, 2):
+        assert not pub.publish(f"1001/obj/size/{qos}", 1, qos=qos).is_failure
+        assert not pub.publish(f"1001/obj/size/{qos}", 1, qos=qos, msg="x" * 100).is_failure
+    got = [sub.messages.get(timeout=TIMEOUT) for _ in range(3)]
+    assert [(t, json.loads(p)) for t, p in got] == [(f"1001/obj/size/{q}", {"value": 1}) for q in (0, 1, 2)]
+    with pytest.raises(queue.Empty):
+        sub.messages.get(timeout=0.5)
+    assert sub.disconnects.empty()
+
+
 def test_function_meta_changes_are_announced(mock, clients):
     anna = connected(mock, clients, "tcp")
     anna.subscribe("1001/evt/functionx/updated")

@@ -26,6 +26,8 @@ pub(super) struct Conn {
     pub(super) client_id: String,
     pub(super) principal: String,
     pub(super) session: Arc<dyn Session>,
+    /// The largest packet the client accepts ([MQTT-3.1.2-24]); `usize::MAX` when it set none.
+    pub(super) max_packet: usize,
     writer: tokio::sync::Mutex<Writer>,
     engine: tokio::sync::Mutex<OwnedWriteHalf>,
     /// SUBSCRIBE packet id → the SUBACK codes of denied filters (`None` where the engine answers).
@@ -37,13 +39,14 @@ pub(super) struct Conn {
 
 impl Conn {
     pub(super) fn new(client: Client, transport: &'static str, writer: Writer, engine: OwnedWriteHalf) -> Conn {
-        let Client { version, client_id, principal, session } = client;
+        let Client { version, client_id, principal, session, max_packet } = client;
         Conn {
             version,
             transport,
             client_id,
             principal,
             session,
+            max_packet: max_packet.unwrap_or(usize::MAX),
             writer: tokio::sync::Mutex::new(writer),
             engine: tokio::sync::Mutex::new(engine),
             pending: Mutex::new(HashMap::new()),

@@ -34,6 +34,8 @@ pub(super) struct Client {
     pub(super) client_id: String,
     pub(super) principal: String,
     pub(super) session: Arc<dyn Session>,
+    /// The largest packet the client accepts (its MQTT 5 Maximum Packet Size), if it set one.
+    pub(super) max_packet: Option<usize>,
 }
 
 /// The CONNECT as it goes on to the engine: its login stays here.
@@ -101,7 +103,8 @@ pub(super) async fn accept(
         });
     }
     let session = authenticate(gate, transport, version, &client_id, login.as_ref())?;
-    let client = Client { version, client_id, principal: session.principal().to_owned(), session };
+    let max_packet = properties.as_ref().and_then(|p| p.max_packet_size).map(|max| max as usize);
+    let client = Client { version, client_id, principal: session.principal().to_owned(), session, max_packet };
     if let Some(will) = &will {
         judge_will(gate, &client, will)?;
     }

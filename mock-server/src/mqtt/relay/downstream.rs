@@ -7,8 +7,9 @@
 //!   it in the engine. In a run's space it loses the run's prefix (re-encoded). A message
 //!   withheld is acknowledged to the engine by the gate (PUBACK at QoS 1, PUBREC at QoS 2,
 //!   then PUBCOMP for the engine's PUBREL), so the engine's in-flight window never fills with
-//!   messages the client will not see. Before each PUBLISH the session's credential is asked
-//!   whether it still works.
+//!   messages the client will not see. A message larger than the Maximum Packet Size an MQTT 5
+//!   client declared is withheld the same way, as [MQTT-3.1.2-25] asks. Before each PUBLISH
+//!   the session's credential is asked whether it still works.
 //! - A SUBACK that answers a SUBSCRIBE with denied filters gets the gate's codes merged in
 //!   ([`merged_suback`]).
 //!
@@ -120,13 +121,20 @@ fn delivery(gate: &Gate, conn: &Conn, frame: &[u8], header_len: usize) -> Delive
         tracing::debug!(topic = %outward, client_id = %conn.client_id, "a PUBLISH the session may not receive; withheld");
         return Delivery::Withheld;
     }
-    if gate.space.is_default() {
-        return Delivery::AsIs;
+    let delivery = if gate.space.is_default() {
+        Delivery::AsIs
+    } else {
+        match renamed(conn.version, frame, outward) {
+            Some(bytes) => Delivery::Renamed(bytes),
+            None => return Delivery::Withheld,
+        }
+    };
+    let size = if let Delivery::Renamed(bytes) = &delivery { bytes.len() } else { frame.len() };
+    if size > conn.max_packet {
+        tracing::debug!(topic = %outward, size, max = conn.max_packet, "a PUBLISH over the client's Maximum Packet Size; withheld");
+        return Delivery::Withheld;
     }
-    match renamed(conn.version, frame, outward) {
-        Some(bytes) => Delivery::Renamed(bytes),
-        None => Delivery::Withheld,
-    }
+    delivery
 }
 
 /// An engine PUBLISH under the topic `outward` (the run's prefix gone); `None` when it does
