@@ -49,6 +49,8 @@ pub struct LinkBuilder<'a> {
     dynamic_filters: bool,
     // default to 0, indicating to not use topic alias
     topic_alias_max: u16,
+    // MQTT 5 session expiry interval; None for the 3.1.1 rule
+    session_expiry: Option<u32>,
 }
 
 impl<'a> LinkBuilder<'a> {
@@ -62,6 +64,7 @@ impl<'a> LinkBuilder<'a> {
             last_will_properties: None,
             dynamic_filters: false,
             topic_alias_max: 0,
+            session_expiry: None,
         }
     }
 
@@ -88,6 +91,14 @@ impl<'a> LinkBuilder<'a> {
         self
     }
 
+    /// MQTT 5 Session Expiry Interval (seconds; `u32::MAX` never expires): the session is kept
+    /// after the connection ends when it is above 0, whatever Clean Start was. `None` (the
+    /// default) keeps it when the session is not clean, as MQTT 3.1.1 does.
+    pub fn session_expiry(mut self, seconds: Option<u32>) -> Self {
+        self.session_expiry = seconds;
+        self
+    }
+
     pub fn clean_session(mut self, clean: bool) -> Self {
         self.clean_session = clean;
         self
@@ -108,6 +119,7 @@ impl<'a> LinkBuilder<'a> {
             self.dynamic_filters,
         );
 
+        connection.session_expiry = self.session_expiry;
         connection
             .last_will(self.last_will, self.last_will_properties)
             .topic_alias_max(self.topic_alias_max);

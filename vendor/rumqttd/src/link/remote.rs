@@ -96,6 +96,8 @@ impl<P: Protocol> RemoteLink<P> {
         let (link_tx, link_rx, notification) = LinkBuilder::new(client_id, router_tx)
             .tenant_id(tenant_id)
             .clean_session(clean_session)
+            // MQTT 5 (a CONNECT with properties): the interval decides, 0 when absent
+            .session_expiry(props.as_ref().map(|_| session_expiry))
             .last_will(lastwill)
             .last_will_properties(lastwill_props)
             .dynamic_filters(dynamic_filters)

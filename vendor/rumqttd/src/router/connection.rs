@@ -19,6 +19,9 @@ pub struct Connection {
     pub dynamic_filters: bool,
     /// Clean session
     pub clean: bool,
+    /// MQTT 5 Session Expiry Interval in seconds, which decides whether the session outlives
+    /// the connection; `None` for the 3.1.1 rule (it does when `clean` is false).
+    pub session_expiry: Option<u32>,
     /// Subscriptions
     pub subscriptions: HashSet<Filter>,
     /// Last will of this connection
@@ -59,6 +62,7 @@ impl Connection {
             tenant_prefix,
             dynamic_filters,
             clean,
+            session_expiry: None,
             subscriptions: HashSet::default(),
             last_will: None,
             last_will_properties: None,
@@ -66,6 +70,17 @@ impl Connection {
             topic_aliases: HashMap::new(),
             broker_topic_aliases: None,
             subscription_ids: HashMap::new(),
+        }
+    }
+
+    /// Whether the session is kept when the connection ends, and for how long: `None` keeps
+    /// it (forever) unless the connection was clean, as MQTT 3.1.1 does.
+    pub fn kept_for(&self) -> Option<Option<std::time::Duration>> {
+        match self.session_expiry {
+            None if self.clean => None,
+            None | Some(u32::MAX) => Some(None),
+            Some(0) => None,
+            Some(seconds) => Some(Some(std::time::Duration::from_secs(seconds.into()))),
         }
     }
 
@@ -138,5 +153,27 @@ impl BrokerAliases {
         self.broker_topic_aliases
             .insert(topic.to_owned(), alias_to_use);
         Some(alias_to_use)
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn what_outlives_the_connection() {
+        let kept_for = |clean: bool, expiry: Option<u32>| {
+            let mut connection = Connection::new(None, "c".to_owned(), clean, false);
+            connection.session_expiry = expiry;
+            connection.kept_for()
+        };
+        // MQTT 3.1.1: clean session or not.
+        assert_eq!(kept_for(true, None), None);
+        assert_eq!(kept_for(false, None), Some(None));
+        // MQTT 5: the interval decides, whatever Clean Start was [MQTT-3.1.2-23].
+        assert_eq!(kept_for(true, Some(3600)), Some(Some(Duration::from_secs(3600))));
+        assert_eq!(kept_for(false, Some(0)), None);
+        assert_eq!(kept_for(true, Some(u32::MAX)), Some(None), "0xFFFFFFFF never expires");
     }
 }

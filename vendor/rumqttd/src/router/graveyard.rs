@@ -1,4 +1,5 @@
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::{Duration, Instant};
 
 use super::{
     scheduler::{PauseReason, Tracker},
@@ -7,19 +8,40 @@ use super::{
 
 pub struct Graveyard {
     connections: HashMap<String, SavedState>,
+    /// When sessions that expire were last looked for.
+    swept: Instant,
 }
+
+/// How often saved sessions are swept for expired ones (on a save).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 impl Graveyard {
     pub fn new() -> Graveyard {
         Graveyard {
             connections: HashMap::new(),
+            swept: Instant::now(),
         }
     }
 
     /// Add a new connection.
-    /// Return tracker of previous connection if connection id already exists
+    /// Return tracker of previous connection if connection id already exists.
+    /// A session whose expiry interval has passed is not returned (its metrics are).
     pub fn retrieve(&mut self, id: &str) -> Option<SavedState> {
-        self.connections.remove(id)
+        let mut saved = self.connections.remove(id)?;
+        if saved.expired(Instant::now()) {
+            saved.session_state = None;
+        }
+        Some(saved)
+    }
+
+    /// Drops the sessions whose expiry interval has passed, at most once a second.
+    fn sweep(&mut self) {
+        let now = Instant::now();
+        if now.duration_since(self.swept) < SWEEP_EVERY {
+            return;
+        }
+        self.swept = now;
+        self.connections.retain(|_, saved| !saved.expired(now));
     }
 
     /// Save connection tracker
@@ -29,7 +51,9 @@ impl Graveyard {
         subscriptions: HashSet<String>,
         metrics: ConnectionEvents,
         unacked_pubrels: VecDeque<u16>,
+        expiry: Option<Duration>,
     ) {
+        self.sweep();
         tracker.pause(PauseReason::Busy);
         let id = tracker.id.clone();
 
@@ -44,17 +68,20 @@ impl Graveyard {
             SavedState {
                 session_state: Some(session_state),
                 metrics,
+                expires_at: expiry.and_then(|expiry| Instant::now().checked_add(expiry)),
             },
         );
     }
 
     /// Save only metrics for connection
     pub fn save_metrics(&mut self, id: String, metrics: ConnectionEvents) {
+        self.sweep();
         self.connections.insert(
             id,
             SavedState {
                 session_state: None,
                 metrics,
+                expires_at: None,
             },
         );
     }
@@ -64,6 +91,15 @@ impl Graveyard {
 pub struct SavedState {
     pub session_state: Option<SessionState>,
     pub metrics: ConnectionEvents,
+    /// When the session expires (MQTT 5 Session Expiry Interval); `None` never.
+    pub expires_at: Option<Instant>,
+}
+
+impl SavedState {
+    /// Whether it holds a session whose expiry has passed (metrics alone never expire).
+    fn expired(&self, now: Instant) -> bool {
+        self.session_state.is_some() && self.expires_at.is_some_and(|at| at <= now)
+    }
 }
 
 #[derive(Debug)]
@@ -72,4 +108,38 @@ pub struct SessionState {
     pub subscriptions: HashSet<String>,
     // used for pubrel in qos2
     pub unacked_pubrels: VecDeque<u16>,
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn save(graveyard: &mut Graveyard, id: &str, expiry: Option<Duration>) {
+        let tracker = Tracker::new(id.to_owned());
+        let subscriptions = HashSet::from(["a/b".to_owned()]);
+        graveyard.save_state(tracker, subscriptions, ConnectionEvents::default(), VecDeque::new(), expiry);
+    }
+
+    #[test]
+    fn a_session_past_its_expiry_is_not_resumed() {
+        let mut graveyard = Graveyard::new();
+        save(&mut graveyard, "forever", None);
+        save(&mut graveyard, "an-hour", Some(Duration::from_secs(3600)));
+        save(&mut graveyard, "expired", Some(Duration::ZERO));
+        let forever = graveyard.retrieve("forever").unwrap();
+        assert_eq!(forever.session_state.unwrap().subscriptions.len(), 1);
+        assert!(graveyard.retrieve("an-hour").unwrap().session_state.is_some());
+        assert!(graveyard.retrieve("expired").unwrap().session_state.is_none());
+        assert!(graveyard.retrieve("expired").is_none(), "retrieved once");
+    }
+
+    #[test]
+    fn expired_sessions_are_swept_on_a_later_save() {
+        let mut graveyard = Graveyard::new();
+        save(&mut graveyard, "expired", Some(Duration::ZERO));
+        graveyard.swept = Instant::now() - SWEEP_EVERY;
+        save(&mut graveyard, "kept", None);
+        assert!(!graveyard.connections.contains_key("expired"));
+        assert!(graveyard.connections.contains_key("kept"));
+    }
 }

@@ -495,7 +495,7 @@ impl Router {
         }
 
         // Save state for persistent sessions
-        if !connection.clean {
+        if let Some(expiry) = connection.kept_for() {
             // Add inflight data requests back to tracker
             inflight_data_requests
                 .into_iter()
@@ -520,6 +520,7 @@ impl Router {
                 connection.subscriptions,
                 connection.events,
                 outgoing.unacked_pubrels,
+                expiry,
             );
         } else {
             tracker.pause(PauseReason::Busy);
