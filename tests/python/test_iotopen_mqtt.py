@@ -40,10 +40,10 @@ def host_port(url: str):
 class Paho:
     """A paho client in its own network thread, with what it saw in queues."""
 
-    def __init__(self, mock, transport: str, key: str, protocol=mqtt.MQTTv311, client_id=""):
+    def __init__(self, mock, transport: str, key: str, protocol=mqtt.MQTTv311, client_id="", clean_session=None):
         self.url = mock.endpoints["mqtt"][transport]
         self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol,
-                                  transport="websockets" if transport == "ws" else "tcp")
+                                  transport="websockets" if transport == "ws" else "tcp", clean_session=clean_session)
         self.client.username_pw_set("apikey", key)
         if transport == "tls":
             self.client.tls_set(ca_certs=mock.ca)
@@ -280,6 +280,77 @@ def test_a_message_larger_than_the_clients_maximum_packet_size_is_not_sent(mock,
     with pytest.raises(queue.Empty):
         sub.messages.get(timeout=0.5)
     assert sub.disconnects.empty()
+
+
+def session_client(mock, clients, client_id, protocol, clean, expiry=None):
+    """A connected paho client; `clean` is clean session (3.1.1) or Clean Start (5), `expiry`
+    the 5 Session Expiry Interval. Returns it and its CONNACK's session present flag."""
+    from paho.mqtt.properties import Properties
+
+    c = Paho(mock, "tcp", ANNA, protocol=protocol, client_id=client_id,
+             clean_session=clean if protocol == mqtt.MQTTv311 else None)
+    clients.append(c)
+    flags = queue.Queue()
+    c.client.on_connect = lambda cl, u, f, rc, props: flags.put((rc, f.session_present))
+    host, port = host_port(c.url)
+    c.client.reconnect_delay_set(60, 60)
+    if protocol == mqtt.MQTTv5:
+        properties = None
+        if expiry is not None:
+            properties = Properties(mqtt.PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = expiry
+        c.client.connect(host, port, keepalive=30, clean_start=clean, properties=properties)
+    else:
+        c.client.connect(host, port, keepalive=30)
+    c.client.loop_start()
+    rc, present = flags.get(timeout=TIMEOUT)
+    assert not rc.is_failure, rc
+    return c, present
+
+
+def test_an_mqtt5_session_is_kept_by_its_expiry_interval_whatever_clean_start_was(mock, clients):
+    """MQTT 5 [MQTT-3.1.2-23]: a session with a Session Expiry Interval above 0 outlives its
+    connection even when it began with Clean Start (paho-mqtt 2's default), and a message
+    published meanwhile is delivered on resumption; 0 (the default) ends it with the
+    connection; an interval that has passed ends it too."""
+    v5 = mqtt.MQTTv5
+    first, present = session_client(mock, clients, "kept-5", v5, clean=True, expiry=3600)
+    assert present is False
+    first.subscribe("1001/obj/kept/#", qos=1)
+    first.stop()
+    pub = connected(mock, clients, "tcp", ANNA, protocol=v5)
+    assert not pub.publish("1001/obj/kept/while-away", 1, qos=1).is_failure
+    again, present = session_client(mock, clients, "kept-5", v5, clean=False, expiry=3600)
+    assert present is True
+    assert again.messages.get(timeout=TIMEOUT)[0] == "1001/obj/kept/while-away"
+    again.stop()
+
+    short, _ = session_client(mock, clients, "short-5", v5, clean=True, expiry=1)
+    short.subscribe("1001/obj/short/#", qos=1)
+    short.stop()
+    time.sleep(2.2)
+    _, present = session_client(mock, clients, "short-5", v5, clean=False, expiry=1)
+    assert present is False, "its interval had passed"
+
+    once, _ = session_client(mock, clients, "once-5", v5, clean=False)
+    once.subscribe("1001/obj/once/#", qos=1)
+    once.stop()
+    _, present = session_client(mock, clients, "once-5", v5, clean=False)
+    assert present is False, "interval 0: the session ended with its connection"
+
+
+def test_a_clean_session_discards_the_kept_one(mock, clients):
+    """MQTT 3.1.1 [MQTT-3.1.2-6]: a clean session discards any session kept under its client id,
+    so a later persistent connection starts afresh (session present 0)."""
+    v311 = mqtt.MQTTv311
+    kept, present = session_client(mock, clients, "meter-9", v311, clean=False)
+    kept.subscribe("1001/obj/meter/#", qos=1)
+    kept.stop()
+    clean, present = session_client(mock, clients, "meter-9", v311, clean=True)
+    assert present is False
+    clean.stop()
+    _, present = session_client(mock, clients, "meter-9", v311, clean=False)
+    assert present is False
 
 
 def test_function_meta_changes_are_announced(mock, clients):

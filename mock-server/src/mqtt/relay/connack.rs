@@ -24,7 +24,9 @@ use super::held::Held;
 use crate::journal::EventKind;
 use crate::mqtt::codec::{self, CodecError, ConnectReturnCode, Packet, Version};
 use crate::mqtt::engine::NO_KEEP_ALIVE;
+use crate::mqtt::engine_ids::SessionUse;
 use crate::mqtt::transport::Writer;
+use rumqttd::protocol::ConnectProperties;
 
 /// How long the engine may take to connect and answer.
 const ENGINE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -76,12 +78,23 @@ fn forwarded(gate: &Gate, version: Version, hello: Hello, held: &mut Held) -> Re
     if let Some(properties) = properties.as_mut() {
         properties.topic_alias_max = None;
     }
+    let kept = match version {
+        Version::V311 => !connect.clean_session,
+        Version::V5 => {
+            // Always stated, so the engine applies 5's rule: kept while the interval is above 0.
+            let properties = properties.get_or_insert_with(no_connect_properties);
+            let expiry = properties.session_expiry_interval.unwrap_or(0);
+            properties.session_expiry_interval = Some(expiry);
+            expiry > 0
+        }
+    };
     if connect.keep_alive == 0 {
         connect.keep_alive = NO_KEEP_ALIVE;
     }
     // An empty id on 5 stays empty: the engine assigns one and tells the client in its CONNACK.
-    let pooled = connect.clean_session && !(connect.client_id.is_empty() && version == Version::V5);
-    let lease = gate.engine_ids.lease(&gate.space.client_id(&connect.client_id), pooled);
+    let clean_start = connect.clean_session && !(connect.client_id.is_empty() && version == Version::V5);
+    let session = SessionUse { clean_start, kept };
+    let lease = gate.engine_ids.lease(&gate.space.client_id(&connect.client_id), session);
     connect.client_id = held.engine_id(lease).to_owned();
     if let Some(will) = will.as_mut() {
         will.topic = Bytes::from(gate.space.inward(&String::from_utf8_lossy(&will.topic)));
@@ -125,4 +138,19 @@ fn connected(gate: &Gate, transport: &'static str, client: &Client) {
         client_id: client_id.clone(),
         principal: principal.clone(),
     });
+}
+
+/// A 5 CONNECT's properties when it sent none.
+fn no_connect_properties() -> ConnectProperties {
+    ConnectProperties {
+        session_expiry_interval: None,
+        receive_maximum: None,
+        max_packet_size: None,
+        topic_alias_max: None,
+        request_response_info: None,
+        request_problem_info: None,
+        user_properties: Vec::new(),
+        authentication_method: None,
+        authentication_data: None,
+    }
 }
