@@ -17,6 +17,8 @@ pub struct Connection {
     pub tenant_prefix: Option<String>,
     /// Dynamically create subscription filters incase they didn't exist during a publish
     pub dynamic_filters: bool,
+    /// The client id, shared with every message it publishes (MQTT 5 No Local).
+    pub(crate) origin: std::sync::Arc<str>,
     /// Clean session
     pub clean: bool,
     /// MQTT 5 Session Expiry Interval in seconds, which decides whether the session outlives
@@ -58,6 +60,7 @@ impl Connection {
         };
 
         Connection {
+            origin: std::sync::Arc::from(client_id.as_str()),
             client_id,
             tenant_prefix,
             dynamic_filters,

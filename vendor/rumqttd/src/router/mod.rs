@@ -196,6 +196,12 @@ pub struct DataRequest {
     max_count: usize,
     pub(crate) forward_retained: bool,
     pub(crate) group: Option<String>,
+    /// MQTT 5 No Local: not the messages this connection's client id published.
+    #[serde(default)]
+    pub(crate) nolocal: bool,
+    /// MQTT 5 Retain As Published: the RETAIN flag as published, not cleared.
+    #[serde(default)]
+    pub(crate) preserve_retain: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,7 +1,7 @@
 use crate::protocol::{
     ConnAck, ConnAckProperties, ConnectReturnCode, Disconnect, DisconnectReasonCode, LastWill,
     LastWillProperties, Packet, PingResp, PubAck, PubAckReason, PubComp, PubCompReason, PubRec,
-    PubRecReason, PubRel, PubRelReason, Publish, PublishProperties, QoS, SubAck,
+    PubRecReason, PubRel, PubRelReason, Publish, PublishProperties, QoS, RetainForwardRule, SubAck,
     SubscribeReasonCode, UnsubAck, UnsubAckReason,
 };
 use crate::router::alertlog::alert;
@@ -21,7 +21,7 @@ use tracing::{debug, error, info, trace, warn};
 use super::alertlog::{Alert, AlertLog};
 use super::graveyard::Graveyard;
 use super::iobufs::{Incoming, Outgoing};
-use super::logs::{AckLog, DataLog};
+use super::logs::{AckLog, DataLog, PublishData};
 use super::scheduler::{ScheduleReason, Scheduler};
 use super::shared_subs::SharedGroup;
 use super::{
@@ -958,14 +958,20 @@ impl Router {
                 .insert(filter_path.clone(), subscription_id);
         }
 
-        // check is group is None because retained messages aren't sent
-        // for shared subscriptions
-        // TODO: use retain forward rules
-        let forward_retained = group.is_none();
-
         // call to `insert(_)` returns `true` if it didn't contain the filter_path already
         // i.e. its a new subscription
-        if connection.subscriptions.insert(filter_path.clone()) {
+        let new = connection.subscriptions.insert(filter_path.clone());
+
+        // Retained messages are sent as the subscription's Retain Handling says (3.1.1: on every
+        // SUBSCRIBE, [MQTT-3.8.4-3]), never for shared subscriptions
+        let forward_retained = group.is_none()
+            && match filter.retain_forward_rule {
+                RetainForwardRule::OnEverySubscribe => true,
+                RetainForwardRule::OnNewSubscribe => new,
+                RetainForwardRule::Never => false,
+            };
+
+        if new {
             let request = DataRequest {
                 filter: filter_path.clone(),
                 filter_idx,
@@ -973,19 +979,31 @@ impl Router {
                 cursor,
                 read_count: 0,
                 max_count: 100,
-                // set true for new subscriptions
                 forward_retained,
                 group,
+                nolocal: filter.nolocal,
+                preserve_retain: filter.preserve_retain,
             };
 
             self.scheduler.track(id, request);
             self.scheduler.reschedule(id, ScheduleReason::NewFilter);
             debug_assert!(self.scheduler.check_tracker_duplicates(id).is_none())
+        } else if group.is_none() {
+            // A SUBSCRIBE of a filter subscribed already replaces its options and keeps its
+            // place in the log [MQTT-3.8.4-3]
+            let existing = self
+                .scheduler
+                .take_request(id, filter_path)
+                .or_else(|| self.datalog.remove_waiters_for_id(id, filter_path));
+            if let Some(mut request) = existing {
+                request.qos = filter.qos as u8;
+                request.nolocal = filter.nolocal;
+                request.preserve_retain = filter.preserve_retain;
+                request.forward_retained = forward_retained;
+                self.scheduler.track(id, request);
+                self.scheduler.reschedule(id, ScheduleReason::NewFilter);
+            }
         }
-
-        // TODO: figure out how we can update existing DataRequest
-        // helpful in re-subscriptions and forwarding retained messages on
-        // every subscribe
 
         let meter = &mut self.ibufs.get_mut(id).unwrap().meter;
         meter.register_subscription(filter_path.clone());
@@ -1236,8 +1254,10 @@ fn append_to_commitlog(
 
     // after recording retained message, we also send that message to existing subscribers
     // as normal publish message. Therefore we are setting retain to false
+    let retain = publish.retain;
     publish.retain = false;
     let pkid = publish.pkid;
+    let origin = connection.origin.clone();
 
     let filter_idxs = datalog.matches(topic);
 
@@ -1254,8 +1274,14 @@ fn append_to_commitlog(
     let mut o = (0, 0);
     for filter_idx in filter_idxs {
         let datalog = datalog.native.get_mut(filter_idx).unwrap();
-        let publish_data = (publish.clone(), properties.clone());
-        let (offset, filter) = datalog.append(publish_data.into(), notifications);
+        let publish_data = PublishData {
+            publish: publish.clone(),
+            properties: properties.clone(),
+            timestamp: std::time::Instant::now(),
+            origin: Some(origin.clone()),
+            retain,
+        };
+        let (offset, filter) = datalog.append(publish_data, notifications);
         debug!(
             pkid,
             "Appended to commitlog: {}[{}, {})", filter, offset.0, offset.1,
@@ -1469,7 +1495,8 @@ fn forward_device_data(
         let mut retained_publishes = datalog.read_retained_messages(&request.filter);
         retained_publishes.truncate(inflight_slots as usize);
 
-        publishes.extend(retained_publishes.into_iter().map(|p| (p, None)));
+        // A retained message keeps its RETAIN flag [MQTT-3.3.1-8].
+        publishes.extend(retained_publishes.into_iter().map(|p| (PublishData::from(p), None)));
         inflight_slots -= publishes.len() as u64;
 
         // we only want to forward retained messages once
@@ -1488,7 +1515,12 @@ fn forward_device_data(
     publishes.extend(
         publishes_from_datalog
             .into_iter()
-            .map(|(p, offset)| (p, Some(offset))),
+            .filter(|(p, _)| !(request.nolocal && p.origin.as_deref() == Some(outgoing.client_id.as_str())))
+            .map(|(mut p, offset)| {
+                // Retain As Published: the flag as it came; otherwise cleared [MQTT-3.3.1-9].
+                p.publish.retain = request.preserve_retain && p.retain;
+                (p, Some(offset))
+            }),
     );
 
     let (start, next, caughtup) = match next {
@@ -1561,7 +1593,7 @@ fn forward_device_data(
     // Fill and notify device data
     let forwards = publishes
         .into_iter()
-        .map(|((mut publish, mut properties), offset)| {
+        .map(|(PublishData { mut publish, mut properties, .. }, offset)| {
             // Delivered at the lower of the publish's QoS and the subscription's
             // [MQTT-3.8.4-6] (MQTT 5: section 3.8.4).
             publish.qos = protocol::qos((publish.qos as u8).min(qos)).unwrap();

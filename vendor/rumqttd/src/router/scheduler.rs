@@ -49,6 +49,13 @@ impl Scheduler {
         tracker.register_data_request(request);
     }
 
+    /// Takes the connection's request for `filter` out of its tracker, if it is there.
+    pub fn take_request(&mut self, id: ConnectionId, filter: &Filter) -> Option<DataRequest> {
+        let tracker = self.trackers.get_mut(id)?;
+        let at = tracker.data_requests.iter().position(|r| &r.filter == filter)?;
+        tracker.data_requests.remove(at)
+    }
+
     pub fn untrack(&mut self, id: ConnectionId, filter: &Filter) {
         let tracker = self.trackers.get_mut(id).unwrap();
         tracker.unregister_data_request(filter.clone());
