@@ -68,7 +68,10 @@ class Paho:
         return self.connacks.get(timeout=TIMEOUT)
 
     def subscribe(self, topic, qos=1):
-        self.client.subscribe(topic, qos)
+        if qos is None:
+            self.client.subscribe(topic)  # (filter, SubscribeOptions)
+        else:
+            self.client.subscribe(topic, qos)
         return self.subacks.get(timeout=TIMEOUT)
 
     def publish(self, topic, value, qos=1, **extra):
@@ -351,6 +354,58 @@ def test_a_clean_session_discards_the_kept_one(mock, clients):
     clean.stop()
     _, present = session_client(mock, clients, "meter-9", v311, clean=False)
     assert present is False
+
+
+def test_mqtt5_subscription_options_no_local_retain_as_published_retain_handling(mock, clients):
+    """MQTT 5 §3.8.3.1: No Local keeps a client's own messages from it [MQTT-3.8.3-3]; Retain As
+    Published keeps the RETAIN flag as published (otherwise 0 [MQTT-3.3.1-12]); Retain Handling 0
+    sends the retained messages at every SUBSCRIBE, 1 only for a new subscription, 2 never
+    [MQTT-3.3.1-9..11]. MQTT 3.1.1 sends them again on a repeated SUBSCRIBE [MQTT-3.8.4-3]."""
+    from paho.mqtt.subscribeoptions import SubscribeOptions
+
+    flags = {}
+
+    def client(name, protocol=mqtt.MQTTv5):
+        c = connected(mock, clients, "tcp", ANNA, protocol=protocol, client_id=f"opts-{name}")
+        seen = flags[name] = queue.Queue()
+        c.client.on_message = lambda cl, u, msg: seen.put((msg.topic, msg.retain))
+        return c
+
+    def drain(name, wait=0.5):
+        got = []
+        try:
+            while True:
+                got.append(flags[name].get(timeout=wait))
+        except queue.Empty:
+            return got
+
+    a, b = client("a"), client("b")
+    a.subscribe(("1001/obj/opts/#", SubscribeOptions(qos=1, noLocal=True, retainAsPublished=True)), qos=None)
+    b.subscribe("1001/obj/opts/#", qos=1)
+    for publisher, retain in ((a, False), (b, False), (b, True)):
+        publisher.client.publish(f"1001/obj/opts/{'a' if publisher is a else 'b'}/{retain}", json.dumps({"value": 1}),
+                                 qos=1, retain=retain).wait_for_publish(TIMEOUT)
+    assert sorted(drain("a")) == [("1001/obj/opts/b/False", False), ("1001/obj/opts/b/True", True)], "no local; as published"
+    assert sorted(drain("b")) == [("1001/obj/opts/a/False", False), ("1001/obj/opts/b/False", False),
+                                  ("1001/obj/opts/b/True", False)], "RETAIN 0 to a subscription that was there"
+    try:
+        c = client("c")
+        c.subscribe(("1001/obj/opts/b/#", SubscribeOptions(qos=1, retainHandling=1)), qos=None)
+        assert drain("c") == [("1001/obj/opts/b/True", True)], "a new subscription"
+        c.subscribe(("1001/obj/opts/b/#", SubscribeOptions(qos=1, retainHandling=1)), qos=None)
+        assert drain("c") == [], "handling 1: not again"
+        c.subscribe(("1001/obj/opts/b/#", SubscribeOptions(qos=1, retainHandling=0)), qos=None)
+        assert drain("c") == [("1001/obj/opts/b/True", True)], "handling 0: at every SUBSCRIBE"
+        d = client("d")
+        d.subscribe(("1001/obj/opts/b/#", SubscribeOptions(qos=1, retainHandling=2)), qos=None)
+        assert drain("d") == [], "handling 2: never"
+        old = client("old", protocol=mqtt.MQTTv311)
+        for _ in range(2):
+            old.subscribe("1001/obj/opts/b/#", qos=1)
+            assert drain("old") == [("1001/obj/opts/b/True", True)], "3.1.1: at every SUBSCRIBE"
+    finally:
+        # Other tests subscribe to 1001/#: the retained message goes.
+        b.client.publish("1001/obj/opts/b/True", b"", qos=1, retain=True).wait_for_publish(TIMEOUT)
 
 
 def test_function_meta_changes_are_announced(mock, clients):
