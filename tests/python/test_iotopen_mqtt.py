@@ -103,6 +103,22 @@ def connected(mock, clients, transport, key=ANNA, **kw):
     return c
 
 
+def connected_v5_with(mock, clients, **properties):
+    """A connected MQTT 5 client (Anna's key, TCP) whose CONNECT carries these properties."""
+    from paho.mqtt.properties import Properties
+
+    c = Paho(mock, "tcp", ANNA, protocol=mqtt.MQTTv5)
+    clients.append(c)
+    connect = Properties(mqtt.PacketTypes.CONNECT)
+    for name, value in properties.items():
+        setattr(connect, name, value)
+    host, port = host_port(c.url)
+    c.client.connect(host, port, keepalive=30, properties=connect)
+    c.client.loop_start()
+    assert not c.connacks.get(timeout=TIMEOUT).is_failure
+    return c
+
+
 def api(mock, path):
     return mock.service("iotopen.api") + path
 
@@ -241,16 +257,7 @@ def test_each_message_keeps_its_topic_for_a_client_that_accepts_topic_aliases(mo
     """A 5 client that declares a Topic Alias Maximum gets each message under its own topic name
     or an alias the broker set for that same name [MQTT-3.3.2-12]: rumqttd gives one alias to all
     the topics of a filter, so the gate keeps the engine from aliasing at all."""
-    from paho.mqtt.properties import Properties
-
-    sub = Paho(mock, "tcp", ANNA, protocol=mqtt.MQTTv5)
-    clients.append(sub)
-    properties = Properties(mqtt.PacketTypes.CONNECT)
-    properties.TopicAliasMaximum = 10
-    host, port = host_port(sub.url)
-    sub.client.connect(host, port, keepalive=30, properties=properties)
-    sub.client.loop_start()
-    assert not sub.connacks.get(timeout=TIMEOUT).is_failure
+    sub = connected_v5_with(mock, clients, TopicAliasMaximum=10)
     sub.subscribe("1001/obj/alias/#")
     pub = connected(mock, clients, "tcp", ANNA, protocol=mqtt.MQTTv5)
     for name in ("a", "b", "c", "a"):
@@ -263,16 +270,7 @@ def test_a_message_larger_than_the_clients_maximum_packet_size_is_not_sent(mock,
     """MQTT 5 [MQTT-3.1.2-24] and [MQTT-3.1.2-25]: the server must not send a packet larger than
     the Maximum Packet Size the client declared; it discards it and goes on as if sent. The
     client stays connected and gets the small messages before and after, at QoS 0, 1 and 2."""
-    from paho.mqtt.properties import Properties
-
-    sub = Paho(mock, "tcp", ANNA, protocol=mqtt.MQTTv5)
-    clients.append(sub)
-    properties = Properties(mqtt.PacketTypes.CONNECT)
-    properties.MaximumPacketSize = 64
-    host, port = host_port(sub.url)
-    sub.client.connect(host, port, keepalive=30, properties=properties)
-    sub.client.loop_start()
-    assert not sub.connacks.get(timeout=TIMEOUT).is_failure
+    sub = connected_v5_with(mock, clients, MaximumPacketSize=64)
     sub.subscribe("1001/obj/size/#", qos=2)
     pub = connected(mock, clients, "tcp", ANNA, protocol=mqtt.MQTTv5)
     for qos in (0, 1, 2):
