@@ -447,6 +447,79 @@ def raw_connect(client_id: bytes, key: str, v5: bool) -> bytes:
     return bytes([0x10, len(body)]) + body
 
 
+def read_packet(sock) -> bytes:
+    """One whole MQTT packet from a socket (fixed header, remaining length, body)."""
+    def exactly(n):
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("closed")
+            data += chunk
+        return data
+    head = exactly(1)
+    length, shift, raw = 0, 0, b""
+    while True:
+        byte = exactly(1)
+        raw += byte
+        length |= (byte[0] & 0x7F) << shift
+        shift += 7
+        if not byte[0] & 0x80:
+            break
+    return head + raw + exactly(length)
+
+
+def test_a_client_gets_no_more_unacknowledged_messages_than_its_receive_maximum(mock, clients):
+    """MQTT 5 [MQTT-3.3.4-9]: the server sends no more QoS 1 and 2 PUBLISHes that are not yet
+    acknowledged than the Receive Maximum the client declared. A raw client that declared 2 and
+    does not acknowledge gets two of five messages; each PUBACK lets the next one out, in order."""
+    def string(b: bytes) -> bytes:
+        return len(b).to_bytes(2, "big") + b
+    host, port = host_port(mock.endpoints["mqtt"]["tcp"])
+    sock = socket.create_connection((host, port), timeout=TIMEOUT)
+    try:
+        properties = bytes([3, 0x21]) + (2).to_bytes(2, "big")  # Receive Maximum 2
+        body = string(b"MQTT") + bytes([5, 0xC2]) + (30).to_bytes(2, "big") + properties
+        body += string(b"window-2") + string(b"apikey") + string(ANNA.encode())
+        sock.sendall(bytes([0x10, len(body)]) + body)
+        assert read_packet(sock)[0] == 0x20
+        subscribe = (7).to_bytes(2, "big") + b"\x00" + string(b"1001/obj/window/#") + b"\x01"
+        sock.sendall(bytes([0x82, len(subscribe)]) + subscribe)
+        assert read_packet(sock)[0] == 0x90
+        pub = connected(mock, clients, "tcp", ANNA, protocol=mqtt.MQTTv5)
+        for i in range(5):
+            assert not pub.publish(f"1001/obj/window/{i}", i, qos=1).is_failure
+
+        def next_publish():
+            packet = read_packet(sock)
+            assert packet[0] & 0xF0 == 0x30, packet
+            at = 1
+            while packet[at] & 0x80:
+                at += 1
+            at += 1
+            topic_len = int.from_bytes(packet[at:at + 2], "big")
+            topic = packet[at + 2:at + 2 + topic_len].decode()
+            pkid = packet[at + 2 + topic_len:at + 4 + topic_len]
+            return topic, pkid
+
+        first, second = next_publish(), next_publish()
+        assert [first[0], second[0]] == ["1001/obj/window/0", "1001/obj/window/1"]
+        sock.settimeout(1.0)
+        with pytest.raises(socket.timeout):
+            read_packet(sock)
+        sock.settimeout(TIMEOUT)
+        got = []
+        for pkid in [first[1], second[1]]:
+            sock.sendall(bytes([0x40, 2]) + pkid)
+            got.append(next_publish())
+        for topic, pkid in got:
+            sock.sendall(bytes([0x40, 2]) + pkid)
+        got.append(next_publish())
+        assert [t for t, _ in got] == [f"1001/obj/window/{i}" for i in (2, 3, 4)]
+    finally:
+        sock.close()
+
+
 def test_concurrent_connects_with_one_client_id_leave_the_broker_serving(mock, clients):
     """Eight connections send a CONNECT with one client id and a persistent session at the same
     instant (3.1.1 and 5 mixed), for ten rounds: each takes the id over from the one before

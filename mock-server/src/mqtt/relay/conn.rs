@@ -15,6 +15,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 
 use super::connect::Client;
 use super::end::End;
+use super::flow::Flow;
 use crate::contract::Session;
 use crate::mqtt::codec::{self, DisconnectReasonCode, Packet, SubscribeReasonCode, Version};
 use crate::mqtt::transport::Writer;
@@ -28,6 +29,8 @@ pub(super) struct Conn {
     pub(super) session: Arc<dyn Session>,
     /// The largest packet the client accepts ([MQTT-3.1.2-24]); `usize::MAX` when it set none.
     pub(super) max_packet: usize,
+    /// Its receive window, when it set one.
+    pub(super) flow: Option<Flow>,
     writer: tokio::sync::Mutex<Writer>,
     engine: tokio::sync::Mutex<OwnedWriteHalf>,
     /// SUBSCRIBE packet id → the SUBACK codes of denied filters (`None` where the engine answers).
@@ -39,7 +42,7 @@ pub(super) struct Conn {
 
 impl Conn {
     pub(super) fn new(client: Client, transport: &'static str, writer: Writer, engine: OwnedWriteHalf) -> Conn {
-        let Client { version, client_id, principal, session, max_packet } = client;
+        let Client { version, client_id, principal, session, max_packet, receive_maximum } = client;
         Conn {
             version,
             transport,
@@ -47,6 +50,7 @@ impl Conn {
             principal,
             session,
             max_packet: max_packet.unwrap_or(usize::MAX),
+            flow: Flow::new(receive_maximum),
             writer: tokio::sync::Mutex::new(writer),
             engine: tokio::sync::Mutex::new(engine),
             pending: Mutex::new(HashMap::new()),

@@ -36,6 +36,8 @@ pub(super) struct Client {
     pub(super) session: Arc<dyn Session>,
     /// The largest packet the client accepts (its MQTT 5 Maximum Packet Size), if it set one.
     pub(super) max_packet: Option<usize>,
+    /// Its MQTT 5 Receive Maximum, if it set one.
+    pub(super) receive_maximum: Option<u16>,
 }
 
 /// The CONNECT as it goes on to the engine: its login stays here.
@@ -104,7 +106,9 @@ pub(super) async fn accept(
     }
     let session = authenticate(gate, transport, version, &client_id, login.as_ref())?;
     let max_packet = properties.as_ref().and_then(|p| p.max_packet_size).map(|max| max as usize);
-    let client = Client { version, client_id, principal: session.principal().to_owned(), session, max_packet };
+    let receive_maximum = properties.as_ref().and_then(|p| p.receive_maximum);
+    let principal = session.principal().to_owned();
+    let client = Client { version, client_id, principal, session, max_packet, receive_maximum };
     if let Some(will) = &will {
         judge_will(gate, &client, will)?;
     }

@@ -10,6 +10,8 @@
 //!   messages the client will not see. A message larger than the Maximum Packet Size an MQTT 5
 //!   client declared is withheld the same way, as [MQTT-3.1.2-25] asks. Before each PUBLISH
 //!   the session's credential is asked whether it still works.
+//! - A QoS 1 or 2 message beyond the Receive Maximum an MQTT 5 client declared waits in the
+//!   gate until the client completes an earlier one ([`Flow`]).
 //! - A SUBACK that answers a SUBSCRIBE with denied filters gets the gate's codes merged in
 //!   ([`merged_suback`]).
 //!
@@ -22,6 +24,7 @@ use tokio::net::tcp::OwnedReadHalf;
 
 use super::conn::Conn;
 use super::end::End;
+use super::flow::Flow;
 use super::frames::MQTT_MAX_PACKET;
 use super::gate::Gate;
 use super::subscribe::merged_suback;
@@ -66,6 +69,15 @@ struct Batch {
     to_engine: BytesMut,
 }
 
+impl Batch {
+    /// A QoS 1 or 2 message, sent now if the client's window has room (held otherwise).
+    fn admitted(&mut self, flow: &Flow, publish: Bytes) {
+        if let Some(publish) = flow.admit(publish) {
+            self.to_client.extend_from_slice(&publish);
+        }
+    }
+}
+
 /// The whole packets in `buf`, sorted into `batch`; `Err` ends the connection (what `batch`
 /// holds by then still goes out).
 fn relayed(gate: &Gate, conn: &Conn, buf: &mut BytesMut, batch: &mut Batch) -> Result<(), End> {
@@ -79,10 +91,13 @@ fn relayed(gate: &Gate, conn: &Conn, buf: &mut BytesMut, batch: &mut Batch) -> R
         match codec::packet_type(&frame) {
             codec::PUBLISH => {
                 conn.still_authorized()?;
-                match delivery(gate, conn, &frame, f.header_len) {
-                    Delivery::AsIs => batch.to_client.unsplit(frame),
-                    Delivery::Renamed(bytes) => batch.to_client.extend_from_slice(&bytes),
-                    Delivery::Withheld => withhold(conn, &frame, f.header_len, &mut batch.to_engine),
+                let windowed = conn.flow.as_ref().filter(|_| (frame[0] >> 1) & 0b11 > 0);
+                match (delivery(gate, conn, &frame, f.header_len), windowed) {
+                    (Delivery::Withheld, _) => withhold(conn, &frame, f.header_len, &mut batch.to_engine),
+                    (Delivery::AsIs, None) => batch.to_client.unsplit(frame),
+                    (Delivery::Renamed(bytes), None) => batch.to_client.extend_from_slice(&bytes),
+                    (Delivery::AsIs, Some(flow)) => batch.admitted(flow, frame.freeze()),
+                    (Delivery::Renamed(bytes), Some(flow)) => batch.admitted(flow, bytes),
                 }
             }
             codec::PUBREL => match completed_by_gate(conn, &frame, f.header_len) {

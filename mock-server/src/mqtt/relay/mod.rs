@@ -7,7 +7,8 @@
 //! 4. Both directions, concurrently. Client to engine ([`upstream`]): PUBLISH topics
 //!    ([`publish`]) and SUBSCRIBE filters ([`subscribe`]) are authorized ([`authorize`],
 //!    after any fault rule, [`fault`]); everything else is relayed untouched, as raw bytes.
-//!    Engine to client ([`downstream`]): relayed untouched but for merged SUBACKs.
+//!    Engine to client ([`downstream`]): each PUBLISH judged for the receiving connection,
+//!    within the client's receive window ([`flow`]); relayed untouched but for merged SUBACKs.
 //! 5. [`end`]: why it ends, and what a 5 client is told then. [`conn`] is what both directions
 //!    share; [`frames`] reads the first packet of each side.
 //!
@@ -23,6 +24,7 @@ mod connect;
 mod downstream;
 mod end;
 mod fault;
+mod flow;
 mod frames;
 mod gate;
 mod held;

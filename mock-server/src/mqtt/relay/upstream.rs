@@ -3,7 +3,8 @@
 //! says: PUBLISH and PUBREL to [`publish`](super::publish), SUBSCRIBE and UNSUBSCRIBE to
 //! [`subscribe`](super::subscribe). A packet a client may not send ends the connection, on 5
 //! with a DISCONNECT saying why. Everything else (PUBACK, PUBREC, PUBCOMP, PINGREQ, DISCONNECT)
-//! is relayed untouched, as raw bytes. What one read's packets relay goes to the engine in one
+//! is relayed untouched, as raw bytes (a completion also lets out a message the client's
+//! receive window held, [`flow`](super::flow)). What one read's packets relay goes to the engine in one
 //! write; the gate's own answers (acknowledgements of denied publishes, SUBACKs) go straight
 //! to the client. Before a PUBLISH, SUBSCRIBE, UNSUBSCRIBE or PINGREQ the session's credential
 //! is asked whether it still works: a revoked one ends the connection (0x87 on 5), at the
@@ -78,8 +79,12 @@ async fn client_packet(
         _ => match refusal(kind) {
             Some(end) => Err(end),
             None => {
+                let next = conn.flow.as_ref().and_then(|flow| flow.completed(&frame, header_len));
                 out.unsplit(frame);
-                Ok(())
+                match next {
+                    Some(held) => conn.to_client(held).await,
+                    None => Ok(()),
+                }
             }
         },
     }
