@@ -202,6 +202,10 @@ pub struct RouterConfig {
     // defaults to Round Robin
     #[serde(default)]
     pub shared_subscriptions_strategy: Strategy,
+    /// How many disconnected clients' sessions (and metrics) the router remembers, the
+    /// oldest forgotten first; none: no bound
+    #[serde(default)]
+    pub max_saved_sessions: Option<usize>,
 }
 
 #[derive(Debug, Default, Clone, Serialize, Deserialize)]

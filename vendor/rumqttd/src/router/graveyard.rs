@@ -10,6 +10,11 @@ pub struct Graveyard {
     connections: HashMap<String, SavedState>,
     /// When sessions that expire were last looked for.
     swept: Instant,
+    /// At most this many client ids are remembered, the oldest saved forgotten first.
+    capacity: Option<usize>,
+    /// Saves in order, `(seq, id)`; an id saved again has a newer place (older ones are stale).
+    order: VecDeque<(u64, String)>,
+    seq: u64,
 }
 
 /// How often saved sessions are swept for expired ones (on a save).
@@ -17,9 +22,40 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 impl Graveyard {
     pub fn new() -> Graveyard {
+        Graveyard::with_capacity(None)
+    }
+
+    /// A graveyard that remembers at most `capacity` client ids (`None`: no bound).
+    pub fn with_capacity(capacity: Option<usize>) -> Graveyard {
         Graveyard {
             connections: HashMap::new(),
             swept: Instant::now(),
+            capacity,
+            order: VecDeque::new(),
+            seq: 0,
+        }
+    }
+
+    /// Keeps `saved` under `id`; beyond the capacity, the oldest saved are forgotten.
+    fn keep(&mut self, id: String, mut saved: SavedState) {
+        self.seq += 1;
+        saved.seq = self.seq;
+        let Some(capacity) = self.capacity else {
+            self.connections.insert(id, saved);
+            return;
+        };
+        self.order.push_back((self.seq, id.clone()));
+        self.connections.insert(id, saved);
+        while self.connections.len() > capacity {
+            let Some((seq, oldest)) = self.order.pop_front() else { break };
+            if self.connections.get(&oldest).is_some_and(|s| s.seq == seq) {
+                self.connections.remove(&oldest);
+            }
+        }
+        if self.order.len() > 2 * self.connections.len() + 32 {
+            let connections = &self.connections;
+            self.order
+                .retain(|(seq, id)| connections.get(id).is_some_and(|s| s.seq == *seq));
         }
     }
 
@@ -63,12 +99,13 @@ impl Graveyard {
             unacked_pubrels,
         };
 
-        self.connections.insert(
+        self.keep(
             id,
             SavedState {
                 session_state: Some(session_state),
                 metrics,
                 expires_at: expiry.and_then(|expiry| Instant::now().checked_add(expiry)),
+                seq: 0,
             },
         );
     }
@@ -76,12 +113,13 @@ impl Graveyard {
     /// Save only metrics for connection
     pub fn save_metrics(&mut self, id: String, metrics: ConnectionEvents) {
         self.sweep();
-        self.connections.insert(
+        self.keep(
             id,
             SavedState {
                 session_state: None,
                 metrics,
                 expires_at: None,
+                seq: 0,
             },
         );
     }
@@ -93,6 +131,8 @@ pub struct SavedState {
     pub metrics: ConnectionEvents,
     /// When the session expires (MQTT 5 Session Expiry Interval); `None` never.
     pub expires_at: Option<Instant>,
+    /// Its place in the graveyard's order.
+    seq: u64,
 }
 
 impl SavedState {
@@ -131,6 +171,27 @@ mod test {
         assert!(graveyard.retrieve("an-hour").unwrap().session_state.is_some());
         assert!(graveyard.retrieve("expired").unwrap().session_state.is_none());
         assert!(graveyard.retrieve("expired").is_none(), "retrieved once");
+    }
+
+    #[test]
+    fn beyond_its_capacity_the_oldest_saved_are_forgotten() {
+        let mut graveyard = Graveyard::with_capacity(Some(3));
+        for i in 0..10 {
+            save(&mut graveyard, &format!("c{i}"), None);
+            graveyard.save_metrics(format!("m{i}"), ConnectionEvents::default());
+        }
+        assert_eq!(graveyard.connections.len(), 3);
+        assert!(graveyard.retrieve("m9").is_some() && graveyard.retrieve("c9").is_some());
+        assert!(graveyard.retrieve("c0").is_none());
+        // An id saved again takes a new place: its older one does not evict it.
+        for _ in 0..100 {
+            save(&mut graveyard, "again", None);
+            let _ = graveyard.retrieve("again");
+        }
+        save(&mut graveyard, "again", None);
+        save(&mut graveyard, "other", None);
+        assert!(graveyard.connections.contains_key("again"));
+        assert!(graveyard.order.len() <= 2 * graveyard.connections.len() + 32);
     }
 
     #[test]

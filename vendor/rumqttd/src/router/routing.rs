@@ -124,7 +124,7 @@ impl Router {
         Router {
             id: router_id,
             config: config.clone(),
-            graveyard: Graveyard::new(),
+            graveyard: Graveyard::with_capacity(config.max_saved_sessions),
             meters,
             alerts,
             connections,
