@@ -39,6 +39,10 @@ use super::shutdown::stopped;
 use super::space::Space;
 use crate::tokens::opaque_token;
 
+/// Disconnected clients whose sessions (or, for clean ones, metrics) the engine remembers, the
+/// oldest saved forgotten first: rumqttd kept one for every client id it ever saw.
+pub const MAX_SAVED_SESSIONS: usize = 20_000;
+
 /// Told which part of the engine stopped, and why.
 pub type Failed = Arc<dyn Fn(&str, String) + Send + Sync>;
 
@@ -91,6 +95,7 @@ impl Engine {
                 max_outgoing_packet_count: 200,
                 max_segment_size: 1 << 20,
                 max_segment_count: 10,
+                max_saved_sessions: Some(MAX_SAVED_SESSIONS),
                 ..RouterConfig::default()
             },
         );

@@ -1,9 +1,10 @@
 //! Client ids as the engine sees them, for clean sessions: a small pool reused.
 //!
-//! rumqttd remembers every client id it has ever seen (its "graveyard": the session of a
-//! persistent client, and the metrics of a clean one, about 700 bytes), and forgets one only
-//! when that id connects again. Clients that use a new id for each connection (a random id per
-//! run is common) would grow it without end. A clean session has nothing worth remembering, so
+//! rumqttd remembers the client ids it has seen (its "graveyard": the session of a persistent
+//! client, and the metrics of a clean one, about 700 bytes), up to
+//! [`MAX_SAVED_SESSIONS`](super::engine::MAX_SAVED_SESSIONS), the oldest forgotten first. Clients
+//! that use a new id for each connection (a random id per run is common) would fill it and push
+//! out the persistent sessions worth keeping. A clean session has nothing worth remembering, so
 //! the gate gives it an engine id from a pool instead, and takes it back when the last
 //! connection under the client's id ends: the engine then knows at most as many clean ids as
 //! were ever connected at once.
