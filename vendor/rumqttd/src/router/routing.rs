@@ -867,10 +867,19 @@ impl Router {
 
                     force_ack = true;
                 }
-                Packet::Disconnect(_, _) => {
+                Packet::Disconnect(_, properties) => {
                     let span = tracing::info_span!("disconnect");
                     let _guard = span.enter();
                     disconnect = true;
+                    // MQTT 5: a DISCONNECT may change the Session Expiry Interval, unless the
+                    // CONNECT's was 0 (then it is a protocol error, and 0 stays)
+                    let expiry = properties.and_then(|p| p.session_expiry_interval);
+                    let connection = self.connections.get_mut(id).unwrap();
+                    if let (Some(expiry), Some(current)) = (expiry, connection.session_expiry) {
+                        if current > 0 {
+                            connection.session_expiry = Some(expiry);
+                        }
+                    }
                     // delete the last will message
                     self.last_wills.remove(&client_id);
                     break;
