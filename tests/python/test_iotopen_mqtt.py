@@ -333,6 +333,18 @@ def test_an_mqtt5_session_is_kept_by_its_expiry_interval_whatever_clean_start_wa
     _, present = session_client(mock, clients, "short-5", v5, clean=False, expiry=1)
     assert present is False, "its interval had passed"
 
+    from paho.mqtt.properties import Properties
+
+    longer, _ = session_client(mock, clients, "longer-5", v5, clean=True, expiry=1)
+    longer.subscribe("1001/obj/longer/#", qos=1)
+    disconnect = Properties(mqtt.PacketTypes.DISCONNECT)
+    disconnect.SessionExpiryInterval = 3600
+    longer.client.disconnect(properties=disconnect)
+    longer.client.loop_stop()
+    time.sleep(2.2)
+    _, present = session_client(mock, clients, "longer-5", v5, clean=False, expiry=1)
+    assert present is True, "the DISCONNECT made the interval an hour"
+
     once, _ = session_client(mock, clients, "once-5", v5, clean=False)
     once.subscribe("1001/obj/once/#", qos=1)
     once.stop()
