@@ -532,6 +532,46 @@ def test_a_client_gets_no_more_unacknowledged_messages_than_its_receive_maximum(
         sock.close()
 
 
+def test_a_client_that_exceeds_the_servers_receive_maximum_is_disconnected(mock, clients):
+    """MQTT 5 §3.3.4: the broker's CONNACK names its Receive Maximum (100, as paho-mqtt reads
+    it), and a client with more unanswered QoS 1 and 2 publishes than that gets DISCONNECT 0x93.
+    A raw client sends 101 QoS 2 publishes and never releases them."""
+    def string(b: bytes) -> bytes:
+        return len(b).to_bytes(2, "big") + b
+    connacks = queue.Queue()
+    paho5 = Paho(mock, "tcp", ANNA, protocol=mqtt.MQTTv5)
+    clients.append(paho5)
+    paho5.client.on_connect = lambda c, u, flags, rc, props: connacks.put(props)
+    host, port = host_port(paho5.url)
+    paho5.client.connect(host, port, keepalive=30)
+    paho5.client.loop_start()
+    properties = connacks.get(timeout=TIMEOUT)
+    assert properties.ReceiveMaximum == 100
+    assert properties.MaximumPacketSize == 1024 * 1024, "the limit the gate enforces, announced"
+
+    sock = socket.create_connection((host, port), timeout=TIMEOUT)
+    try:
+        body = string(b"MQTT") + bytes([5, 0xC2]) + (30).to_bytes(2, "big") + b"\x00"
+        body += string(b"greedy") + string(b"apikey") + string(ANNA.encode())
+        sock.sendall(bytes([0x10, len(body)]) + body)
+        assert read_packet(sock)[0] == 0x20
+        for pkid in range(1, 102):
+            publish = string(b"1001/obj/greedy") + pkid.to_bytes(2, "big") + b"\x00" + b'{"value": 1}'
+            sock.sendall(bytes([0x34, len(publish)]) + publish)
+        answers = []
+        while True:
+            packet = read_packet(sock)
+            answers.append(packet[0] & 0xF0)
+            if packet[0] == 0xE0:
+                assert packet[2] == 0x93, packet
+                break
+        assert set(answers[:-1]) <= {0x50}, "PUBRECs (as many as the engine sent in time), then DISCONNECT"
+    finally:
+        sock.close()
+    reasons = [e["reason"] for e in mock.events(kind="mqtt.disconnected") if e["client_id"] == "greedy"]
+    assert reasons and "Receive Maximum" in reasons[-1]
+
+
 def test_concurrent_connects_with_one_client_id_leave_the_broker_serving(mock, clients):
     """Eight connections send a CONNECT with one client id and a persistent session at the same
     instant (3.1.1 and 5 mixed), for ten rounds: each takes the id over from the one before

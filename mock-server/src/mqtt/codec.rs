@@ -207,6 +207,47 @@ pub fn connack_code(frame: &[u8], header_len: usize) -> Option<u8> {
     frame.get(header_len + 1).copied()
 }
 
+/// An MQTT 5 CONNACK frame with `property` (identifier and value, encoded) put first among its
+/// properties; `None` when the frame is cut short.
+pub fn connack_with_property(frame: &[u8], header_len: usize, property: &[u8]) -> Option<Bytes> {
+    let body = frame.get(header_len..)?;
+    let (flags_and_code, rest) = (body.get(..2)?, body.get(2..)?);
+    let (length, used) = read_variable_int(rest)?;
+    let properties = rest.get(used..used + length)?;
+    let mut variable = flags_and_code.to_vec();
+    write_variable_int(&mut variable, properties.len() + property.len());
+    variable.extend_from_slice(property);
+    variable.extend_from_slice(properties);
+    let mut out = vec![*frame.first()?];
+    write_variable_int(&mut out, variable.len());
+    out.extend_from_slice(&variable);
+    Some(Bytes::from(out))
+}
+
+/// An MQTT variable byte integer and how many bytes it took.
+fn read_variable_int(bytes: &[u8]) -> Option<(usize, usize)> {
+    let mut value = 0usize;
+    for (i, byte) in bytes.iter().take(4).enumerate() {
+        value |= usize::from(byte & 0x7F) << (7 * i);
+        if byte & 0x80 == 0 {
+            return Some((value, i + 1));
+        }
+    }
+    None
+}
+
+fn write_variable_int(out: &mut Vec<u8>, mut value: usize) {
+    loop {
+        let byte = (value % 128) as u8;
+        value /= 128;
+        if value == 0 {
+            out.push(byte);
+            return;
+        }
+        out.push(byte | 0x80);
+    }
+}
+
 /// A CONNACK refusing (or accepting) the connection.
 pub fn connack(version: Version, code: ConnectReturnCode) -> Bytes {
     let packet = Packet::ConnAck(ConnAck { session_present: false, code }, None);
@@ -348,6 +389,18 @@ mod tests {
     }
 
     #[test]
+    fn a_property_is_added_to_a_connack() {
+        // 5 CONNACK: no session, success, properties: topic alias maximum 10.
+        let connack = [0x20, 0x06, 0x00, 0x00, 0x03, 0x22, 0x00, 0x0A];
+        let with = connack_with_property(&connack, 2, &[0x21, 0x00, 0x64]).unwrap();
+        assert_eq!(&with[..], &[0x20, 0x09, 0x00, 0x00, 0x06, 0x21, 0x00, 0x64, 0x22, 0x00, 0x0A]);
+        assert_eq!(connack_with_property(&connack[..5], 2, &[0x21, 0x00, 0x64]), None, "cut short");
+        let mut long = Vec::new();
+        write_variable_int(&mut long, 300);
+        assert_eq!(read_variable_int(&long), Some((300, 2)));
+    }
+
+    #[test]
     fn denials_encode_per_version() {
         assert_eq!(&connack(Version::V311, ConnectReturnCode::NotAuthorized)[..], &[0x20, 0x02, 0x00, 0x05]);
         assert_eq!(&connack(Version::V311, ConnectReturnCode::BadUserNamePassword)[..], &[0x20, 0x02, 0x00, 0x04]);
@@ -368,6 +421,7 @@ mod tests {
         #[test]
         fn raw_topics_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..64), header_len in 0usize..8) {
             let _ = publish_topic(&bytes, header_len);
+            let _ = connack_with_property(&bytes, header_len, &[0x21, 0, 1]);
         }
 
         #[test]

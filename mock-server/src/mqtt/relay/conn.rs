@@ -15,7 +15,7 @@ use tokio::net::tcp::OwnedWriteHalf;
 
 use super::connect::Client;
 use super::end::End;
-use super::flow::Flow;
+use super::flow::{Flow, ServerWindow};
 use crate::contract::Session;
 use crate::mqtt::codec::{self, DisconnectReasonCode, Packet, SubscribeReasonCode, Version};
 use crate::mqtt::transport::Writer;
@@ -31,6 +31,8 @@ pub(super) struct Conn {
     pub(super) max_packet: usize,
     /// Its receive window, when it set one.
     pub(super) flow: Option<Flow>,
+    /// The server's receive window for its publishes (MQTT 5 clients).
+    pub(super) server_window: Option<ServerWindow>,
     writer: tokio::sync::Mutex<Writer>,
     engine: tokio::sync::Mutex<OwnedWriteHalf>,
     /// SUBSCRIBE packet id → the SUBACK codes of denied filters (`None` where the engine answers).
@@ -51,6 +53,7 @@ impl Conn {
             session,
             max_packet: max_packet.unwrap_or(usize::MAX),
             flow: Flow::new(receive_maximum),
+            server_window: (version == Version::V5).then(ServerWindow::default),
             writer: tokio::sync::Mutex::new(writer),
             engine: tokio::sync::Mutex::new(engine),
             pending: Mutex::new(HashMap::new()),

@@ -18,6 +18,7 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use super::connect::{Client, Hello, Rejected};
+use super::flow::SERVER_RECEIVE_MAXIMUM;
 use super::frames::read_stream_frame;
 use super::gate::Gate;
 use super::held::Held;
@@ -52,7 +53,18 @@ pub(super) async fn pass_on(
             Err(_) => return Err(unavailable(client, "timed out".to_owned())),
         };
     let code = codec::connack_code(&connack, header_len).unwrap_or(0xff);
-    if writer.write(connack.freeze()).await.is_err() {
+    let connack = match version {
+        // The limits the gate holds a 5 client to: its Receive Maximum (relay/flow.rs) and
+        // the largest packet it takes (MQTT 5 §3.2.2.3.6).
+        Version::V5 if code == 0 => {
+            let [high, low] = SERVER_RECEIVE_MAXIMUM.to_be_bytes();
+            let mut limits = vec![0x21, high, low, 0x27];
+            limits.extend_from_slice(&u32::try_from(gate.max_packet).unwrap_or(u32::MAX).to_be_bytes());
+            codec::connack_with_property(&connack, header_len, &limits).unwrap_or_else(|| connack.freeze())
+        }
+        _ => connack.freeze(),
+    };
+    if writer.write(connack).await.is_err() {
         return Err(Rejected::Left { client_id: client.client_id.clone() });
     }
     if code != 0 {

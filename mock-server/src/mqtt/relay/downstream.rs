@@ -108,7 +108,12 @@ fn relayed(gate: &Gate, conn: &Conn, buf: &mut BytesMut, batch: &mut Batch) -> R
                 Some(bytes) => batch.to_client.extend_from_slice(&bytes),
                 None => batch.to_client.unsplit(frame),
             },
-            _ => batch.to_client.unsplit(frame),
+            kind => {
+                if let (codec::PUBACK | codec::PUBREC | codec::PUBCOMP, Some(window)) = (kind, &conn.server_window) {
+                    window.answered(&frame, f.header_len);
+                }
+                batch.to_client.unsplit(frame)
+            }
         }
     }
 }

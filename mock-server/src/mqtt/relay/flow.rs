@@ -7,8 +7,14 @@
 //!
 //! Ordering holds: a message goes out at once only while nothing is held, and a held one is let
 //! out by the client direction right after the completion that made room, one at a time.
+//!
+//! The other way, the gate tells each MQTT 5 client a Receive Maximum of its own
+//! ([`SERVER_RECEIVE_MAXIMUM`]) and counts the client's QoS 1 and 2 publishes not yet answered
+//! ([`ServerWindow`]); one beyond it ends the connection with DISCONNECT 0x93, as MQTT 5
+//! §3.3.4 says a server does.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use bytes::Bytes;
@@ -47,13 +53,7 @@ impl Flow {
 
     /// A packet from the client; when it completes a message, the held one to send next.
     pub(super) fn completed(&self, frame: &[u8], header_len: usize) -> Option<Bytes> {
-        let completes = match codec::packet_type(frame) {
-            codec::PUBACK | codec::PUBCOMP => true,
-            // A PUBREC with a failure code (0x80 and above) ends a QoS 2 exchange.
-            codec::PUBREC => frame.get(header_len + 2).is_some_and(|code| *code >= 0x80),
-            _ => false,
-        };
-        if !completes {
+        if !completes(frame, header_len) {
             return None;
         }
         let mut window = self.state.lock().unwrap_or_else(|e| e.into_inner());
@@ -61,6 +61,40 @@ impl Flow {
         let next = window.held.pop_front()?;
         window.in_flight += 1;
         Some(next)
+    }
+}
+
+/// The Receive Maximum the gate announces to MQTT 5 clients: the engine's own window.
+pub(super) const SERVER_RECEIVE_MAXIMUM: u16 = 100;
+
+/// A client's QoS 1 and 2 publishes the server has not answered yet (PUBACK, PUBCOMP, or a
+/// PUBREC that fails).
+#[derive(Default)]
+pub(super) struct ServerWindow {
+    in_flight: AtomicUsize,
+}
+
+impl ServerWindow {
+    /// A QoS 1 or 2 PUBLISH from the client; `false` when it is one more than the window.
+    pub(super) fn received(&self) -> bool {
+        self.in_flight.fetch_add(1, Ordering::AcqRel) < usize::from(SERVER_RECEIVE_MAXIMUM)
+    }
+
+    /// A packet to the client (from the engine or the gate) that may answer one.
+    pub(super) fn answered(&self, frame: &[u8], header_len: usize) {
+        if completes(frame, header_len) {
+            let _ = self.in_flight.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        }
+    }
+}
+
+/// Whether `frame` completes a QoS 1 or 2 exchange: PUBACK, PUBCOMP, or a PUBREC that fails.
+fn completes(frame: &[u8], header_len: usize) -> bool {
+    match codec::packet_type(frame) {
+        codec::PUBACK | codec::PUBCOMP => true,
+        // A PUBREC with a failure code (0x80 and above) ends a QoS 2 exchange.
+        codec::PUBREC => frame.get(header_len + 2).is_some_and(|code| *code >= 0x80),
+        _ => false,
     }
 }
 
@@ -86,6 +120,30 @@ mod tests {
         assert_eq!(flow.completed(&[0x50, 0x03, 0x00, 0x03, 0x87], 2), Some(publish(5)), "a failed PUBREC ends it");
         assert_eq!(flow.completed(&codec::success_ack(codec::PUBACK, 4), 2), None);
         assert!(flow.admit(publish(6)).is_some());
+    }
+
+    #[test]
+    fn the_server_window_counts_what_it_has_not_answered() {
+        let window = ServerWindow::default();
+        for _ in 0..SERVER_RECEIVE_MAXIMUM {
+            assert!(window.received());
+        }
+        assert!(!window.received(), "one beyond");
+        let window = ServerWindow::default();
+        for _ in 0..SERVER_RECEIVE_MAXIMUM {
+            assert!(window.received());
+        }
+        window.answered(&codec::success_ack(codec::PUBREC, 1), 2);
+        assert!(!window.received(), "a PUBREC that succeeds answers nothing yet");
+        let window = ServerWindow::default();
+        for _ in 0..SERVER_RECEIVE_MAXIMUM {
+            assert!(window.received());
+        }
+        window.answered(&codec::success_ack(codec::PUBCOMP, 1), 2);
+        assert!(window.received());
+        window.answered(&codec::success_ack(codec::PUBACK, 1), 2);
+        window.answered(&codec::success_ack(codec::PUBACK, 1), 2);
+        assert!(window.received());
     }
 
     #[test]

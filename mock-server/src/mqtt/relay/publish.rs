@@ -113,6 +113,9 @@ impl Publishing {
             }
             _ => return Ok(()),
         };
+        if let Some(window) = &conn.server_window {
+            window.answered(&answer, 2);
+        }
         conn.to_client(answer).await
     }
 

@@ -14,6 +14,7 @@ use bytes::BytesMut;
 
 use super::conn::Conn;
 use super::end::End;
+use super::flow::SERVER_RECEIVE_MAXIMUM;
 use super::gate::Gate;
 use super::publish::Publishing;
 use super::subscribe::{subscribe, unsubscribe};
@@ -70,6 +71,16 @@ async fn client_packet(
     let kind = codec::packet_type(&frame);
     if matches!(kind, codec::PUBLISH | codec::SUBSCRIBE | codec::UNSUBSCRIBE | codec::PINGREQ) {
         conn.still_authorized()?;
+    }
+    if kind == codec::PUBLISH && (frame[0] >> 1) & 0b11 > 0 {
+        if let Some(window) = &conn.server_window {
+            if !window.received() {
+                let why = format!(
+                    "more unanswered QoS 1 and 2 publishes than the Receive Maximum ({SERVER_RECEIVE_MAXIMUM})"
+                );
+                return Err(End::telling(why, DisconnectReasonCode::ReceiveMaximumExceeded));
+            }
+        }
     }
     match kind {
         codec::PUBLISH => publishing.publish(gate, conn, frame, header_len, out).await,
