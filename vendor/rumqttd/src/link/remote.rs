@@ -58,6 +58,8 @@ pub struct RemoteLink<P> {
     link_rx: LinkRx,
     notifications: VecDeque<Notification>,
     pub(crate) will_delay_interval: u32,
+    /// The client sent DISCONNECT: the router ends the connection on it, and frees its id.
+    pub(crate) client_disconnected: bool,
 }
 
 impl<P: Protocol> RemoteLink<P> {
@@ -124,6 +126,7 @@ impl<P: Protocol> RemoteLink<P> {
             link_rx,
             notifications: VecDeque::with_capacity(100),
             will_delay_interval,
+            client_disconnected: false,
         })
     }
 
@@ -140,6 +143,8 @@ impl<P: Protocol> RemoteLink<P> {
                         let mut buffer = self.link_tx.buffer();
                         buffer.push_back(packet);
                         self.network.readv(&mut buffer)?;
+                        self.client_disconnected |=
+                            buffer.iter().any(|p| matches!(p, Packet::Disconnect(..)));
                         buffer.len()
                     };
 

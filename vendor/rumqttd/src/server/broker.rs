@@ -614,7 +614,9 @@ async fn remote<P: Protocol>(
         }
     };
 
-    if send_disconnect {
+    // A client that sent DISCONNECT has been disconnected by the router already, and its id
+    // may belong to a new connection by now: telling the router again would end that one
+    if send_disconnect && !link.client_disconnected {
         let disconnect = Event::Disconnect;
         let message = (connection_id, disconnect);
         router_tx.send(message).ok();
