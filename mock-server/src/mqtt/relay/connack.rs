@@ -114,17 +114,35 @@ fn forwarded(gate: &Gate, version: Version, hello: Hello, held: &mut Held) -> Re
     codec::encode(version, Packet::Connect(connect, properties, will, will_properties, Some(gate.engine_login.clone())))
 }
 
+/// Tries at opening the engine connection of a client id that reconnects at once: rumqttd
+/// reuses a connection's slot as soon as it is freed, and the end of the previous connection
+/// under the same id, still on its way through the router, can close the new one before its
+/// CONNACK. The engine is asked again then.
+const ENGINE_TRIES: usize = 3;
+
 /// Connects to the engine, sends it the CONNECT and reads its CONNACK.
 async fn open(
     addr: SocketAddr,
     forwarded: Result<Bytes, CodecError>,
     buf: &mut BytesMut,
 ) -> io::Result<(TcpStream, (BytesMut, usize))> {
-    let mut engine = TcpStream::connect(addr).await?;
-    let _ = engine.set_nodelay(true);
-    engine.write_all(&forwarded.map_err(io::Error::other)?).await?;
-    let connack = read_stream_frame(&mut engine, buf).await?;
-    Ok((engine, connack))
+    let forwarded = forwarded.map_err(io::Error::other)?;
+    let mut tries = 1;
+    loop {
+        let mut engine = TcpStream::connect(addr).await?;
+        let _ = engine.set_nodelay(true);
+        engine.write_all(&forwarded).await?;
+        match read_stream_frame(&mut engine, buf).await {
+            Ok(connack) => return Ok((engine, connack)),
+            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof && tries < ENGINE_TRIES => {
+                tracing::debug!("the engine closed a new connection before its CONNACK; asking again");
+                tries += 1;
+                buf.clear();
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The client's CONNACK when the engine cannot be reached: server unavailable.

@@ -68,11 +68,12 @@ impl Rejected {
                 gate.disconnected(transport, None, &reason);
             }
             Rejected::Refused { connack, version, client_id, code, reason } => {
+                // Journaled first: a client that reads the CONNACK may look at the journal at once.
+                gate.refused(transport, version, client_id.as_deref(), code, &reason);
                 if let Some(connack) = connack {
                     let _ = writer.write(connack).await;
                 }
                 writer.close().await;
-                gate.refused(transport, version, client_id.as_deref(), code, &reason);
             }
             Rejected::Left { client_id } => {
                 gate.disconnected(transport, Some(&client_id), "the client left before CONNACK")

@@ -4,6 +4,8 @@
 //! of them ends or the server stops; the end is told to a 5 client (a DISCONNECT with a reason
 //! code, when the end has one), the connection closed and the disconnection journaled.
 
+use std::time::Duration;
+
 use bytes::BytesMut;
 use tokio::sync::watch;
 use tokio::time::Instant;
@@ -18,7 +20,7 @@ use super::held::Held;
 use super::upstream::upstream;
 use crate::mqtt::codec::DisconnectReasonCode;
 use crate::mqtt::shutdown::stopped;
-use crate::mqtt::transport::{Kind, Transport};
+use crate::mqtt::transport::{Kind, Reader, Transport};
 
 /// Serves one connection until either side closes it or the server stops.
 pub async fn serve(
@@ -43,10 +45,36 @@ pub async fn serve(
     let (engine_read, engine_write) = engine.into_split();
     let conn = Conn::new(client, name, writer, engine_write);
     let end = tokio::select! {
-        end = upstream(gate, &conn, reader, inbuf) => end,
+        end = upstream(gate, &conn, &mut reader, inbuf) => end,
         end = downstream(gate, &conn, engine_read, engine_buf) => end,
         _ = stopped(&mut shutdown) => End::telling("the server is shutting down", DisconnectReasonCode::ServerShuttingDown),
     };
+    // At shutdown nothing waits for the client.
+    let told = end.disconnect.is_some_and(|code| code != DisconnectReasonCode::ServerShuttingDown);
     conn.close(end.disconnect).await;
     gate.disconnected(conn.transport, Some(&conn.client_id), &end.reason);
+    if told {
+        drain(&mut reader).await;
+    }
+}
+
+/// How long a client told why its connection ends may go on sending before the socket goes.
+const LINGER: Duration = Duration::from_millis(500);
+
+/// Reads and drops what the client still sends after its DISCONNECT, until it closes or
+/// [`LINGER`] passes: a socket closed with unread bytes is reset, and a reset can reach the
+/// client before the DISCONNECT it has not read yet (a client answering PUBRECs that came
+/// before it then fails on a broken pipe instead of reading why).
+async fn drain(reader: &mut Reader) {
+    let mut sink = BytesMut::with_capacity(4096);
+    let _ = tokio::time::timeout(LINGER, async {
+        loop {
+            sink.clear();
+            match reader.read(&mut sink).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
 }

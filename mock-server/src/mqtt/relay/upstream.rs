@@ -22,7 +22,7 @@ use crate::mqtt::codec::{self, DisconnectReasonCode};
 use crate::mqtt::transport::Reader;
 
 /// Client to engine.
-pub(super) async fn upstream(gate: &Gate, conn: &Conn, mut reader: Reader, mut buf: BytesMut) -> End {
+pub(super) async fn upstream(gate: &Gate, conn: &Conn, reader: &mut Reader, mut buf: BytesMut) -> End {
     let mut publishing = Publishing::default();
     loop {
         let mut out = BytesMut::new();
