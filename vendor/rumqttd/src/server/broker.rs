@@ -417,6 +417,7 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                 }
             };
 
+            accepted(&stream);
             let (network, tenant_id) = match self.tls_accept(stream).await {
                 Ok(o) => o,
                 Err(e) => {
@@ -478,8 +479,26 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                 ),
             };
 
-            time::sleep(delay).await;
+            pause(delay).await;
         }
+    }
+}
+
+/// Sets up an accepted socket: without Nagle's algorithm, so that a small packet (an
+/// acknowledgement, a short publish) leaves at once instead of waiting for the peer to
+/// acknowledge the previous segment; clients wait on those packets.
+fn accepted(stream: &TcpStream) {
+    if let Err(e) = stream.set_nodelay(true) {
+        warn!(error=?e, "Unable to set TCP_NODELAY");
+    }
+}
+
+/// The pause between two accepts (`next_connection_delay_ms`). None at all when it is zero:
+/// tokio's timer rounds a sleep up to its next millisecond tick, so even a zero sleep would
+/// cap the accept rate near a thousand connections a second.
+async fn pause(delay: Duration) {
+    if !delay.is_zero() {
+        time::sleep(delay).await;
     }
 }
 
@@ -648,5 +667,43 @@ async fn remote<P: Protocol>(
         // It won't matter in this case as we don't use it
         // but might affect logs?
         router_tx.send((connection_id, message)).ok();
+    }
+}
+
+#[cfg(test)]
+mod accept_test {
+    use super::*;
+    use std::future::Future;
+    use std::task::{Context, Poll, Wake, Waker};
+
+    struct NoWake;
+
+    impl Wake for NoWake {
+        fn wake(self: Arc<Self>) {}
+    }
+
+    #[test]
+    fn accepted_sockets_send_small_packets_at_once() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_io()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let client = TcpStream::connect(listener.local_addr().unwrap());
+            let ((stream, _), _client) = tokio::try_join!(listener.accept(), client).unwrap();
+            assert!(!stream.nodelay().unwrap(), "Nagle is on by default");
+            accepted(&stream);
+            assert!(stream.nodelay().unwrap());
+        });
+    }
+
+    #[test]
+    fn no_delay_between_accepts_is_no_wait() {
+        // Polled once, outside any runtime: a zero pause must not touch the timer.
+        let mut pause = Box::pin(pause(Duration::ZERO));
+        let waker = Waker::from(Arc::new(NoWake));
+        let mut context = Context::from_waker(&waker);
+        assert_eq!(pause.as_mut().poll(&mut context), Poll::Ready(()));
     }
 }
