@@ -167,10 +167,15 @@ fn strip_properties(packet: Packet) -> Packet {
     }
 }
 
+/// The QoS of a PUBLISH frame, from its first byte (0 for an empty frame).
+pub fn publish_qos(frame: &[u8]) -> u8 {
+    frame.first().map_or(0, |first| (first >> 1) & 0b11)
+}
+
 /// QoS and packet id of a PUBLISH frame (the codec keeps them private): `(qos, pkid)`, pkid 0
 /// at QoS 0. `None` when the frame is cut short.
 pub fn publish_qos_pkid(frame: &[u8], header_len: usize) -> Option<(u8, u16)> {
-    let qos = (frame.first()? >> 1) & 0b11;
+    let qos = publish_qos(frame);
     if qos == 0 {
         return Some((0, 0));
     }

@@ -91,7 +91,7 @@ fn relayed(gate: &Gate, conn: &Conn, buf: &mut BytesMut, batch: &mut Batch) -> R
         match codec::packet_type(&frame) {
             codec::PUBLISH => {
                 conn.still_authorized()?;
-                let windowed = conn.flow.as_ref().filter(|_| (frame[0] >> 1) & 0b11 > 0);
+                let windowed = conn.flow.as_ref().filter(|_| codec::publish_qos(&frame) > 0);
                 match (delivery(gate, conn, &frame, f.header_len), windowed) {
                     (Delivery::Withheld, _) => withhold(conn, &frame, f.header_len, &mut batch.to_engine),
                     (Delivery::AsIs, None) => batch.to_client.unsplit(frame),
@@ -184,9 +184,6 @@ fn withhold(conn: &Conn, frame: &[u8], header_len: usize, to_engine: &mut BytesM
 /// it); `None` for one the client's.
 fn completed_by_gate(conn: &Conn, frame: &[u8], header_len: usize) -> Option<u16> {
     let pkid = codec::leading_pkid(frame, header_len)?;
-    let mut withheld = conn.withheld_qos2.lock().unwrap_or_else(|e| e.into_inner());
-    if withheld.is_empty() {
-        return None;
-    }
-    withheld.remove(&pkid).then_some(pkid)
+    let removed = conn.withheld_qos2.lock().unwrap_or_else(|e| e.into_inner()).remove(&pkid);
+    removed.then_some(pkid)
 }

@@ -72,15 +72,8 @@ async fn client_packet(
     if matches!(kind, codec::PUBLISH | codec::SUBSCRIBE | codec::UNSUBSCRIBE | codec::PINGREQ) {
         conn.still_authorized()?;
     }
-    if kind == codec::PUBLISH && (frame[0] >> 1) & 0b11 > 0 {
-        if let Some(window) = &conn.server_window {
-            if !window.received() {
-                let why = format!(
-                    "more unanswered QoS 1 and 2 publishes than the Receive Maximum ({SERVER_RECEIVE_MAXIMUM})"
-                );
-                return Err(End::telling(why, DisconnectReasonCode::ReceiveMaximumExceeded));
-            }
-        }
+    if kind == codec::PUBLISH && codec::publish_qos(&frame) > 0 {
+        within_server_window(conn)?;
     }
     match kind {
         codec::PUBLISH => publishing.publish(gate, conn, frame, header_len, out).await,
@@ -98,6 +91,19 @@ async fn client_packet(
                 }
             }
         },
+    }
+}
+
+/// A QoS 1 or 2 PUBLISH counted against the Receive Maximum the gate announced (MQTT 5); one
+/// beyond it ends the connection with 0x93.
+fn within_server_window(conn: &Conn) -> Result<(), End> {
+    match &conn.server_window {
+        Some(window) if !window.received() => {
+            let why =
+                format!("more unanswered QoS 1 and 2 publishes than the Receive Maximum ({SERVER_RECEIVE_MAXIMUM})");
+            Err(End::telling(why, DisconnectReasonCode::ReceiveMaximumExceeded))
+        }
+        _ => Ok(()),
     }
 }
 
