@@ -45,6 +45,7 @@ use crate::link::local::{self, LinkRx, LinkTx};
 use crate::router::{Event, Router};
 use crate::{Config, ConnectionId, ServerSettings};
 
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::time::error::Elapsed;
 use tokio::{task, time};
@@ -431,10 +432,8 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
             );
 
             let config = config.clone();
-            let router_tx = self.router_tx.clone();
             count += 1;
 
-            let protocol = self.protocol.clone();
             match link_type {
                 #[cfg(feature = "websocket")]
                 LinkType::Websocket => {
@@ -449,9 +448,9 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                         remote(
                             config,
                             tenant_id.clone(),
-                            router_tx,
+                            self.router_tx.clone(),
                             stream,
-                            protocol,
+                            self.protocol.clone(),
                             self.awaiting_will_handler.clone(),
                         )
                         .instrument(tracing::info_span!(
@@ -461,26 +460,49 @@ impl<P: Protocol + Clone + Send + 'static> Server<P> {
                         )),
                     )
                 }
-                LinkType::Remote => task::spawn(
-                    remote(
-                        config,
-                        tenant_id.clone(),
-                        router_tx,
-                        network,
-                        protocol,
-                        self.awaiting_will_handler.clone(),
-                    )
-                    .instrument(tracing::error_span!(
-                        "remote_link",
-                        ?tenant_id,
-                        client_id = field::Empty,
-                        connection_id = field::Empty,
-                    )),
-                ),
+                LinkType::Remote => self.spawn_remote(config, tenant_id, network),
             };
 
             pause(delay).await;
         }
+    }
+}
+
+impl<P: Protocol + Clone + Send + 'static> Server<P> {
+    /// Serves one client connection over `stream`, an already established byte stream (an
+    /// in-process pipe, say, or a socket accepted elsewhere), exactly as a connection accepted
+    /// on the server's listener is served: the MQTT CONNECT is read from it first. Lets an
+    /// embedding application hand the broker connections without opening a port.
+    pub fn serve<S>(&self, stream: S) -> task::JoinHandle<()>
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let config = Arc::new(self.config.connections.clone());
+        self.spawn_remote(config, None, Box::new(stream))
+    }
+
+    fn spawn_remote(
+        &self,
+        config: Arc<ConnectionSettings>,
+        tenant_id: Option<String>,
+        network: Box<dyn N>,
+    ) -> task::JoinHandle<()> {
+        task::spawn(
+            remote(
+                config,
+                tenant_id.clone(),
+                self.router_tx.clone(),
+                network,
+                self.protocol.clone(),
+                self.awaiting_will_handler.clone(),
+            )
+            .instrument(tracing::error_span!(
+                "remote_link",
+                ?tenant_id,
+                client_id = field::Empty,
+                connection_id = field::Empty,
+            )),
+        )
     }
 }
 
@@ -695,6 +717,53 @@ mod accept_test {
             assert!(!stream.nodelay().unwrap(), "Nagle is on by default");
             accepted(&stream);
             assert!(stream.nodelay().unwrap());
+        });
+    }
+
+    #[test]
+    fn serves_a_connection_over_any_stream() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            use tokio::io::{AsyncReadExt, AsyncWriteExt};
+            let router = Router::new(
+                0,
+                crate::RouterConfig {
+                    max_connections: 4,
+                    max_outgoing_packet_count: 10,
+                    max_segment_size: 1 << 20,
+                    max_segment_count: 2,
+                    ..Default::default()
+                },
+            );
+            let settings = ServerSettings {
+                name: "pipe".to_owned(),
+                listen: ([127, 0, 0, 1], 0).into(),
+                tls: None,
+                next_connection_delay_ms: 0,
+                connections: ConnectionSettings {
+                    connection_timeout_ms: 1_000,
+                    max_payload_size: 1024,
+                    max_inflight_count: 10,
+                    auth: None,
+                    external_auth: None,
+                    dynamic_filters: true,
+                },
+            };
+            let server = Server::new(settings, router.spawn(), V4);
+            let (mut client, broker_end) = tokio::io::duplex(4096);
+            server.serve(broker_end);
+            // CONNECT, MQTT 3.1.1, clean session, keep-alive 60 s, client id "pipe".
+            let connect = [
+                0x10, 0x10, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60, 0, 4, b'p', b'i', b'p',
+                b'e',
+            ];
+            client.write_all(&connect).await.unwrap();
+            let mut connack = [0; 4];
+            client.read_exact(&mut connack).await.unwrap();
+            assert_eq!(connack, [0x20, 0x02, 0x00, 0x00]);
         });
     }
 
