@@ -42,6 +42,10 @@ pub struct Network<P> {
     protocol: P,
 }
 
+/// The least room a read is given: a read into a nearly full buffer would take a few bytes
+/// at a time.
+const READ_CHUNK: usize = 4 * 1024;
+
 impl<P: Protocol> Network<P> {
     pub fn new(
         socket: Box<dyn N>,
@@ -51,8 +55,10 @@ impl<P: Protocol> Network<P> {
     ) -> Network<P> {
         Network {
             socket,
-            read: BytesMut::with_capacity(10 * 1024),
-            write: BytesMut::with_capacity(10 * 1024),
+            // Room to read into is made when a read needs it (`read_bytes`), and the
+            // write buffer grows with what is written.
+            read: BytesMut::new(),
+            write: BytesMut::new(),
             max_incoming_size,
             max_connection_buffer_len,
             // Overwritten by keepalive value in connect packet, otherwise we
@@ -73,6 +79,7 @@ impl<P: Protocol> Network<P> {
         // TODO: Fix this cancellation bug and write unit test
         let mut total_read = 0;
         loop {
+            self.read.reserve(READ_CHUNK.max(required - total_read.min(required)));
             let read = self.socket.read_buf(&mut self.read).await?;
             if 0 == read {
                 let error = if self.read.is_empty() {

@@ -124,7 +124,7 @@ impl<P: Protocol> RemoteLink<P> {
             network,
             link_tx,
             link_rx,
-            notifications: VecDeque::with_capacity(100),
+            notifications: VecDeque::new(),
             will_delay_interval,
             client_disconnected: false,
         })
