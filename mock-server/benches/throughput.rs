@@ -1485,9 +1485,9 @@ impl Drop for Mosquitto {
 //   opened 64 at a time, each CONNECTed (keep-alive 600 s) and then quiet. The broker's VmRSS
 //   (`/proc/PID/status`) before and 1 s after the last CONNACK, over the number of connections.
 //   Before each reading the gate's process hands freed memory back (`malloc_trim`, what the
-//   binary does every 10 s). Through the gate a connection holds three descriptors in the
-//   server (the client's socket, the gate's to the engine and the engine's end), so the bench
-//   raises its open-files limit, which the servers inherit.
+//   binary does every 10 s). A connection holds one descriptor in the broker and one here
+//   (the gate reaches its engine through an in-process pipe), so the bench raises its
+//   open-files limit, which the servers inherit.
 
 /// Set in the environment of this binary started again as the gate's process: the most MQTT
 /// connections it lets in.
@@ -1788,11 +1788,11 @@ async fn mqtt_connections_bench() -> Result<(), String> {
     if connects == 0 && idle == 0 {
         return Ok(());
     }
-    // Three descriptors a gate connection in the server, one here; and room besides.
-    let want = 3 * idle as u64 + 2048;
+    // One descriptor a connection in the broker, one here; and room besides.
+    let want = idle as u64 + 2048;
     let limit = raise_open_files(want);
     if limit < want {
-        let fits = (limit.saturating_sub(2048) / 3) as usize;
+        let fits = limit.saturating_sub(2048) as usize;
         eprintln!("open files limited to {limit}: {fits} idle connections instead of {idle}");
         idle = fits;
     }

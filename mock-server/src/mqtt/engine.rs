@@ -1,35 +1,32 @@
 //! The embedded rumqttd: one router (its own thread, as rumqttd runs it) and two servers, 3.1.1
-//! and 5, listening on loopback ports only the gate connects to. rumqttd is built without its
-//! TLS and WebSocket features (the gate terminates both) and with no authentication of its own
-//! (the gate has authenticated every connection it opens).
+//! and 5, that listen on nothing. A gate reaches them through an in-process pipe per connection
+//! ([`EngineLinks::connect`]): the engine serves its end as it would a client's socket
+//! (rumqttd's `Server::serve`, vendor patch 12). With no port there is no way into the engine
+//! but through a gate, and a connection costs one file descriptor (the client's), not three.
+//! rumqttd is built without its TLS and WebSocket features (the gate terminates both) and with
+//! no authentication of its own (the gate has authenticated every connection it opens).
 //!
-//! rumqttd binds its listeners itself from a configured address and does not report a port it
-//! picked, so a free loopback port is found first and handed to it; if another process takes
-//! that port in between, the server fails at once and another port is tried.
+//! Each engine connection runs as a task on our runtime and ends when the gate drops its end
+//! of the pipe. rumqttd's router thread has no stop: it stays parked on its channel, idle,
+//! until the process ends (one per server started in a process).
 //!
-//! The servers run on our runtime as tasks that stop with the server. rumqttd's router thread
-//! has no stop: it stays parked on its channel, idle, until the process ends (one per server
-//! started in a process).
-//!
-//! Should the router thread or a server ever end while the server runs (a panic inside
-//! rumqttd, say), nothing in rumqttd says so: every client would just wait. A watchdog
-//! reports it ([`Failed`]) instead, and the server's health turns red.
+//! Should the router thread ever end while the server runs (a panic inside rumqttd, say),
+//! nothing in rumqttd says so: every client would just wait. A watchdog reports it
+//! ([`Failed`]) instead, and the server's health turns red.
 //!
 //! [`Publisher`] lets a provider publish server-side messages (IoT Open's
 //! `{client_id}/evt/functionx/updated`) through one internal connection of the gate's own.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use bytes::{Bytes, BytesMut};
 use rumqttd::protocol::v4::V4;
 use rumqttd::protocol::v5::V5;
-use rumqttd::protocol::{Connect, Login, Packet, Publish};
-use rumqttd::{ConnectionSettings, LinkType, Router, RouterConfig, Server, ServerSettings};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use rumqttd::protocol::{Connect, Packet, Publish};
+use rumqttd::{ConnectionSettings, Router, RouterConfig, Server, ServerSettings};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -37,7 +34,6 @@ use super::codec::{self, Version};
 use super::engine_ids::EngineIds;
 use super::shutdown::stopped;
 use super::space::Space;
-use crate::tokens::opaque_token;
 
 /// Disconnected clients whose sessions (or, for clean ones, metrics) the engine remembers, the
 /// oldest saved forgotten first: rumqttd kept one for every client id it ever saw.
@@ -53,41 +49,55 @@ const ROUTER_CHECK: Duration = Duration::from_millis(500);
 /// rumqttd refuses 0, and 65535 s is as close to "none" as MQTT goes.
 pub const NO_KEEP_ALIVE: u16 = u16::MAX;
 
+/// The most bytes a pipe to the engine holds in each direction before its writer waits. The
+/// buffer starts empty and grows only as far as traffic needs, so an idle connection costs
+/// nothing here; 64 KiB lets a burst through without the two sides taking turns per packet.
+const PIPE_BYTES: usize = 64 * 1024;
+
+/// The gate's two halves of an engine connection.
+pub type EngineReader = tokio::io::ReadHalf<DuplexStream>;
+pub type EngineWriter = tokio::io::WriteHalf<DuplexStream>;
+
 pub struct Engine {
-    pub v311: SocketAddr,
-    pub v5: SocketAddr,
+    pub links: EngineLinks,
     pub publisher: Publisher,
     pub tasks: Vec<JoinHandle<()>>,
-    ids: Arc<EngineIds>,
-    login: Login,
 }
 
-/// Where the engine's two servers listen, for gates to connect to, the login they present, and
-/// the client ids it has seen.
+/// How gates reach the engine: a new in-process connection each, and the client ids the
+/// engine has seen.
 #[derive(Clone)]
-pub struct EngineAddrs {
-    pub v311: SocketAddr,
-    pub v5: SocketAddr,
+pub struct EngineLinks {
+    servers: Arc<Servers>,
     pub ids: Arc<EngineIds>,
-    /// The engine's loopback ports are open to any local process; without this secret, made
-    /// at start and never shown, a CONNECT there is refused, so the gate is the only way in.
-    pub login: Login,
 }
 
-impl Engine {
-    pub fn addrs(&self) -> EngineAddrs {
-        EngineAddrs { v311: self.v311, v5: self.v5, ids: self.ids.clone(), login: self.login.clone() }
+struct Servers {
+    v311: Server<V4>,
+    v5: Server<V5>,
+}
+
+impl EngineLinks {
+    /// Opens a connection to the engine's `version` server: the gate's end of a pipe whose
+    /// other end the engine now serves, waiting for a CONNECT.
+    pub fn connect(&self, version: Version) -> DuplexStream {
+        let (gate_end, engine_end) = tokio::io::duplex(PIPE_BYTES);
+        match version {
+            Version::V311 => self.servers.v311.serve(engine_end),
+            Version::V5 => self.servers.v5.serve(engine_end),
+        };
+        gate_end
     }
 }
 
 impl Engine {
     /// `max_connections`: what the gate lets in (the router preallocates for that many).
-    pub async fn start(
+    pub fn start(
         max_packet_bytes: usize,
         max_connections: usize,
         failed: Failed,
         shutdown: watch::Receiver<bool>,
-    ) -> Result<Engine> {
+    ) -> Engine {
         let router = Router::new(
             0,
             RouterConfig {
@@ -100,62 +110,34 @@ impl Engine {
             },
         );
         let router_tx = router.spawn();
-        let login = Login { username: "gate".to_owned(), password: opaque_token(32) };
         let connections = ConnectionSettings {
             connection_timeout_ms: 5_000,
             max_payload_size: max_packet_bytes,
             max_inflight_count: 100,
-            auth: Some([(login.username.clone(), login.password.clone())].into()),
+            auth: None,
             external_auth: None,
             dynamic_filters: true,
         };
+        let settings = |version: Version| ServerSettings {
+            name: format!("engine-{}", version.name()),
+            // Never bound: connections come only through `Server::serve`.
+            listen: ([127, 0, 0, 1], 0).into(),
+            tls: None,
+            next_connection_delay_ms: 0,
+            connections: connections.clone(),
+        };
+        let servers = Servers {
+            v311: Server::new(settings(Version::V311), router_tx.clone(), V4),
+            v5: Server::new(settings(Version::V5), router_tx.clone(), V5),
+        };
+        let links = EngineLinks { servers: Arc::new(servers), ids: Arc::default() };
         let mut tasks = Vec::new();
-        let v311 = serve(Version::V311, &connections, |settings| {
-            let mut server = Server::new(settings, router_tx.clone(), V4);
-            async move { server.start(LinkType::Remote).await.err().map(|e| e.to_string()) }
-        });
-        let v5 = serve(Version::V5, &connections, |settings| {
-            let mut server = Server::new(settings, router_tx.clone(), V5);
-            async move { server.start(LinkType::Remote).await.err().map(|e| e.to_string()) }
-        });
-        let (v311, v5) = tokio::join!(v311, v5);
-        let ((v311, task311), (v5, task5)) = (v311?, v5?);
-        tasks.push(stop_on(task311, "mqtt engine 3.1.1 server", failed.clone(), shutdown.clone()));
-        tasks.push(stop_on(task5, "mqtt engine 5 server", failed.clone(), shutdown.clone()));
         let router = router_tx.clone();
         tasks.push(watch_router(move || router.is_disconnected(), ROUTER_CHECK, failed, shutdown.clone()));
-        let (publisher, task) = Publisher::start(v311, login.clone(), shutdown);
+        let (publisher, task) = Publisher::start(links.clone(), shutdown);
         tasks.push(task);
-        tracing::debug!(%v311, %v5, "MQTT engine listening");
-        Ok(Engine { v311, v5, publisher, tasks, ids: Arc::default(), login })
+        Engine { links, publisher, tasks }
     }
-}
-
-/// Aborts `task` when the server shuts down; reports it as `component` failed should it end
-/// before that.
-fn stop_on(
-    task: JoinHandle<Option<String>>,
-    component: &'static str,
-    failed: Failed,
-    mut shutdown: watch::Receiver<bool>,
-) -> JoinHandle<()> {
-    tokio::spawn(async move {
-        let abort = task.abort_handle();
-        tokio::select! {
-            ended = task => {
-                let why = match ended {
-                    Ok(Some(error)) => format!("it stopped: {error}"),
-                    Ok(None) => "it stopped".to_owned(),
-                    Err(e) if e.is_panic() => "it panicked".to_owned(),
-                    Err(e) => format!("it was cancelled: {e}"),
-                };
-                if !*shutdown.borrow() {
-                    failed(component, why);
-                }
-            }
-            _ = stopped(&mut shutdown) => abort.abort(),
-        }
-    })
 }
 
 /// Reports the router thread failed once `is_dead` says so, looking `every` so often.
@@ -182,52 +164,6 @@ fn watch_router(
     })
 }
 
-/// Starts a rumqttd server on a free loopback port; retries when the port was taken meanwhile.
-async fn serve<F, Fut>(
-    version: Version,
-    connections: &ConnectionSettings,
-    make: F,
-) -> Result<(SocketAddr, JoinHandle<Option<String>>)>
-where
-    F: Fn(ServerSettings) -> Fut,
-    Fut: std::future::Future<Output = Option<String>> + Send + 'static,
-{
-    for _ in 0..5 {
-        let addr = {
-            let probe = std::net::TcpListener::bind(("127.0.0.1", 0))
-                .context("finding a free loopback port for the MQTT engine")?;
-            probe.local_addr()?
-        };
-        let settings = ServerSettings {
-            name: format!("engine-{}", version.name()),
-            listen: addr,
-            tls: None,
-            next_connection_delay_ms: 0,
-            connections: connections.clone(),
-        };
-        let task = tokio::spawn(make(settings));
-        // Listening once a connection gets through while the task still runs (a task that
-        // could not bind has ended by then).
-        for _ in 0..2000 {
-            tokio::task::yield_now().await;
-            if task.is_finished() {
-                break;
-            }
-            if let Ok(probe) = TcpStream::connect(addr).await {
-                drop(probe);
-                tokio::time::sleep(Duration::from_millis(1)).await;
-                if !task.is_finished() {
-                    return Ok((addr, task));
-                }
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
-        task.abort();
-    }
-    bail!("the MQTT engine ({}) could not listen on a loopback port", version.name())
-}
-
 /// Publishes server-side messages (QoS 0) into the engine through one internal connection,
 /// reconnecting as needed. Never blocks: when its queue is full the message is dropped with a
 /// warning.
@@ -239,10 +175,10 @@ pub struct Publisher {
 }
 
 impl Publisher {
-    fn start(engine: SocketAddr, login: Login, mut shutdown: watch::Receiver<bool>) -> (Publisher, JoinHandle<()>) {
+    fn start(engine: EngineLinks, mut shutdown: watch::Receiver<bool>) -> (Publisher, JoinHandle<()>) {
         let (queue, mut rx) = mpsc::channel::<(String, Bytes)>(1024);
         let task = tokio::spawn(async move {
-            let mut connection: Option<TcpStream> = None;
+            let mut connection: Option<DuplexStream> = None;
             let mut sink = BytesMut::with_capacity(1024);
             loop {
                 let message = tokio::select! {
@@ -251,7 +187,7 @@ impl Publisher {
                 };
                 for attempt in 0..2 {
                     if connection.is_none() {
-                        connection = internal_connection(engine, &login).await.ok();
+                        connection = internal_connection(&engine).await.ok();
                     }
                     let Some(stream) = connection.as_mut() else { break };
                     // Drain whatever the engine sent (nothing is expected at QoS 0).
@@ -295,17 +231,14 @@ impl crate::contract::Publisher for Publisher {
 }
 
 /// A 3.1.1 connection to the engine as the server itself.
-async fn internal_connection(engine: SocketAddr, login: &Login) -> Result<TcpStream> {
-    let mut stream = tokio::time::timeout(Duration::from_secs(5), TcpStream::connect(engine)).await??;
-    let _ = stream.set_nodelay(true);
+async fn internal_connection(engine: &EngineLinks) -> Result<DuplexStream> {
+    let mut stream = engine.connect(Version::V311);
     let connect = Connect {
         keep_alive: NO_KEEP_ALIVE,
         client_id: format!("mock-server-internal-{:08x}", rand::random::<u32>()),
         clean_session: true,
     };
-    stream
-        .write_all(&codec::encode(Version::V311, Packet::Connect(connect, None, None, None, Some(login.clone())))?)
-        .await?;
+    stream.write_all(&codec::encode(Version::V311, Packet::Connect(connect, None, None, None, None))?).await?;
     let mut buf = BytesMut::with_capacity(16);
     tokio::time::timeout(Duration::from_secs(5), async {
         while codec::frame(&buf, 64).ok().flatten().is_none() {
@@ -348,24 +281,5 @@ mod tests {
         dead.store(true, Ordering::Relaxed);
         tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
         assert_eq!(seen.lock().unwrap()[0].0, "mqtt engine router");
-    }
-
-    #[tokio::test]
-    async fn a_server_that_panics_or_stops_is_reported_but_not_one_shut_down() {
-        let (failed, seen) = recorder();
-        let (stop, shutdown) = watch::channel(false);
-        let panics = tokio::spawn(async { panic!("inside the engine") });
-        stop_on(panics, "a", failed.clone(), shutdown.clone()).await.unwrap();
-        let stops = tokio::spawn(async { Some("bind failed".to_owned()) });
-        stop_on(stops, "b", failed.clone(), shutdown.clone()).await.unwrap();
-        let runs = tokio::spawn(std::future::pending::<Option<String>>());
-        let watched = stop_on(runs, "c", failed, shutdown);
-        stop.send(true).unwrap();
-        watched.await.unwrap();
-        let seen = seen.lock().unwrap().clone();
-        assert_eq!(
-            seen,
-            [("a".to_owned(), "it panicked".to_owned()), ("b".to_owned(), "it stopped: bind failed".to_owned())]
-        );
     }
 }

@@ -8,7 +8,7 @@ use anyhow::Result;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use super::engine::{Engine, EngineAddrs, Failed, Publisher};
+use super::engine::{Engine, EngineLinks, Failed, Publisher};
 use super::listeners::{Bound, Limits};
 use super::options::MqttOptions;
 use super::relay::Gate;
@@ -31,7 +31,7 @@ pub struct MqttRunning {
 /// What a namespace needs to get MQTT listeners of its own in front of the server's engine.
 #[derive(Clone)]
 pub struct MqttHub {
-    engine: EngineAddrs,
+    engine: EngineLinks,
     publisher: Publisher,
     tls: Arc<rustls::ServerConfig>,
     limits: Limits,
@@ -69,7 +69,7 @@ pub async fn start(
 ) -> Result<MqttRunning> {
     let bound = Bound::bind(options).await?;
     let failed = reporter(ns.clone(), authority.provider(), condition);
-    let engine = Engine::start(options.max_packet_bytes, options.max_connections, failed, shutdown.clone()).await?;
+    let engine = Engine::start(options.max_packet_bytes, options.max_connections, failed, shutdown.clone());
     authority.attach(Arc::new(engine.publisher.clone()));
     let endpoints = bound.endpoints()?;
     let mut tls = (*ns.tls.server_config).clone();
@@ -77,13 +77,13 @@ pub async fn start(
     tls.alpn_protocols = Vec::new();
     let tls = Arc::new(tls);
     let limits = Limits::new(options);
-    let gate = Arc::new(Gate::new(ns, authority, Space::default_namespace(), &engine.addrs(), options));
+    let gate = Arc::new(Gate::new(ns, authority, Space::default_namespace(), &engine.links, options));
     let mut tasks = bound.spawn(gate, tls.clone(), limits.clone(), shutdown);
     let mut free = options.clone();
     for addr in [&mut free.tcp, &mut free.tls, &mut free.ws] {
         addr.set_port(0);
     }
-    let hub = MqttHub { engine: engine.addrs(), publisher: engine.publisher.clone(), tls, limits, options: free };
+    let hub = MqttHub { engine: engine.links.clone(), publisher: engine.publisher.clone(), tls, limits, options: free };
     tasks.extend(engine.tasks);
     Ok(MqttRunning { endpoints, tasks, hub })
 }

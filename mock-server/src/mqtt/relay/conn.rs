@@ -9,9 +9,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::mqtt::engine::EngineWriter;
 use bytes::Bytes;
 use tokio::io::AsyncWriteExt;
-use tokio::net::tcp::OwnedWriteHalf;
 
 use super::connect::Client;
 use super::end::End;
@@ -34,7 +34,7 @@ pub(super) struct Conn {
     /// The server's receive window for its publishes (MQTT 5 clients).
     pub(super) server_window: Option<ServerWindow>,
     writer: tokio::sync::Mutex<Writer>,
-    engine: tokio::sync::Mutex<OwnedWriteHalf>,
+    engine: tokio::sync::Mutex<EngineWriter>,
     /// SUBSCRIBE packet id → the SUBACK codes of denied filters (`None` where the engine answers).
     pub(super) pending: Mutex<HashMap<u16, Vec<Option<SubscribeReasonCode>>>>,
     /// Engine packet ids of QoS 2 messages withheld from the client: the gate sent their PUBREC
@@ -43,7 +43,7 @@ pub(super) struct Conn {
 }
 
 impl Conn {
-    pub(super) fn new(client: Client, transport: &'static str, writer: Writer, engine: OwnedWriteHalf) -> Conn {
+    pub(super) fn new(client: Client, transport: &'static str, writer: Writer, engine: EngineWriter) -> Conn {
         let Client { version, client_id, principal, session, max_packet, receive_maximum } = client;
         Conn {
             version,

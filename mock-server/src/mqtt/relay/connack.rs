@@ -1,6 +1,6 @@
 //! The engine's side of CONNECT, and its CONNACK.
 //!
-//! The gate opens its own connection to the engine (its 3.1.1 or 5 port) and sends the CONNECT
+//! The gate opens its own connection to the engine (to its 3.1.1 or 5 server, in process) and sends the CONNECT
 //! on, without the credentials (the engine does no authentication), and with keep-alive 0
 //! replaced by the largest one (rumqttd refuses 0); in a run, the client id and the will topic
 //! get the run's prefix; a clean session's client id is one of the engine's pool
@@ -10,12 +10,11 @@
 //! through, the connection gives back its pending slot and is journaled as connected.
 
 use std::io;
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncWriteExt;
-use tokio::net::TcpStream;
+use tokio::io::DuplexStream;
 
 use super::connect::{Client, Hello, Rejected};
 use super::flow::SERVER_RECEIVE_MAXIMUM;
@@ -41,13 +40,12 @@ pub(super) async fn pass_on(
     hello: Hello,
     writer: &mut Writer,
     held: &mut Held,
-) -> Result<(TcpStream, BytesMut), Rejected> {
+) -> Result<(DuplexStream, BytesMut), Rejected> {
     let version = client.version;
-    let addr = if version == Version::V5 { gate.v5 } else { gate.v311 };
     let forwarded = forwarded(gate, version, hello, held);
     let mut buf = BytesMut::with_capacity(4096);
     let (engine, (connack, header_len)) =
-        match tokio::time::timeout(ENGINE_TIMEOUT, open(addr, forwarded, &mut buf)).await {
+        match tokio::time::timeout(ENGINE_TIMEOUT, open(gate, version, forwarded, &mut buf)).await {
             Ok(Ok(pair)) => pair,
             Ok(Err(e)) => return Err(unavailable(client, e.to_string())),
             Err(_) => return Err(unavailable(client, "timed out".to_owned())),
@@ -81,7 +79,7 @@ pub(super) async fn pass_on(
     Ok((engine, buf))
 }
 
-/// The CONNECT as the engine gets it: the gate's login instead of the client's, a keep-alive it
+/// The CONNECT as the engine gets it: without the client's credentials, with a keep-alive it
 /// accepts, the space's names, and no Topic Alias Maximum: rumqttd gives one alias to every
 /// topic a filter matches (the client would read each message after the first under the first
 /// one's topic), and the gate judges each delivery by its topic name.
@@ -111,7 +109,7 @@ fn forwarded(gate: &Gate, version: Version, hello: Hello, held: &mut Held) -> Re
     if let Some(will) = will.as_mut() {
         will.topic = Bytes::from(gate.space.inward(&String::from_utf8_lossy(&will.topic)));
     }
-    codec::encode(version, Packet::Connect(connect, properties, will, will_properties, Some(gate.engine_login.clone())))
+    codec::encode(version, Packet::Connect(connect, properties, will, will_properties, None))
 }
 
 /// Tries at opening the engine connection of a client id that reconnects at once: rumqttd
@@ -122,15 +120,15 @@ const ENGINE_TRIES: usize = 3;
 
 /// Connects to the engine, sends it the CONNECT and reads its CONNACK.
 async fn open(
-    addr: SocketAddr,
+    gate: &Gate,
+    version: Version,
     forwarded: Result<Bytes, CodecError>,
     buf: &mut BytesMut,
-) -> io::Result<(TcpStream, (BytesMut, usize))> {
+) -> io::Result<(DuplexStream, (BytesMut, usize))> {
     let forwarded = forwarded.map_err(io::Error::other)?;
     let mut tries = 1;
     loop {
-        let mut engine = TcpStream::connect(addr).await?;
-        let _ = engine.set_nodelay(true);
+        let mut engine = gate.engine.connect(version);
         engine.write_all(&forwarded).await?;
         match read_stream_frame(&mut engine, buf).await {
             Ok(connack) => return Ok((engine, connack)),

@@ -18,9 +18,9 @@
 //! The engine's packets are framed up to MQTT's own ceiling, not the client's limit: they are
 //! not the client's to bound.
 
+use crate::mqtt::engine::EngineReader;
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
-use tokio::net::tcp::OwnedReadHalf;
 
 use super::conn::Conn;
 use super::end::End;
@@ -31,7 +31,7 @@ use super::subscribe::merged_suback;
 use crate::mqtt::codec::{self, Packet, Version};
 
 /// Engine to client.
-pub(super) async fn downstream(gate: &Gate, conn: &Conn, mut engine: OwnedReadHalf, mut buf: BytesMut) -> End {
+pub(super) async fn downstream(gate: &Gate, conn: &Conn, mut engine: EngineReader, mut buf: BytesMut) -> End {
     loop {
         let mut batch = Batch::default();
         let ended = relayed(gate, conn, &mut buf, &mut batch).err();

@@ -5,7 +5,7 @@
 
 use bytes::BytesMut;
 use tokio::io::AsyncReadExt;
-use tokio::net::TcpStream;
+use tokio::io::DuplexStream;
 
 use crate::mqtt::codec::{self, FrameError};
 use crate::mqtt::transport::Reader;
@@ -42,7 +42,7 @@ pub(super) async fn read_frame(
 
 /// The same from the engine's connection.
 pub(super) async fn read_stream_frame(
-    stream: &mut TcpStream,
+    stream: &mut DuplexStream,
     buf: &mut BytesMut,
 ) -> std::io::Result<(BytesMut, usize)> {
     loop {

@@ -3,19 +3,17 @@
 //! the namespace's journal (service `mqtt`), and renames into the namespace's [`Space`] in the
 //! engine. Each connection it serves is one call of [`serve`](super::serve).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use crate::contract::Authority;
 use crate::journal::{EventKind, Origin};
 use crate::mqtt::codec::Version;
-use crate::mqtt::engine::EngineAddrs;
+use crate::mqtt::engine::EngineLinks;
 use crate::mqtt::engine_ids::EngineIds;
 use crate::mqtt::options::MqttOptions;
 use crate::mqtt::space::Space;
 use crate::mqtt::transport::Kind;
 use crate::namespace::Namespace;
-use rumqttd::protocol::Login;
 
 /// The service name MQTT events are journaled under.
 pub const SERVICE: &str = "mqtt";
@@ -25,12 +23,9 @@ pub struct Gate {
     pub(super) authority: Arc<dyn Authority>,
     pub(super) space: Space,
     /// The engine's 3.1.1 and 5 servers.
-    pub(super) v311: SocketAddr,
-    pub(super) v5: SocketAddr,
+    pub(super) engine: EngineLinks,
     /// The engine's client ids ([`EngineIds`]), shared by every gate in front of it.
     pub(super) engine_ids: Arc<EngineIds>,
-    /// What the gate presents to the engine ([`EngineAddrs::login`]).
-    pub(super) engine_login: Login,
     /// Largest packet a client may send ([`MqttOptions::max_packet_bytes`]).
     pub(super) max_packet: usize,
 }
@@ -40,17 +35,15 @@ impl Gate {
         ns: Arc<Namespace>,
         authority: Arc<dyn Authority>,
         space: Space,
-        engine: &EngineAddrs,
+        engine: &EngineLinks,
         options: &MqttOptions,
     ) -> Gate {
         Gate {
             ns,
             authority,
             space,
-            v311: engine.v311,
-            v5: engine.v5,
+            engine: engine.clone(),
             engine_ids: engine.ids.clone(),
-            engine_login: engine.login.clone(),
             max_packet: options.max_packet_bytes,
         }
     }

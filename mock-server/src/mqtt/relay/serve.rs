@@ -42,7 +42,7 @@ pub async fn serve(
         Ok(linked) => linked,
         Err(rejected) => return rejected.close(gate, name, &mut writer).await,
     };
-    let (engine_read, engine_write) = engine.into_split();
+    let (engine_read, engine_write) = tokio::io::split(engine);
     let conn = Conn::new(client, name, writer, engine_write);
     let end = tokio::select! {
         end = upstream(gate, &conn, &mut reader, inbuf) => end,
