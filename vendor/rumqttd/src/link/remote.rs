@@ -17,6 +17,14 @@ use tokio::time::error::Elapsed;
 use tokio::{select, time};
 use tracing::{trace, Span};
 
+/// The most packets read from the network that the router has yet to take: beyond it the link
+/// stops reading, and the client's writes wait. The router leaves a client's publishes
+/// unread while subscribers catch up (it holds publishers).
+const MAX_UNROUTED: usize = 1000;
+
+/// How often a link that stopped reading looks again.
+const UNROUTED_RETRY: Duration = Duration::from_millis(5);
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("I/O")]
@@ -136,8 +144,9 @@ impl<P: Protocol> RemoteLink<P> {
         // Note:
         // Shouldn't result in bounded queue deadlocks because of blocking n/w send
         loop {
+            let throttled = self.link_tx.buffer().len() >= MAX_UNROUTED;
             select! {
-                o = self.network.read() => {
+                o = self.network.read(), if !throttled => {
                     let packet = o?;
                     let len = {
                         let mut buffer = self.link_tx.buffer();
@@ -171,6 +180,7 @@ impl<P: Protocol> RemoteLink<P> {
                         self.link_rx.wake().await?;
                     }
                 }
+                _ = time::sleep(UNROUTED_RETRY), if throttled => {}
             }
         }
     }

@@ -1,6 +1,7 @@
 use super::Ack;
 use slab::Slab;
-use tracing::{info, trace};
+use std::time::Duration;
+use tracing::{info, trace, warn};
 
 use crate::protocol::{
     matches, ConnAck, ConnAckProperties, PingResp, PubAck, PubComp, PubRec, PubRel, Publish,
@@ -132,6 +133,53 @@ impl DataLog {
 
     // TODO: Currently returning a Option<Vec> instead of Option<&Vec> due to Rust borrow checker
     // limitation
+    /// Whether a publish to `topic` has to wait before it is stored: storing it now would
+    /// discard, from the log of a filter it matches, messages that `behind(filter, its data)`
+    /// says a reader has yet to read. A filter waits for its readers at most `max_hold` at a
+    /// time; after that its oldest messages go, as they always did, until its readers have
+    /// caught up.
+    pub fn must_wait(
+        &mut self,
+        topic: &str,
+        behind: impl Fn(FilterIdx, &Data<PublishData>) -> bool,
+        max_hold: Duration,
+    ) -> bool {
+        if !self.publish_filters.contains_key(topic)
+            && self.matches(topic).map_or(true, |v| v.is_empty())
+        {
+            return false;
+        }
+        let Some(filters) = self.publish_filters.get(topic) else {
+            return false;
+        };
+        let mut wait = false;
+        for &idx in filters {
+            let Some(data) = self.native.get_mut(idx) else {
+                continue;
+            };
+            if !data.log.next_append_drops_head() {
+                continue;
+            }
+            if !behind(idx, data) {
+                data.hold = Hold::None;
+                continue;
+            }
+            match data.hold {
+                Hold::None => {
+                    data.hold = Hold::Since(Instant::now());
+                    wait = true;
+                }
+                Hold::Since(since) if since.elapsed() < max_hold => wait = true,
+                Hold::Since(_) => {
+                    warn!(filter = data.filter, "a subscriber has read nothing for {max_hold:?}: its oldest unread messages are dropped");
+                    data.hold = Hold::GaveUp;
+                }
+                Hold::GaveUp => {}
+            }
+        }
+        wait
+    }
+
     pub fn matches(&mut self, topic: &str) -> Option<Vec<usize>> {
         match &self.publish_filters.get(topic) {
             Some(v) => Some(v.to_vec()),
@@ -315,6 +363,17 @@ pub struct Data<T> {
     pub log: CommitLog<T>,
     pub waiters: Waiters<DataRequest>,
     meter: SubscriptionMeter,
+    /// Whether publishers wait for this filter's readers ([`DataLog::must_wait`]).
+    hold: Hold,
+}
+
+/// Publishers held for a filter's readers: not, since when, or no longer (they were held
+/// too long; until the readers catch up).
+#[derive(Debug, Clone, Copy)]
+enum Hold {
+    None,
+    Since(Instant),
+    GaveUp,
 }
 
 impl<T> Data<T>
@@ -346,6 +405,7 @@ where
             log,
             waiters,
             meter: metrics,
+            hold: Hold::None,
         }
     }
 

@@ -9,19 +9,19 @@ use crate::router::scheduler::{PauseReason, Tracker};
 use crate::router::{ConnectionEvents, Forward};
 use crate::segments::Position;
 use crate::*;
-use flume::{bounded, Receiver, RecvError, Sender, TryRecvError};
+use flume::{bounded, Receiver, RecvError, RecvTimeoutError, Sender, TryRecvError};
 use slab::Slab;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::str::Utf8Error;
 use std::thread;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 use thiserror::Error;
 use tracing::{debug, error, info, trace, warn};
 
 use super::alertlog::{Alert, AlertLog};
 use super::graveyard::Graveyard;
 use super::iobufs::{Incoming, Outgoing};
-use super::logs::{AckLog, DataLog, PublishData};
+use super::logs::{AckLog, Data, DataLog, PublishData};
 use super::scheduler::{ScheduleReason, Scheduler};
 use super::shared_subs::SharedGroup;
 use super::{
@@ -102,7 +102,19 @@ pub struct Router {
     shared_subscriptions: HashMap<String, SharedGroup>,
     /// Will messages per client_id
     last_wills: HashMap<String, (LastWill, Option<LastWillProperties>)>,
+    /// Connections whose publishes wait, unread in their incoming buffers, until a connected
+    /// subscriber has read what storing them would discard ([`Router::holds_for_readers`]).
+    held: Vec<ConnectionId>,
 }
+
+/// The longest publishers are held at a time for a filter whose subscribers read nothing:
+/// after it, a subscriber that has not caught up loses its oldest unread messages, as it
+/// did before publishers were held, so that one stuck client cannot stop every publisher of
+/// its topics.
+const MAX_HOLD: Duration = Duration::from_secs(5);
+
+/// How often held publishers are tried again when nothing else happens.
+const HOLD_RETRY: Duration = Duration::from_millis(5);
 
 impl Router {
     pub fn new(router_id: RouterId, config: RouterConfig) -> Router {
@@ -143,6 +155,7 @@ impl Router {
             cache: Some(VecDeque::with_capacity(MAX_CHANNEL_CAPACITY)),
             shared_subscriptions: HashMap::new(),
             last_wills: HashMap::new(),
+            held: Vec::new(),
         }
     }
 
@@ -196,8 +209,16 @@ impl Router {
         // Block on incoming events if there are no ready connections for consumption
         if self.consume().is_none() {
             // trace!("{}:: {:20} {:20} {:?}", self.id, "", "done-await", self.readyqueue);
-            let (id, data) = self.router_rx.recv()?;
-            self.events(id, data);
+            if self.held.is_empty() {
+                let (id, data) = self.router_rx.recv()?;
+                self.events(id, data);
+            } else {
+                match self.router_rx.recv_timeout(HOLD_RETRY) {
+                    Ok((id, data)) => self.events(id, data),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return Err(RouterError::Disconnected),
+                }
+            }
         }
 
         // Try reading more from connections in a non-blocking
@@ -226,6 +247,8 @@ impl Router {
         for _ in 0..100 {
             self.consume();
         }
+
+        self.retry_held();
 
         // self.send_all_alerts();
         Ok(())
@@ -556,8 +579,16 @@ impl Router {
 
         // info!("{:15.15}[I] {:20} count = {}", client_id, "packets", packets.len());
 
-        for packet in packets.drain(0..) {
+        let mut held = false;
+        while let Some(packet) = packets.pop_front() {
             match packet {
+                Packet::Publish(publish, properties)
+                    if self.holds_for_readers(&publish.topic) =>
+                {
+                    packets.push_front(Packet::Publish(publish, properties));
+                    held = true;
+                    break;
+                }
                 Packet::Publish(publish, properties) => {
                     let span = tracing::error_span!("publish", topic = ?publish.topic, pkid = publish.pkid);
                     let _guard = span.enter();
@@ -890,6 +921,19 @@ impl Router {
             }
         }
 
+        if held {
+            // What is left waits, in order, before whatever the link has read since.
+            if let Some(incoming) = self.ibufs.get_mut(id) {
+                let mut buffer = incoming.buffer.lock();
+                while let Some(packet) = packets.pop_back() {
+                    buffer.push_front(packet);
+                }
+            }
+            if !self.held.contains(&id) {
+                self.held.push(id);
+            }
+        }
+        packets.clear();
         self.cache = Some(packets);
 
         // Prepare AcksRequest in tracker if router is operating in a
@@ -914,6 +958,36 @@ impl Router {
         // 1 - 4. Hence we use a flag instead of diconnecting immediately
         if disconnect {
             self.handle_disconnection(id, disconnect_reason);
+        }
+    }
+
+    /// Whether a publish to `topic` has to wait: storing it would discard, from the log of a
+    /// filter it matches, messages a connected subscriber has not read yet. A subscriber that
+    /// reads nothing for [`MAX_HOLD`] is no longer waited for.
+    fn holds_for_readers(&mut self, topic: &[u8]) -> bool {
+        let Ok(topic) = std::str::from_utf8(topic) else { return false };
+        if topic.is_empty() {
+            return false; // a topic alias, resolved when stored
+        }
+        // A subscriber's request is served by the scheduler, parked in its filter's waiters
+        // when it had caught up, or on its way back from there (`notifications`).
+        let (scheduler, woken) = (&self.scheduler, &self.notifications);
+        let behind_in = |idx: FilterIdx, data: &Data<PublishData>| {
+            let behind =
+                |r: &DataRequest| r.filter_idx == idx && data.log.unread_in_head(r.cursor);
+            scheduler.any_request(behind)
+                || woken.iter().any(|(_, r)| behind(r))
+                || data.waiters.waiters().iter().any(|(_, r)| behind(r))
+        };
+        self.datalog.must_wait(topic, behind_in, MAX_HOLD)
+    }
+
+    /// Gives the held publishers another go.
+    fn retry_held(&mut self) {
+        for id in std::mem::take(&mut self.held) {
+            if self.ibufs.contains(id) {
+                self.handle_device_payload(id);
+            }
         }
     }
 

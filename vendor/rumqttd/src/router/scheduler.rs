@@ -31,6 +31,13 @@ impl Scheduler {
     }
 
     /// Next connection which is ready to make progress
+    /// Whether any connected subscriber's request being served here matches `wanted`.
+    pub fn any_request(&self, wanted: impl Fn(&DataRequest) -> bool) -> bool {
+        self.trackers
+            .iter()
+            .any(|(_, tracker)| tracker.data_requests.iter().any(&wanted))
+    }
+
     pub fn poll(&mut self) -> Option<(ConnectionId, VecDeque<DataRequest>)> {
         let id = self.readyqueue.pop_front()?;
         let tracker = self.trackers.get_mut(id)?;

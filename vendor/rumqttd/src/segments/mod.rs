@@ -133,6 +133,20 @@ where
         self.segments.back_mut().unwrap()
     }
 
+    /// Whether the next [`append`](Self::append) discards the oldest segment: the active one
+    /// is full and no more segments may be kept.
+    pub fn next_append_drops_head(&self) -> bool {
+        self.active_segment().size() >= self.max_segment_size as u64
+            && self.memory_segments_count() >= self.max_mem_segments
+    }
+
+    /// Whether a reader at `cursor` has yet to read something in the oldest segment (or has
+    /// already missed something discarded before it).
+    pub fn unread_in_head(&self, cursor: (u64, u64)) -> bool {
+        let head_end = self.segments.front().map_or(0, |s| s.next_offset());
+        cursor.0 < self.head || (cursor.0 == self.head && cursor.1 < head_end)
+    }
+
     /// Append a new [`T`] to the active segment.
     #[inline]
     pub fn append(&mut self, message: T) -> (u64, u64) {

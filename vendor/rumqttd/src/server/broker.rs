@@ -720,6 +720,78 @@ mod accept_test {
         });
     }
 
+    /// A 3.1.1 server whose router keeps `segment_size` bytes per segment, two segments per
+    /// filter, and lets 10 messages be in flight per subscriber.
+    fn pipe_server(segment_size: usize) -> Server<V4> {
+        let router = Router::new(
+            0,
+            crate::RouterConfig {
+                max_connections: 4,
+                max_outgoing_packet_count: 10,
+                max_segment_size: segment_size,
+                max_segment_count: 2,
+                ..Default::default()
+            },
+        );
+        let settings = ServerSettings {
+            name: "pipe".to_owned(),
+            listen: ([127, 0, 0, 1], 0).into(),
+            tls: None,
+            next_connection_delay_ms: 0,
+            connections: ConnectionSettings {
+                connection_timeout_ms: 1_000,
+                max_payload_size: 1024,
+                max_inflight_count: 10,
+                auth: None,
+                external_auth: None,
+                dynamic_filters: true,
+            },
+        };
+        Server::new(settings, router.spawn(), V4)
+    }
+
+    /// An MQTT 3.1.1 packet: its first byte, then `body` after the remaining length.
+    fn packet(first: u8, body: &[u8]) -> Vec<u8> {
+        let mut out = vec![first];
+        let mut len = body.len();
+        loop {
+            let byte = (len % 128) as u8;
+            len /= 128;
+            out.push(if len > 0 { byte | 0x80 } else { byte });
+            if len == 0 {
+                break;
+            }
+        }
+        out.extend_from_slice(body);
+        out
+    }
+
+    /// A clean-session CONNECT of `client_id`, keep-alive 60 s.
+    fn connect(client_id: &str) -> Vec<u8> {
+        let mut body = vec![0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60];
+        body.extend_from_slice(&(client_id.len() as u16).to_be_bytes());
+        body.extend_from_slice(client_id.as_bytes());
+        packet(0x10, &body)
+    }
+
+    /// Reads one packet: its first byte and its body.
+    async fn read_packet(stream: &mut (impl AsyncRead + Unpin)) -> (u8, Vec<u8>) {
+        use tokio::io::AsyncReadExt;
+        let first = stream.read_u8().await.unwrap();
+        let (mut len, mut shift) = (0usize, 0);
+        loop {
+            let byte = stream.read_u8().await.unwrap();
+            len |= ((byte & 0x7f) as usize) << shift;
+            shift += 7;
+            if byte & 0x80 == 0 {
+                break;
+            }
+        }
+        let mut body = vec![0; len];
+        stream.read_exact(&mut body).await.unwrap();
+        (first, body)
+    }
+
     #[test]
     fn serves_a_connection_over_any_stream() {
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -727,43 +799,111 @@ mod accept_test {
             .build()
             .unwrap();
         runtime.block_on(async {
-            use tokio::io::{AsyncReadExt, AsyncWriteExt};
-            let router = Router::new(
-                0,
-                crate::RouterConfig {
-                    max_connections: 4,
-                    max_outgoing_packet_count: 10,
-                    max_segment_size: 1 << 20,
-                    max_segment_count: 2,
-                    ..Default::default()
-                },
-            );
-            let settings = ServerSettings {
-                name: "pipe".to_owned(),
-                listen: ([127, 0, 0, 1], 0).into(),
-                tls: None,
-                next_connection_delay_ms: 0,
-                connections: ConnectionSettings {
-                    connection_timeout_ms: 1_000,
-                    max_payload_size: 1024,
-                    max_inflight_count: 10,
-                    auth: None,
-                    external_auth: None,
-                    dynamic_filters: true,
-                },
-            };
-            let server = Server::new(settings, router.spawn(), V4);
+            use tokio::io::AsyncWriteExt;
+            let server = pipe_server(1 << 20);
             let (mut client, broker_end) = tokio::io::duplex(4096);
             server.serve(broker_end);
-            // CONNECT, MQTT 3.1.1, clean session, keep-alive 60 s, client id "pipe".
-            let connect = [
-                0x10, 0x10, 0, 4, b'M', b'Q', b'T', b'T', 4, 0x02, 0, 60, 0, 4, b'p', b'i', b'p',
-                b'e',
-            ];
-            client.write_all(&connect).await.unwrap();
-            let mut connack = [0; 4];
-            client.read_exact(&mut connack).await.unwrap();
-            assert_eq!(connack, [0x20, 0x02, 0x00, 0x00]);
+            client.write_all(&connect("pipe")).await.unwrap();
+            assert_eq!(read_packet(&mut client).await, (0x20, vec![0, 0]));
+        });
+    }
+
+    /// Publishers wait while a subscriber has yet to read what storing their messages would
+    /// discard: with a filter log of about 2 kB, 300 QoS 1 messages sent at once all reach a
+    /// subscriber that takes them 10 at a time (without the hold it got about a tenth).
+    #[test]
+    fn a_lagging_subscriber_holds_publishers_instead_of_losing_messages() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            use tokio::io::AsyncWriteExt;
+            const MESSAGES: u16 = 300;
+            let server = pipe_server(1024);
+            let (mut sub, broker_end) = tokio::io::duplex(1 << 16);
+            server.serve(broker_end);
+            sub.write_all(&connect("sub")).await.unwrap();
+            assert_eq!(read_packet(&mut sub).await.0, 0x20);
+            // SUBSCRIBE packet id 1, "t" at QoS 1; its SUBACK grants 1.
+            sub.write_all(&packet(0x82, &[0, 1, 0, 1, b't', 1])).await.unwrap();
+            assert_eq!(read_packet(&mut sub).await, (0x90, vec![0, 1, 1]));
+
+            let (publisher, broker_end) = tokio::io::duplex(1 << 16);
+            server.serve(broker_end);
+            let (mut acks, mut publisher) = tokio::io::split(publisher);
+            publisher.write_all(&connect("pub")).await.unwrap();
+            let drain = tokio::spawn(async move {
+                // CONNACK, then a PUBACK per message.
+                for _ in 0..=MESSAGES {
+                    read_packet(&mut acks).await;
+                }
+            });
+            let mut burst = Vec::new();
+            for i in 1..=MESSAGES {
+                let mut body = vec![0, 1, b't'];
+                body.extend_from_slice(&i.to_be_bytes());
+                body.extend_from_slice(&[b'x'; 40]);
+                body.extend_from_slice(&i.to_be_bytes());
+                burst.extend(packet(0x32, &body));
+            }
+            publisher.write_all(&burst).await.unwrap();
+
+            let mut received = Vec::new();
+            while received.len() < MESSAGES as usize {
+                let read = tokio::time::timeout(Duration::from_secs(5), read_packet(&mut sub));
+                let Ok((first, body)) = read.await else { break };
+                assert_eq!(first & 0xf0, 0x30, "a PUBLISH");
+                let pkid = &body[3..5];
+                received.push(u16::from_be_bytes([body[body.len() - 2], body[body.len() - 1]]));
+                sub.write_all(&packet(0x40, pkid)).await.unwrap();
+                if received.len() % 10 == 0 {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
+            }
+            assert_eq!(received, (1..=MESSAGES).collect::<Vec<_>>());
+            tokio::time::timeout(Duration::from_secs(5), drain).await.unwrap().unwrap();
+        });
+    }
+
+    /// A subscriber that reads nothing holds publishers back for at most `MAX_HOLD` (5 s) at a
+    /// time per filter, then loses its oldest messages until it catches up: every message of
+    /// the burst above is acknowledged to its publisher within a few seconds.
+    #[test]
+    fn a_subscriber_that_reads_nothing_holds_publishers_only_for_a_while() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            use tokio::io::AsyncWriteExt;
+            const MESSAGES: u16 = 300;
+            let server = pipe_server(1024);
+            let (mut sub, broker_end) = tokio::io::duplex(1 << 16);
+            server.serve(broker_end);
+            sub.write_all(&connect("stuck")).await.unwrap();
+            assert_eq!(read_packet(&mut sub).await.0, 0x20);
+            sub.write_all(&packet(0x82, &[0, 1, 0, 1, b't', 1])).await.unwrap();
+            assert_eq!(read_packet(&mut sub).await.0, 0x90);
+
+            let (mut publisher, broker_end) = tokio::io::duplex(1 << 16);
+            server.serve(broker_end);
+            publisher.write_all(&connect("pub")).await.unwrap();
+            assert_eq!(read_packet(&mut publisher).await.0, 0x20);
+            let mut burst = Vec::new();
+            for i in 1..=MESSAGES {
+                let mut body = vec![0, 1, b't'];
+                body.extend_from_slice(&i.to_be_bytes());
+                body.extend_from_slice(&[b'x'; 40]);
+                burst.extend(packet(0x32, &body));
+            }
+            let started = std::time::Instant::now();
+            publisher.write_all(&burst).await.unwrap();
+            for _ in 0..MESSAGES {
+                let ack = tokio::time::timeout(Duration::from_secs(10), read_packet(&mut publisher));
+                assert_eq!(ack.await.expect("a PUBACK within 10 s").0, 0x40);
+            }
+            assert!(started.elapsed() >= Duration::from_secs(5), "held for a while first");
         });
     }
 
