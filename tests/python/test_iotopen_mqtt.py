@@ -572,6 +572,64 @@ def test_a_client_that_exceeds_the_servers_receive_maximum_is_disconnected(mock,
     assert reasons and "Receive Maximum" in reasons[-1]
 
 
+def test_a_subscriber_that_falls_behind_loses_no_qos1_message(mock, clients):
+    """The engine keeps 10 MiB per filter for subscribers that lag. A paho subscriber stalls for
+    3 s (its callback sleeps, so it reads nothing) while a publisher keeps its 100-message window
+    full of 1 kB QoS 1 messages: 30 MB, far beyond what the engine and the sockets hold. The
+    publisher is held back instead (its PUBACKs wait) and every message arrives, in order.
+    Before, the engine acknowledged at once and the subscriber lost what fell out of the log."""
+    total, window = 30_000, 100
+    received = []
+    done = threading.Event()
+    sub = connected(mock, clients, "tcp")
+
+    def on_message(client, userdata, msg):
+        if not received:
+            time.sleep(3)
+        received.append(json.loads(msg.payload)["value"])
+        if len(received) == total:
+            done.set()
+
+    sub.client.on_message = on_message
+    assert [c.value for c in sub.subscribe("1001/obj/flood/#")] == [1]
+
+    def string(b: bytes) -> bytes:
+        return len(b).to_bytes(2, "big") + b
+
+    def remaining(n: int) -> bytes:
+        out = b""
+        while True:
+            byte, n = n % 128, n // 128
+            out += bytes([byte | (0x80 if n else 0)])
+            if not n:
+                return out
+
+    host, port = host_port(mock.endpoints["mqtt"]["tcp"])
+    sock = socket.create_connection((host, port), timeout=TIMEOUT)
+    try:
+        body = string(b"MQTT") + bytes([4, 0xC2]) + (30).to_bytes(2, "big")
+        body += string(b"flooder") + string(b"apikey") + string(ANNA.encode())
+        sock.sendall(bytes([0x10, len(body)]) + body)
+        assert read_packet(sock)[0] == 0x20
+        padding = "x" * 1000
+        sent = acked = 0
+        while acked < total:
+            burst = b""
+            while sent < total and sent - acked < window:
+                sent += 1
+                payload = json.dumps({"value": sent, "msg": padding}).encode()
+                publish = string(b"1001/obj/flood/m") + (sent % 65535 + 1).to_bytes(2, "big") + payload
+                burst += bytes([0x32]) + remaining(len(publish)) + publish
+            if burst:
+                sock.sendall(burst)
+            assert read_packet(sock)[0] == 0x40, "a PUBACK"
+            acked += 1
+    finally:
+        sock.close()
+    assert done.wait(60), f"{len(received)} of {total} delivered"
+    assert received == list(range(1, total + 1))
+
+
 def test_concurrent_connects_with_one_client_id_leave_the_broker_serving(mock, clients):
     """Eight connections send a CONNECT with one client id and a persistent session at the same
     instant (3.1.1 and 5 mixed), for ten rounds: each takes the id over from the one before
