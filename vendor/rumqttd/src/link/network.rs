@@ -40,11 +40,15 @@ pub struct Network<P> {
     keepalive: Duration,
     /// Protocol
     protocol: P,
+    /// The room the next read is given (`read_bytes`).
+    read_room: usize,
 }
 
-/// The least room a read is given: a read into a nearly full buffer would take a few bytes
-/// at a time.
-const READ_CHUNK: usize = 4 * 1024;
+/// The room a connection's reads start with. A connection waits for its peer inside a read,
+/// with the room already allocated, so an idle one keeps it: it starts small, and a read that
+/// fills it doubles it for the next one, up to `MAX_READ_ROOM`.
+const MIN_READ_ROOM: usize = 1024;
+const MAX_READ_ROOM: usize = 64 * 1024;
 
 impl<P: Protocol> Network<P> {
     pub fn new(
@@ -66,6 +70,7 @@ impl<P: Protocol> Network<P> {
             // when we call read.
             keepalive: Duration::MAX,
             protocol,
+            read_room: MIN_READ_ROOM,
         }
     }
 
@@ -79,8 +84,13 @@ impl<P: Protocol> Network<P> {
         // TODO: Fix this cancellation bug and write unit test
         let mut total_read = 0;
         loop {
-            self.read.reserve(READ_CHUNK.max(required - total_read.min(required)));
+            self.read
+                .reserve(self.read_room.max(required - total_read.min(required)));
+            let room = self.read.capacity() - self.read.len();
             let read = self.socket.read_buf(&mut self.read).await?;
+            if read >= room && self.read_room < MAX_READ_ROOM {
+                self.read_room = (self.read_room * 2).min(MAX_READ_ROOM);
+            }
             if 0 == read {
                 let error = if self.read.is_empty() {
                     io::Error::new(ErrorKind::ConnectionAborted, "connection closed by peer")
