@@ -1,5 +1,5 @@
 //! The MQTT gate (docs/providers/iotopen.md#mqtt-broker): rumqttd is the broker engine (routing, QoS,
-//! retained messages, sessions) on internal loopback ports; this gate owns every public MQTT
+//! retained messages, sessions), reached through in-process pipes; this gate owns every public MQTT
 //! listener (TCP, TLS, WebSocket at `/mqtt`) and reads each packet with rumqttd's own codec to:
 //!
 //! - authenticate CONNECT through the provider's `Authority`, answering a refused CONNACK with
@@ -19,7 +19,8 @@
 //! for each namespace), `listeners` (accept loops and handshakes), `transport` (TCP, TLS or
 //! WebSocket as one byte stream), `relay` (one connection: CONNECT, then both directions),
 //! `space` (a run's names in the shared engine), `engine` (the embedded rumqttd and the
-//! server-side publisher), `engine_ids` (the client ids it sees), `codec` (framing and rumqttd's codec); `options` and
+//! server-side publisher), `engine_ids` (the client ids it sees), `codec` (framing and rumqttd's codec),
+//! `read_room` (how much a read is given); `options` and
 //! `shutdown` beside them. What a provider sees of MQTT is in `contract/mqtt.rs`.
 //!
 //! Every namespace of the server (the default one, and each run) has listeners of its own,
@@ -33,6 +34,7 @@ mod hub;
 mod listeners;
 mod options;
 mod pending;
+mod read_room;
 mod relay;
 mod shutdown;
 mod space;

@@ -17,6 +17,8 @@ use tokio_rustls::server::TlsStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use super::read_room::ReadRoom;
+
 type Tls = TlsStream<TcpStream>;
 type Ws = WebSocketStream<TcpStream>;
 
@@ -49,36 +51,49 @@ impl Transport {
         match self {
             Transport::Tcp(s) => {
                 let (r, w) = s.into_split();
-                (Reader::Tcp(r), Writer::Tcp(w))
+                (Reader::new(ReadStream::Tcp(r)), Writer::Tcp(w))
             }
             Transport::Tls(s) => {
                 let (r, w) = tokio::io::split(*s);
-                (Reader::Tls(r), Writer::Tls(w))
+                (Reader::new(ReadStream::Tls(r)), Writer::Tls(w))
             }
             Transport::Ws(s) => {
                 let (w, r) = (*s).split();
-                (Reader::Ws(r), Writer::Ws(w))
+                (Reader::new(ReadStream::Ws(r)), Writer::Ws(w))
             }
         }
     }
 }
 
-pub enum Reader {
+pub struct Reader {
+    stream: ReadStream,
+    room: ReadRoom,
+}
+
+enum ReadStream {
     Tcp(OwnedReadHalf),
     Tls(ReadHalf<Tls>),
     Ws(SplitStream<Ws>),
 }
 
 impl Reader {
+    fn new(stream: ReadStream) -> Reader {
+        Reader { stream, room: ReadRoom::default() }
+    }
+
     /// Appends what arrives to `buf`; `Ok(0)` at the end of the stream. Cancel-safe.
     pub async fn read(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(8192);
-        }
-        match self {
-            Reader::Tcp(r) => r.read_buf(buf).await,
-            Reader::Tls(r) => r.read_buf(buf).await,
-            Reader::Ws(r) => loop {
+        let room = self.room.make(buf);
+        let read = self.read_into(buf).await?;
+        self.room.read(read, room);
+        Ok(read)
+    }
+
+    async fn read_into(&mut self, buf: &mut BytesMut) -> io::Result<usize> {
+        match &mut self.stream {
+            ReadStream::Tcp(r) => r.read_buf(buf).await,
+            ReadStream::Tls(r) => r.read_buf(buf).await,
+            ReadStream::Ws(r) => loop {
                 match r.next().await {
                     None | Some(Ok(Message::Close(_))) => return Ok(0),
                     Some(Ok(Message::Binary(bytes))) if bytes.is_empty() => continue,

@@ -43,7 +43,7 @@ pub(super) async fn pass_on(
 ) -> Result<(DuplexStream, BytesMut), Rejected> {
     let version = client.version;
     let forwarded = forwarded(gate, version, hello, held);
-    let mut buf = BytesMut::with_capacity(4096);
+    let mut buf = BytesMut::new();
     let (engine, (connack, header_len)) =
         match tokio::time::timeout(ENGINE_TIMEOUT, open(gate, version, forwarded, &mut buf)).await {
             Ok(Ok(pair)) => pair,

@@ -19,6 +19,7 @@
 //! not the client's to bound.
 
 use crate::mqtt::engine::EngineReader;
+use crate::mqtt::read_room::ReadRoom;
 use bytes::{Bytes, BytesMut};
 use tokio::io::AsyncReadExt;
 
@@ -32,6 +33,7 @@ use crate::mqtt::codec::{self, Packet, Version};
 
 /// Engine to client.
 pub(super) async fn downstream(gate: &Gate, conn: &Conn, mut engine: EngineReader, mut buf: BytesMut) -> End {
+    let mut room = ReadRoom::default();
     loop {
         let mut batch = Batch::default();
         let ended = relayed(gate, conn, &mut buf, &mut batch).err();
@@ -48,14 +50,12 @@ pub(super) async fn downstream(gate: &Gate, conn: &Conn, mut engine: EngineReade
         if let Some(end) = ended {
             return end;
         }
-        if buf.capacity() - buf.len() < 4096 {
-            buf.reserve(8192);
-        }
+        let free = room.make(&mut buf);
         match engine.read_buf(&mut buf).await {
             Ok(0) => {
                 return End::quiet("the engine closed the connection (DISCONNECT, keep-alive or session taken over)")
             }
-            Ok(_) => {}
+            Ok(read) => room.read(read, free),
             Err(e) => return End::quiet(format!("the engine connection failed: {e}")),
         }
     }

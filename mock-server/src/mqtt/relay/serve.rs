@@ -33,7 +33,7 @@ pub async fn serve(
 ) {
     let name = kind.name();
     let (mut reader, mut writer) = transport.split();
-    let mut inbuf = BytesMut::with_capacity(4096);
+    let mut inbuf = BytesMut::new();
     let (client, hello) = match accept(gate, name, &mut reader, &mut inbuf, deadline).await {
         Ok(accepted) => accepted,
         Err(rejected) => return rejected.close(gate, name, &mut writer).await,
