@@ -56,5 +56,13 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v podman >/
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman >/dev/null
 fi
 
+# The web view's test (tests/python/test_web_view.py) drives the system's Chromium through
+# Playwright. Installed the same way where possible (about 30 s); elsewhere the test skips.
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null && ! command -v chromium >/dev/null; then
+    echo "==> apt-get install chromium (for the web view's browser test)"
+    apt-cache show chromium >/dev/null 2>&1 || apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+
 echo "==> pytest (real client libraries against target/debug/mock-server)"
 MOCK_SERVER_BIN="$PWD/target/debug/mock-server" .venv/bin/python -m pytest -q tests/python "$@"

@@ -15,6 +15,7 @@ mod router;
 pub mod runs;
 mod sms;
 mod state;
+mod ui;
 
 pub use router::router;
 pub use state::AdminState;

@@ -6,13 +6,15 @@ use axum::Router;
 
 use super::reply::error;
 use super::state::AdminState;
-use super::{certificates, clock, events, faults, fixtures, health, sms};
+use super::{certificates, clock, events, faults, fixtures, health, sms, ui};
 
 pub fn router(state: AdminState) -> Router {
     Router::new()
         .route("/__admin/health", get(health::health))
         .route("/__admin/endpoints", get(health::endpoints))
         .route("/__admin/events", get(events::events).delete(events::clear_events))
+        .route("/__admin/events/stream", get(events::stream))
+        .route("/__admin/ui", get(ui::page))
         .route("/__admin/faults", get(faults::list_faults).post(faults::add_faults).delete(faults::clear_faults))
         .route("/__admin/faults/{id}", delete(faults::remove_fault))
         .route("/__admin/clock", get(clock::clock).post(clock::set_clock))

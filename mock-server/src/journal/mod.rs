@@ -11,4 +11,4 @@ mod store;
 pub use event::{Event, EventKind, Exchange, Origin};
 pub use events::Events;
 pub use filter::EventFilter;
-pub use store::{Journal, JournalSettings};
+pub use store::{Following, Journal, JournalSettings, Notice, MAX_FOLLOWERS};

@@ -3,10 +3,12 @@
 //! keep increasing across drops, so `since=N` stays meaningful.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
 
 use super::event::{Event, EventKind, Origin};
 use super::filter::EventFilter;
@@ -14,6 +16,37 @@ use crate::fixtures::Issue;
 
 pub struct Journal {
     inner: Mutex<Inner>,
+    /// What followers of the journal are told as it happens ([`Journal::follow`]).
+    live: broadcast::Sender<Notice>,
+    /// How many follow it now.
+    followers: Arc<AtomicUsize>,
+}
+
+/// What a follower of the journal is told.
+#[derive(Debug, Clone)]
+pub enum Notice {
+    Recorded(Arc<Event>),
+    Cleared,
+}
+
+/// How many notices a follower may fall behind by before it misses some (it is told how many).
+const FOLLOWER_BACKLOG: usize = 1024;
+
+/// How many may follow one journal at once.
+pub const MAX_FOLLOWERS: usize = 64;
+
+/// A follower: the events already kept that it asked for, then the notices as they come. It
+/// counts as one of the journal's followers until dropped.
+pub struct Following {
+    pub kept: Vec<Event>,
+    pub notices: broadcast::Receiver<Notice>,
+    followers: Arc<AtomicUsize>,
+}
+
+impl Drop for Following {
+    fn drop(&mut self) {
+        self.followers.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 struct Inner {
@@ -35,7 +68,26 @@ impl Journal {
                 events: VecDeque::new(),
                 last_recorded: None,
             }),
+            live: broadcast::channel(FOLLOWER_BACKLOG).0,
+            followers: Arc::default(),
         }
+    }
+
+    /// The kept events `filter` matches and, from the same instant (no event missed or told
+    /// twice), every notice after them; `None` when [`MAX_FOLLOWERS`] already follow.
+    pub fn follow(&self, filter: &EventFilter) -> Option<Following> {
+        let taken = self.followers.fetch_add(1, Ordering::Relaxed);
+        if taken >= MAX_FOLLOWERS {
+            self.followers.fetch_sub(1, Ordering::Relaxed);
+            return None;
+        }
+        let inner = self.inner.lock().unwrap();
+        let mut kept: Vec<Event> = inner.events.iter().filter(|e| filter.matches(e)).cloned().collect();
+        if let Some(limit) = filter.limit {
+            kept.drain(..kept.len().saturating_sub(limit));
+        }
+        let notices = self.live.subscribe();
+        Some(Following { kept, notices, followers: self.followers.clone() })
     }
 
     /// Keeps `kind`; only `Namespace::record` calls this, so that every event is stamped with
@@ -53,7 +105,12 @@ impl Journal {
         }
         let capacity = inner.capacity;
         crate::bounded::reserve_one(&mut inner.events, capacity);
-        inner.events.push_back(Event { seq, at, provider: provider.to_owned(), service: service.to_owned(), kind });
+        let event = Event { seq, at, provider: provider.to_owned(), service: service.to_owned(), kind };
+        // Told under the lock, so that a new follower's kept events and notices meet exactly.
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(Notice::Recorded(Arc::new(event.clone())));
+        }
+        inner.events.push_back(event);
         seq
     }
 
@@ -107,6 +164,9 @@ impl Journal {
         // A new buffer: clearing would keep the old one's size.
         inner.events = VecDeque::new();
         inner.dropped = 0;
+        if self.live.receiver_count() > 0 {
+            let _ = self.live.send(Notice::Cleared);
+        }
     }
 }
 
