@@ -115,6 +115,15 @@ struct ServeArgs {
     /// Log filter (tracing syntax), e.g. `info`, `warn`, `mock_server=debug`.
     #[arg(long, default_value = "info", env = "MOCK_SERVER_LOG")]
     log: String,
+    /// How log lines are written: `text` for people, `json` (one object a line) for log shippers.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "MOCK_SERVER_LOG_FORMAT")]
+    log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 fn main() -> ExitCode {
@@ -277,11 +286,12 @@ fn serve(args: ServeArgs) -> ExitCode {
         eprintln!("warning: --log '{}' is not a valid filter ({e}); using 'info'", args.log);
         EnvFilter::new("info")
     });
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => logs.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).init(),
+        // Fields flattened beside `message`, as log shippers expect; no colour codes.
+        LogFormat::Json => logs.json().flatten_event(true).with_current_span(false).init(),
+    }
     // Freed memory back to the system now and then (mock_server::memory).
     let _ = std::thread::Builder::new().name("memory".into()).spawn(|| loop {
         std::thread::sleep(mock_server::memory::INTERVAL);
