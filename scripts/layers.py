@@ -68,7 +68,7 @@ FLOORS = {
     "conformance/src": [
         # The floors conformance/src/lib.rs documents too.
         ["main.rs", "lib.rs"],
-        ["report.rs", "checks.rs"],
+        ["report.rs", "html_report.rs", "checks.rs"],
         ["runner.rs", "judge.rs", "results.rs", "target.rs", "client.rs", "expected.rs"],
         ["scenario/", "certificate.rs"],
         ["registry.rs"],

@@ -18,6 +18,7 @@
 //! 7. `contract/`: what a check is and reads, knowing no provider and no scenario file.
 
 pub mod checks;
+pub mod html_report;
 pub mod report;
 
 pub(crate) mod client;

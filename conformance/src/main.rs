@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use conformance::expected::ExpectedFailures;
+use conformance::html_report::{self, ReportInfo};
 use conformance::runner::{run_suite, RunOptions};
 use conformance::scenario::{load_scenarios, select};
 use conformance::target::Target;
@@ -41,6 +42,9 @@ enum Command {
         junit: Option<PathBuf>,
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// A self-contained HTML certification report, readable offline and printable.
+        #[arg(long, value_name = "FILE")]
+        html: Option<PathBuf>,
         /// TOML list of known failures (`[[expected]] scenario, check, reason`).
         #[arg(long, value_name = "FILE")]
         expected_failures: Option<PathBuf>,
@@ -108,7 +112,7 @@ fn main() -> ExitCode {
             }
             Err(code) => code,
         },
-        Command::Run { suite, client, server, scenarios, junit, json, expected_failures } => {
+        Command::Run { suite, client, server, scenarios, junit, json, html, expected_failures } => {
             let all = match load(scenarios.as_deref()) {
                 Ok(all) => all,
                 Err(code) => return code,
@@ -144,14 +148,20 @@ fn main() -> ExitCode {
                     chosen.len(),
                     target.admin_url()
                 );
-                let options = RunOptions { client, expected };
+                let options = RunOptions { client: client.clone(), expected };
                 let result = run_suite(&target, &chosen, &options, report::console_progress).await;
-                for (path, text) in [(junit, report::junit(&result)), (json, report::json(&result))] {
-                    if let Some(path) = path {
-                        if let Err(e) = std::fs::write(&path, text) {
-                            eprintln!("error: cannot write {}: {e}", path.display());
-                            return ExitCode::from(2);
-                        }
+                let info = ReportInfo {
+                    suite: &suite,
+                    client: &client,
+                    date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    mock_version: target.server_version().await,
+                };
+                let html = html.map(|path| (path, html_report::html(&result, &info)));
+                let reports = [(junit, report::junit(&result)), (json, report::json(&result))];
+                for (path, text) in reports.into_iter().filter_map(|(p, t)| p.map(|p| (p, t))).chain(html) {
+                    if let Err(e) = std::fs::write(&path, text) {
+                        eprintln!("error: cannot write {}: {e}", path.display());
+                        return ExitCode::from(2);
                     }
                 }
                 if let Err(e) = target.close().await {

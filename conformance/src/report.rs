@@ -61,7 +61,10 @@ pub fn json(result: &SuiteResult) -> String {
 
 /// JUnit XML as Jenkins, GitLab and GitHub reporters read it: a testsuite per provider suite,
 /// a testcase per check of each scenario. Warnings pass with the warning in `system-out`;
-/// expected failures and skipped checks are `skipped`.
+/// expected failures and skipped checks are `skipped`. A scenario that could not run at all
+/// (the client or the server would not start) is one `setup` testcase with an `<error>`,
+/// counted in `errors`, not in `failures`: nothing was judged. Newlines in messages survive,
+/// in attributes too (as `&#10;`, which XML parsers keep where a raw newline becomes a space).
 pub fn junit(result: &SuiteResult) -> String {
     let mut suites: Vec<(String, Vec<&ScenarioResult>)> = Vec::new();
     for s in &result.scenarios {
@@ -74,9 +77,11 @@ pub fn junit(result: &SuiteResult) -> String {
     let cases = |list: &[&ScenarioResult]| list.iter().map(|s| s.checks.len().max(1)).sum::<usize>();
     let failures = |list: &[&ScenarioResult]| {
         list.iter()
-            .map(|s| if s.error.is_some() { 1 } else { s.checks.iter().filter(|c| c.status == Status::Failed).count() })
+            .filter(|s| s.error.is_none())
+            .map(|s| s.checks.iter().filter(|c| c.status == Status::Failed).count())
             .sum::<usize>()
     };
+    let errors = |list: &[&ScenarioResult]| list.iter().filter(|s| s.error.is_some()).count();
     let skipped = |list: &[&ScenarioResult]| {
         list.iter()
             .flat_map(|s| &s.checks)
@@ -87,9 +92,10 @@ pub fn junit(result: &SuiteResult) -> String {
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     let _ = writeln!(
         x,
-        "<testsuites name=\"conformance\" tests=\"{}\" failures=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+        "<testsuites name=\"conformance\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
         cases(&all),
         failures(&all),
+        errors(&all),
         skipped(&all),
         result.duration_ms as f64 / 1000.0
     );
@@ -97,10 +103,11 @@ pub fn junit(result: &SuiteResult) -> String {
         let time: u64 = list.iter().map(|s| s.duration_ms).sum();
         let _ = writeln!(
             x,
-            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"0\" skipped=\"{}\" time=\"{:.3}\">",
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
             esc(name),
             cases(list),
             failures(list),
+            errors(list),
             skipped(list),
             time as f64 / 1000.0
         );
@@ -113,7 +120,13 @@ pub fn junit(result: &SuiteResult) -> String {
                     esc(&classname),
                     s.duration_ms as f64 / 1000.0
                 );
-                let _ = writeln!(x, "      <failure message=\"{}\" type=\"ERROR\"/>\n    </testcase>", esc(e));
+                let _ = writeln!(
+                    x,
+                    "      <error message=\"{}\" type=\"setup\">{}\nclient stderr (end):\n{}</error>\n    </testcase>",
+                    attr(e),
+                    esc(e),
+                    esc(&s.client.stderr_tail)
+                );
                 continue;
             }
             let per_check = s.duration_ms as f64 / 1000.0 / s.checks.len().max(1) as f64;
@@ -129,7 +142,8 @@ pub fn junit(result: &SuiteResult) -> String {
                     Status::Failed => {
                         let _ = writeln!(
                             x,
-                            "      <failure message=\"{}\" type=\"FAILED\">{}\n\nclause: {}\nclient stderr (end):\n{}\nevidence:\n{}</failure>",
+                            "      <failure message=\"{}\" type=\"FAILED\">{}\n{}\n\nclause: {}\nclient stderr (end):\n{}\nevidence:\n{}</failure>",
+                            attr(&c.message),
                             esc(&c.message),
                             esc(&c.summary),
                             esc(&c.clause),
@@ -138,7 +152,7 @@ pub fn junit(result: &SuiteResult) -> String {
                         );
                     }
                     Status::Skipped | Status::ExpectedFailure => {
-                        let _ = writeln!(x, "      <skipped message=\"{}: {}\"/>", c.status.label(), esc(&c.message));
+                        let _ = writeln!(x, "      <skipped message=\"{}: {}\"/>", c.status.label(), attr(&c.message));
                     }
                     Status::Warning => {
                         let _ = writeln!(
@@ -157,6 +171,12 @@ pub fn junit(result: &SuiteResult) -> String {
     }
     x.push_str("</testsuites>\n");
     x
+}
+
+/// Escapes text for an XML attribute: as [`esc`], and line breaks and tabs as character
+/// references, which attribute-value normalisation keeps.
+fn attr(s: &str) -> String {
+    esc(s).replace('\n', "&#10;").replace('\r', "&#13;").replace('\t', "&#9;")
 }
 
 /// Escapes text for XML attributes and content; drops characters XML 1.0 cannot carry.
@@ -184,5 +204,6 @@ mod tests {
     #[test]
     fn escaping_keeps_xml_well_formed() {
         assert_eq!(esc("a<b & \"c\"\u{1}"), "a&lt;b &amp; &quot;c&quot;");
+        assert_eq!(attr("one\ntwo"), "one&#10;two");
     }
 }

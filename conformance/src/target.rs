@@ -96,6 +96,12 @@ impl Target {
         Ok(target)
     }
 
+    /// The server's version, as its health endpoint says it.
+    pub async fn server_version(&self) -> Option<String> {
+        let health = self.call(reqwest::Method::GET, "health", None).await.ok()?;
+        health.get("version").and_then(Value::as_str).map(str::to_owned)
+    }
+
     pub fn admin_url(&self) -> &str {
         &self.admin
     }
