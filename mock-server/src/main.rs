@@ -115,6 +115,10 @@ struct ServeArgs {
     /// Log filter (tracing syntax), e.g. `info`, `warn`, `mock_server=debug`.
     #[arg(long, default_value = "info", env = "MOCK_SERVER_LOG")]
     log: String,
+    /// Record request and response bodies in the journal (each up to 16 KiB, every secret
+    /// redacted). Off by default. The variable takes `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`.
+    #[arg(long, env = "MOCK_SERVER_JOURNAL_BODIES", value_parser = clap::builder::BoolishValueParser::new())]
+    journal_bodies: bool,
     /// How log lines are written: `text` for people, `json` (one object a line) for log shippers.
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "MOCK_SERVER_LOG_FORMAT")]
     log_format: LogFormat,
@@ -321,6 +325,7 @@ fn serve(args: ServeArgs) -> ExitCode {
                 max_connections: args.max_connections as usize,
             },
             san: args.san.clone(),
+            journal_bodies: args.journal_bodies,
         };
         let running = match server::start(options).await {
             Ok(r) => r,

@@ -77,6 +77,8 @@ pub struct Namespace {
     endpoints: OnceLock<Endpoints>,
     /// The providers' runtime state; weak, because each provider holds the namespace.
     providers: OnceLock<Vec<Weak<dyn Reset>>>,
+    /// The server records bodies here whatever the fixtures say.
+    bodies_always: bool,
 }
 
 impl Namespace {
@@ -103,7 +105,19 @@ impl Namespace {
             fixtures: RwLock::new(fixtures),
             endpoints: OnceLock::new(),
             providers: OnceLock::new(),
+            bodies_always: false,
         }
+    }
+
+    /// Records bodies whatever the fixtures say (the server's `--journal-bodies`).
+    pub(crate) fn recording_bodies(mut self, always: bool) -> Namespace {
+        self.bodies_always = always;
+        self
+    }
+
+    /// Whether HTTP exchanges here are journaled with their bodies.
+    pub(crate) fn records_bodies(&self) -> bool {
+        self.bodies_always || self.document().journal_bodies()
     }
 
     /// A fresh namespace for `run`: the fixtures this one started with, read again from their
@@ -117,7 +131,8 @@ impl Namespace {
             self.parse,
             self.tls.clone(),
             self.keys.clone(),
-        ))
+        )
+        .recording_bodies(self.bodies_always))
     }
 
     /// The providers built in this namespace, for its reset. Set once, right after building them.

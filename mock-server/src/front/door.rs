@@ -76,6 +76,11 @@ impl Door {
         let response = match (proxied, refused) {
             (_, Some(refusal)) => refusal.response(),
             (Some(ProxyRequest::Connect(authority)), None) => self.clone().connect(&authority, &mut record),
+            _ if self.ns.records_bodies() => {
+                let req = record.tee_request(req);
+                let response = self.serve(req, listener, &mut record).await;
+                record.capture_response(response).await
+            }
             _ => self.serve(req, listener, &mut record).await,
         };
         record.finish(&response);

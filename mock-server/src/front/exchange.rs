@@ -2,15 +2,22 @@
 //! `http.exchange` event (and logged): built from the request as it arrives (method, host,
 //! path, query with secrets redacted, header names, the client certificate's thumbprint, where a
 //! fixture secret showed), finished with the answer's status and time, or with 499 when the
-//! client went away first.
+//! client went away first. When the namespace records bodies, the request's is copied as the
+//! service reads it (its first 16 KiB) and the response's is read whole when its size is known
+//! (at most 1 MiB; a stream is only noted), both redacted before they are kept
+//! (`journal/redact.rs`).
 
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use axum::body::Body;
+use axum::body::HttpBody as _;
 use axum::http::{header, Request, Response};
+use futures_util::StreamExt;
 
 use super::fault::DropConnection;
 use crate::contract::{ConnInfo, ListenerKind};
+use crate::journal::redact::{journaled_body, BODY_LIMIT};
 use crate::journal::{EventKind, Exchange, Origin};
 use crate::namespace::Namespace;
 use crate::wire::{header_text, redacted_query, request_host, Authorization};
@@ -31,14 +38,72 @@ pub struct PendingExchange<'a> {
     /// The service that took the request, once known.
     pub owner: Option<(&'static str, &'static str)>,
     done: bool,
+    /// The request body's start, as the service read it, and its whole length so far.
+    request_body: Option<Arc<Mutex<SeenBody>>>,
 }
+
+/// A request body as the service read it: its start, and its whole length so far.
+#[derive(Default)]
+struct SeenBody {
+    start: Vec<u8>,
+    total: usize,
+}
+
+/// The largest response body read whole to be journaled; a larger one is only noted.
+const RESPONSE_READ_LIMIT: u64 = 1 << 20;
 
 impl<'a> PendingExchange<'a> {
     /// The record of `req` as it arrived on `listener`, in namespace `ns`.
     pub fn begin(ns: &'a Namespace, req: &Request<Body>, listener: ListenerKind) -> PendingExchange<'a> {
         let mut summary = exchange_of(req, listener);
         summary.secret_in = secrets_in(req, &ns.document().secrets());
-        PendingExchange { ns, started: Instant::now(), summary, owner: None, done: false }
+        PendingExchange { ns, started: Instant::now(), summary, owner: None, done: false, request_body: None }
+    }
+
+    /// The same request, its body copied (the first [`BODY_LIMIT`] bytes) as the service reads it.
+    pub fn tee_request(&mut self, req: Request<Body>) -> Request<Body> {
+        let seen = Arc::new(Mutex::new(SeenBody::default()));
+        self.request_body = Some(seen.clone());
+        let (parts, body) = req.into_parts();
+        let body = body.into_data_stream().map(move |chunk| {
+            if let Ok(bytes) = &chunk {
+                let mut seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+                let room = BODY_LIMIT.saturating_sub(seen.start.len()).min(bytes.len());
+                seen.start.extend_from_slice(&bytes[..room]);
+                seen.total = seen.total.saturating_add(bytes.len());
+            }
+            chunk
+        });
+        Request::from_parts(parts, Body::from_stream(body))
+    }
+
+    /// The same response, its body journaled: read whole when its size is known and small
+    /// enough, otherwise noted as not recorded.
+    pub async fn capture_response(&mut self, response: Response<Body>) -> Response<Body> {
+        let secrets = self.ns.document();
+        let secrets = secrets.secrets();
+        let size = response.body().size_hint();
+        match size.exact() {
+            Some(0) => response,
+            Some(n) if n <= RESPONSE_READ_LIMIT => {
+                let (parts, body) = response.into_parts();
+                match axum::body::to_bytes(body, n as usize).await {
+                    Ok(bytes) => {
+                        let start = &bytes[..bytes.len().min(BODY_LIMIT)];
+                        self.summary.response_body = journaled_body(start, bytes.len(), &secrets);
+                        Response::from_parts(parts, Body::from(bytes))
+                    }
+                    Err(e) => {
+                        self.summary.response_body = Some(format!("[the body could not be read: {e}]"));
+                        Response::from_parts(parts, Body::empty())
+                    }
+                }
+            }
+            _ => {
+                self.summary.response_body = Some("[a streamed or large body, not recorded]".to_owned());
+                response
+            }
+        }
     }
 
     /// The request's method and Host header, as recorded.
@@ -62,6 +127,10 @@ impl PendingExchange<'_> {
         self.done = true;
         let mut summary = std::mem::replace(&mut self.summary, empty_exchange());
         summary.duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        if let Some(seen) = self.request_body.take() {
+            let seen = seen.lock().unwrap_or_else(|e| e.into_inner());
+            summary.request_body = journaled_body(&seen.start, seen.total, &self.ns.document().secrets());
+        }
         let (provider, service) = self.owner.unwrap_or((UNROUTED, UNROUTED));
         tracing::info!(
             listener = summary.listener.as_str(),
@@ -100,6 +169,8 @@ fn empty_exchange() -> Exchange {
         secret_in: Vec::new(),
         retry_after: None,
         headers: Vec::new(),
+        request_body: None,
+        response_body: None,
     }
 }
 
@@ -128,6 +199,8 @@ fn exchange_of(req: &Request<Body>, listener: ListenerKind) -> Exchange {
         secret_in: Vec::new(),
         retry_after: None,
         headers: header_names(req.headers()),
+        request_body: None,
+        response_body: None,
     }
 }
 

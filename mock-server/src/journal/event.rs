@@ -205,4 +205,10 @@ pub struct Exchange {
     /// enough to tell whether a client sent e.g. `x-fapi-interaction-id`.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub headers: Vec<String>,
+    /// The request body, redacted and cut to 16 KiB, when the journal records bodies.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub request_body: Option<String>,
+    /// The response body, the same way.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub response_body: Option<String>,
 }

@@ -6,6 +6,7 @@
 mod event;
 mod events;
 mod filter;
+pub(crate) mod redact;
 mod store;
 
 pub use event::{Event, EventKind, Exchange, Origin};

@@ -177,6 +177,9 @@ pub struct JournalSettings {
     /// Events kept before the oldest are dropped.
     #[serde(default = "default_capacity")]
     pub capacity: usize,
+    /// Record request and response bodies of HTTP exchanges, redacted (`journal/redact.rs`).
+    #[serde(default)]
+    pub bodies: bool,
 }
 
 fn default_capacity() -> usize {
@@ -185,7 +188,7 @@ fn default_capacity() -> usize {
 
 impl Default for JournalSettings {
     fn default() -> Self {
-        JournalSettings { capacity: default_capacity() }
+        JournalSettings { capacity: default_capacity(), bodies: false }
     }
 }
 
@@ -258,6 +261,63 @@ mod tests {
         assert_eq!(j.events(&f("token")).len(), 0);
         let by_provider = EventFilter { provider: Some("a".into()), ..Default::default() };
         assert_eq!(j.events(&by_provider).len(), 1);
+    }
+
+    fn seq_of(notice: Notice) -> u64 {
+        match notice {
+            Notice::Recorded(event) => event.seq,
+            Notice::Cleared => panic!("cleared, not recorded"),
+        }
+    }
+
+    #[test]
+    fn a_follower_gets_the_kept_events_then_each_new_one_with_no_gap() {
+        let j = Journal::new(10);
+        for n in 0..3 {
+            j.record(Utc::now(), Origin::new("p", "s"), written(n));
+        }
+        let mut following = j.follow(&EventFilter::default().since(1)).unwrap();
+        assert_eq!(following.kept.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
+        assert!(following.notices.try_recv().is_err(), "nothing new yet");
+        j.record(Utc::now(), Origin::new("p", "s"), written(4));
+        assert_eq!(seq_of(following.notices.try_recv().unwrap()), 4);
+        j.clear();
+        assert!(matches!(following.notices.try_recv().unwrap(), Notice::Cleared));
+    }
+
+    #[test]
+    fn a_slow_follower_is_told_how_many_it_missed_and_goes_on_with_the_newest() {
+        let j = Journal::new(10);
+        let mut following = j.follow(&EventFilter::default()).unwrap();
+        let recorded = FOLLOWER_BACKLOG as u64 + 10;
+        for n in 0..recorded {
+            j.record(Utc::now(), Origin::new("p", "s"), written(n as usize));
+        }
+        match following.notices.try_recv() {
+            Err(broadcast::error::TryRecvError::Lagged(missed)) => assert_eq!(missed, 10),
+            other => panic!("expected a lag, got {other:?}"),
+        }
+        assert_eq!(seq_of(following.notices.try_recv().unwrap()), 11);
+        assert_eq!(j.len(), 10, "the journal itself stays within its capacity");
+    }
+
+    #[test]
+    fn followers_are_bounded_and_a_dropped_one_gives_its_place_back() {
+        let j = Journal::new(10);
+        let all: Vec<Following> = (0..MAX_FOLLOWERS).map(|_| j.follow(&EventFilter::default()).unwrap()).collect();
+        assert!(j.follow(&EventFilter::default()).is_none());
+        drop(all);
+        assert!(j.follow(&EventFilter::default()).is_some());
+    }
+
+    #[test]
+    fn with_no_follower_nothing_is_told() {
+        let j = Journal::new(10);
+        j.record(Utc::now(), Origin::new("p", "s"), written(1));
+        assert_eq!(j.live.len(), 0, "no notice is kept for nobody");
+        let mut following = j.follow(&EventFilter::default()).unwrap();
+        assert_eq!(following.kept.len(), 1);
+        assert!(following.notices.try_recv().is_err());
     }
 
     #[test]

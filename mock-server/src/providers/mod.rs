@@ -129,6 +129,10 @@ macro_rules! registry {
                 self.journal.capacity
             }
 
+            fn journal_bodies(&self) -> bool {
+                self.journal.bodies
+            }
+
             fn validate(&self) -> Vec<Issue> {
                 let mut issues = self.journal.validate();
                 $(issues.extend(self.$folder.validate());)*

@@ -37,6 +37,9 @@ pub struct Options {
     /// listeners' addresses and the providers' real hostnames: the name other containers reach
     /// the server by (`mock`). [`start`](super::start) checks each with [`parse_san`].
     pub san: Vec<String>,
+    /// Record request and response bodies in every namespace's journal, redacted, whatever the
+    /// fixtures say (`--journal-bodies`; fixtures can ask for it with `[journal] bodies`).
+    pub journal_bodies: bool,
 }
 
 /// Where a service's dedicated listener is: `off`, `ADDR` or `http://ADDR` (plain HTTP),
@@ -139,6 +142,7 @@ impl Options {
             connections: ConnectionLimits::default(),
             max_runs: DEFAULT_LIMIT,
             san: Vec::new(),
+            journal_bodies: false,
         }
     }
 }

@@ -62,14 +62,17 @@ pub async fn start(options: Options) -> Result<Running> {
     let certs_dir = options.certs_dir.as_ref().map(|d| d.canonicalize()).transpose()?;
     let tls = TlsSetup::new(ca, ca_path.clone(), &certificate_names(&options)?, certs_dir.as_deref())?;
     let keys = Arc::new(KeyRing::new(certs_dir));
-    let ns = Arc::new(Namespace::new(
-        None,
-        fixtures,
-        options.fixtures.clone(),
-        providers::parse_fixtures,
-        Arc::new(tls),
-        keys.clone(),
-    ));
+    let ns = Arc::new(
+        Namespace::new(
+            None,
+            fixtures,
+            options.fixtures.clone(),
+            providers::parse_fixtures,
+            Arc::new(tls),
+            keys.clone(),
+        )
+        .recording_bodies(options.journal_bodies),
+    );
 
     let (shutdown, signal) = watch::channel(false);
     let proxy = Arc::new(Proxy::new(&ns.tls, signal.clone()));
