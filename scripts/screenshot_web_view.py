@@ -97,6 +97,8 @@ def main():
             time.sleep(0.5)
             refused.click()
             expect(page.locator("#why")).to_be_visible()
+            expect(page.locator("#sms li", has_text="verification code")).to_have_count(1, timeout=10_000)
+            expect(page.locator("#faults li[data-fault]")).to_contain_text("fired 1")
             page.mouse.move(0, 0)
             page.screenshot(path=str(OUT), full_page=True)
             browser.close()

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from conftest import READ_CLIENT, SANDPIT_SCOPE, SANDPIT_TENANT, raw_exchange
+from conftest import READ_CLIENT, SANDPIT_SCOPE, SANDPIT_TENANT, raw_exchange, serving
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed: pip install -r tests/python/requirements.txt"
@@ -301,3 +301,20 @@ def test_the_page_follows_the_streams_lagged_and_cleared_messages(mock, browser)
         assert len(served) >= 3 and all(url.endswith("/__admin/events/stream") for url in served)
     finally:
         context.close()
+
+
+def test_recorded_bodies_are_shown_redacted_in_the_exchange(tmp_path, open_page):
+    with serving(tmp_path, "--journal-bodies") as server:
+        page = open_page(f"{server.admin}/ui")
+        form = {"grant_type": "client_credentials", "client_id": READ_CLIENT[0], "client_secret": READ_CLIENT[1], "scope": SANDPIT_SCOPE}
+        answer = requests.post(server.token_url(), data=form, timeout=10, verify=server.ca)
+        assert answer.status_code == 200, answer.text
+        exchange = rows(page, '[data-kind="http.exchange"]')
+        expect(exchange).to_have_count(1, timeout=WAIT_MS)
+        exchange.click()
+        request_body = page.locator("#detail h4:text-is('Request body') + pre")
+        response_body = page.locator("#detail h4:text-is('Response body') + pre")
+        expect(request_body).to_contain_text("grant_type=client_credentials")
+        expect(response_body).to_contain_text("token_type")
+        shown = page.locator("#detail").inner_text()
+        assert READ_CLIENT[1] not in shown and answer.json()["access_token"] not in shown

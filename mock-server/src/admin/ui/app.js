@@ -612,7 +612,7 @@ async function refreshFaults() {
 function faultItem(rule) {
   const where = [rule.provider || "*", rule.service || "*"].join("/");
   const action = Object.entries(rule.action || {})
-    .filter(([, v]) => v !== null && v !== undefined && v !== false)
+    .filter(([, v]) => v !== null && v !== undefined && v !== false && !(typeof v === "object" && !Object.keys(v).length))
     .map(([k, v]) => (v === true ? k : typeof v === "object" ? `${k} …` : `${k} ${v}`))
     .join(", ");
   const remove = el("button", { type: "button", title: `remove ${rule.id}`, on: { click: () => removeFault(rule.id) } }, "remove");
