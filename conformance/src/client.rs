@@ -86,6 +86,22 @@ async fn read_tail(stream: Option<impl tokio::io::AsyncRead + Unpin>) -> String 
     String::from_utf8_lossy(&kept[start..]).into_owned()
 }
 
+/// Why the client never started, when `sh` says so: POSIX reserves exit 127 for a command not
+/// found and 126 for one that cannot be executed. Nothing the client did can be judged then, so
+/// the scenario is a setup error rather than a failed check.
+pub fn could_not_start(exit: &ClientExit) -> Option<String> {
+    let reason = match exit.code? {
+        127 => "command not found (sh exit 127)",
+        126 => "command not executable (sh exit 126)",
+        _ => return None,
+    };
+    let said = exit.stderr_tail.lines().rev().map(str::trim).find(|line| !line.is_empty());
+    Some(match said {
+        Some(line) => format!("the client command could not start: {reason}\n{line}"),
+        None => format!("the client command could not start: {reason}"),
+    })
+}
+
 /// Replaces the given secrets and anything shaped like a JWT with `***`.
 pub fn redact_text(text: &str, secrets: &[String]) -> String {
     let mut out = text.to_owned();
@@ -112,6 +128,18 @@ mod tests {
     fn redacts_secrets_and_jwts() {
         let text = "secret=hunter22 token \"eyJhbGc.eyJzdWIi.c2ln\" ok";
         assert_eq!(redact_text(text, &["hunter22".into()]), "secret=*** token \"***\" ok");
+    }
+
+    #[tokio::test]
+    async fn a_command_sh_cannot_find_or_execute_could_not_start() {
+        let missing = run("/nonexistent/client --flag", &BTreeMap::new(), Duration::from_secs(5), &[]).await.unwrap();
+        let why = could_not_start(&missing).expect("a missing command did not start");
+        assert!(why.starts_with("the client command could not start: command not found (sh exit 127)\n"), "{why}");
+        assert!(why.contains("/nonexistent/client"), "sh's own words follow: {why}");
+        let not_executable = run("/dev/null", &BTreeMap::new(), Duration::from_secs(5), &[]).await.unwrap();
+        assert!(could_not_start(&not_executable).is_some_and(|why| why.contains("sh exit 126")));
+        let failing = run("exit 1", &BTreeMap::new(), Duration::from_secs(5), &[]).await.unwrap();
+        assert_eq!(could_not_start(&failing), None, "a client that ran and failed is judged");
     }
 
     #[tokio::test]

@@ -145,16 +145,20 @@ fn class(status: Status) -> &'static str {
     }
 }
 
-/// Escapes text for HTML content and attribute values.
+/// Escapes text for HTML content and attribute values. Terminal colour codes (a client's
+/// coloured stderr) and other control characters are dropped, line breaks and tabs kept.
 fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
+    let plain = strip_ansi_escapes::strip_str(s);
+    let mut out = String::with_capacity(plain.len());
+    for c in plain.chars() {
         match c {
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            '\t' | '\n' | '\r' => out.push(c),
+            c if c.is_control() => {}
             c => out.push(c),
         }
     }
@@ -241,6 +245,13 @@ mod tests {
         assert!(page.contains("RFC 6749 §2.3.1"));
         assert!(page.contains("Expected failures honoured") && page.contains("known"));
         assert!(!page.contains("http://127.0.0.1:1/__admin\"") && !page.contains("src=") && !page.contains("href="));
+    }
+
+    #[test]
+    fn terminal_colours_and_control_characters_are_dropped() {
+        let page = html(&result("\u{1b}[31merror\u{1b}[0m: bad\u{7}\nnext line", None), &info());
+        assert!(page.contains("error: bad\nnext line"), "{page}");
+        assert!(!page.contains('\u{1b}') && !page.contains('\u{7}'));
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! `conformance`: certifies a client implementation of a provider's API. It runs scenario
 //! suites against `mock-server`: for each scenario it resets the server, arms faults and clock
 //! steps, runs the client command with a documented environment and a time limit, then judges
-//! the client by named checks over the server's journal. Reports: console, JSON, JUnit XML.
+//! the client by named checks over the server's journal. Reports: console, JSON, JUnit XML
+//! and an HTML certification report.
 //!
 //! The files stand on floors, top to bottom; a file imports only from its own floor (without a
 //! circle) or from floors below (`scripts/layers.py` checks both):

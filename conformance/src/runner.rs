@@ -65,18 +65,23 @@ async fn run_one(target: &Target, scenario: &Scenario, options: &RunOptions) -> 
     };
     match execute(target, scenario, options).await {
         Ok((client, events)) => {
-            let profile = registry::profile(&scenario.provider).expect("validated at load");
-            let run = Run {
-                profile,
-                client: &client,
-                events: &events,
-                timeout_seconds: scenario.timeout_seconds,
-                expected_exit: scenario.expect.exit,
-                action_params: &scenario.action_params,
-            };
-            result.checks = scenario.checks.iter().map(|u| judge(&run, &scenario.id, u, &options.expected)).collect();
+            // A command that never started did nothing to judge: a setup error, not a failure.
+            result.error = client::could_not_start(&client);
+            if result.error.is_none() {
+                let profile = registry::profile(&scenario.provider).expect("validated at load");
+                let run = Run {
+                    profile,
+                    client: &client,
+                    events: &events,
+                    timeout_seconds: scenario.timeout_seconds,
+                    expected_exit: scenario.expect.exit,
+                    action_params: &scenario.action_params,
+                };
+                result.checks =
+                    scenario.checks.iter().map(|u| judge(&run, &scenario.id, u, &options.expected)).collect();
+                result.status = overall(&result.checks);
+            }
             result.client = client;
-            result.status = overall(&result.checks);
         }
         Err(e) => result.error = Some(format!("{e:#}")),
     }
