@@ -6,17 +6,23 @@ through its live stream, not from the first load. Skipped, saying why, when Chro
 Playwright is not installed (scripts/test.sh installs both).
 """
 
+import base64
+import hashlib
+import hmac
 import json
 import os
 import shutil
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import paho.mqtt.client as mqtt
 import pytest
 import requests
 
 from conftest import READ_CLIENT, SANDPIT_SCOPE, SANDPIT_TENANT, raw_exchange, serving
+from openenergy_support import CONSUMER, credentials
 
 sync_api = pytest.importorskip(
     "playwright.sync_api", reason="Playwright is not installed: pip install -r tests/python/requirements.txt"
@@ -318,3 +324,46 @@ def test_recorded_bodies_are_shown_redacted_in_the_exchange(tmp_path, open_page)
         expect(response_body).to_contain_text("token_type")
         shown = page.locator("#detail").inner_text()
         assert READ_CLIENT[1] not in shown and answer.json()["access_token"] not in shown
+
+
+def test_each_refusal_says_why_in_its_providers_terms_and_a_certificate_shows_its_thumbprint(mock, open_page, tmp_path):
+    page = open_page(f"{mock.admin}/ui")
+    detail = page.locator("#detail")
+
+    # Knoema: a header signed with the wrong secret, diagnosed in the api.denied event.
+    hour = datetime.now(timezone.utc).strftime("%d-%m-%y-%H").encode()
+    digest = base64.b64encode(hmac.new(hour, b"not-the-secret", hashlib.sha1).digest()).decode()
+    knoema = requests.get(f"{mock.service('knoema.api')}/api/1.0/meta/dataset/DEMOSALES",
+                          headers={"Authorization": f"Knoema demo-app:{digest}:1.2"}, timeout=10)
+    assert knoema.status_code == 403, knoema.text
+    exchange = rows(page, '[data-kind="http.exchange"][data-provider="knoema"]')
+    expect(exchange).to_have_count(1, timeout=WAIT_MS)
+    exchange.click()
+    expect(detail.locator("#why")).to_contain_text("403")
+    expect(detail.locator("#why")).to_contain_text("wrong secret")
+
+    # IoT Open MQTT: a CONNECT with a key nobody has, refused with its MQTT 5 reason code.
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.username_pw_set("apikey", "0" * 32)
+    tcp = urlsplit(mock.endpoints["mqtt"]["tcp"])
+    try:
+        client.connect(tcp.hostname, tcp.port, keepalive=30)
+        client.loop_start()
+        refused = rows(page, '[data-kind="mqtt.refused"]')
+        expect(refused).to_have_count(1, timeout=WAIT_MS)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    refused.click()
+    expect(detail.locator("#why")).to_contain_text("CONNACK reason code 135 (0x87)")
+
+    # Open Energy over mTLS: the exchange shows the certificate's thumbprint.
+    creds = credentials(mock, tmp_path, CONSUMER)
+    token = requests.post(f"{mock.service('openenergy.auth')}/token", cert=(str(creds.certificate), str(creds.key)),
+                          data={"grant_type": "client_credentials", "client_id": creds.client_id, "scope": "directory:software"},
+                          timeout=10)
+    assert token.status_code == 200, token.text
+    issued = rows(page, '[data-kind="http.exchange"][data-provider="openenergy"]')
+    expect(issued.last).to_be_visible(timeout=WAIT_MS)
+    issued.last.click()
+    expect(detail.locator("dl")).to_contain_text(f"x5t#S256 {creds.thumbprint}")
