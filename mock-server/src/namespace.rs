@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::endpoints::Endpoints;
 use crate::faults::{Faults, FiredFault};
 use crate::fixtures::{ConfigError, Document, FixturesSource, Section};
-use crate::journal::{EventKind, Events, Journal, Origin};
+use crate::journal::{current_exchange, EventKind, Events, Journal, Origin};
 use crate::outbox::Outbox;
 use crate::tls::{self, TlsSetup};
 use crate::tokens::{JwtSigner, KeyRing};
@@ -155,9 +155,16 @@ impl Namespace {
         &self.journal
     }
 
-    /// Records an event for `origin`, on this namespace's clock: the one way into the journal.
+    /// Records an event for `origin`, on this namespace's clock, tied to the HTTP exchange being
+    /// served, if any: the one way into the journal.
     pub(crate) fn record<'a>(&self, origin: impl Into<Origin<'a>>, kind: EventKind) -> u64 {
-        self.journal.record(self.clock.now(), origin.into(), kind)
+        self.record_in(origin, current_exchange(), kind)
+    }
+
+    /// [`Namespace::record`] for a given exchange: an exchange's own event, which may be
+    /// recorded after its serving ended (the client went away).
+    pub(crate) fn record_in<'a>(&self, origin: impl Into<Origin<'a>>, exchange: Option<u64>, kind: EventKind) -> u64 {
+        self.journal.record(self.clock.now(), origin.into(), exchange, kind)
     }
 
     /// Counts a request or packet against the fault rules; when one fires, journals it and takes

@@ -198,6 +198,45 @@ async fn events_filter_by_provider_service_kind_and_since() {
     assert_admin_error(status, &body, StatusCode::BAD_REQUEST, "bad_request");
 }
 
+/// Overlapping requests to one service: each exchange's events are its own, by its number.
+#[tokio::test]
+async fn what_a_request_caused_carries_that_requests_exchange_number() {
+    let server = MockServer::start().await;
+    let http = client(&server);
+    const N: usize = 24;
+    let requests = (0..N).map(|i| {
+        let (http, url) = (http.clone(), token_url(&server, SANDPIT));
+        async move {
+            let client_id = format!("00000000-0000-4000-8000-{i:012}");
+            let form =
+                [("grant_type", "client_credentials"), ("client_id", client_id.as_str()), ("client_secret", "x")];
+            let r = http.post(url).header("user-agent", format!("agent-{i}")).form(&form).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::BAD_REQUEST, "unknown client {client_id}");
+        }
+    });
+    futures_util::future::join_all(requests).await;
+    // A request the admin API answers is not an exchange; an MQTT event is outside any.
+    get_json(&http, admin(&server, "/health")).await;
+
+    let all = admin_events(&http, &server, "").await;
+    let exchanges: Vec<&Value> = all.iter().filter(|e| e["kind"] == "http.exchange").collect();
+    assert_eq!(exchanges.len(), N, "{all:#?}");
+    let mut numbers: Vec<u64> = exchanges.iter().map(|e| e["exchange"].as_u64().expect("exchange number")).collect();
+    numbers.sort();
+    numbers.dedup();
+    assert_eq!(numbers.len(), N, "one number per exchange: {numbers:?}");
+    for exchange in exchanges {
+        let agent = exchange["user_agent"].as_str().unwrap();
+        let i: usize = agent.strip_prefix("agent-").unwrap().parse().unwrap();
+        let caused: Vec<&Value> =
+            all.iter().filter(|e| e["exchange"] == exchange["exchange"] && e["kind"] != "http.exchange").collect();
+        assert_eq!(caused.len(), 1, "{agent}: {caused:#?}");
+        assert_eq!(caused[0]["kind"], "token.rejected");
+        assert_eq!(caused[0]["client_id"], format!("00000000-0000-4000-8000-{i:012}"), "{agent}");
+    }
+    assert!(all.iter().all(|e| !e["exchange"].is_null()), "every event here came from a request");
+}
+
 #[tokio::test]
 async fn delete_events_empties_the_journal_and_keeps_counting() {
     let server = MockServer::start().await;

@@ -174,6 +174,37 @@ def test_an_exchange_opens_with_its_refusal_reason_header_names_and_token_events
     expect(detail.locator("#related li", has_text="api.authorized")).to_have_count(1)
 
 
+def test_overlapping_requests_each_lead_to_their_own_events(mock, open_page):
+    """Twelve token requests at once to one service, each held 300 ms by a fault rule (so that
+    every rule firing is journaled before any answer): a refusal leads back to its own request,
+    and that request to its own firing and refusal only, by the exchange number they share."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    mock.add_fault({"provider": "kalibrate", "service": "login", "route": "/*/oauth2/v2.0/token", "action": {"delay_ms": 300}})
+    page = open_page(f"{mock.admin}/ui")
+    unknown = [f"00000000-0000-4000-8000-{i:012}" for i in range(12)]
+
+    def refused(i):
+        r = requests.post(mock.token_url(), headers={"User-Agent": f"agent-{i}"}, timeout=10,
+                          data={"grant_type": "client_credentials", "client_id": unknown[i], "client_secret": "x", "scope": SANDPIT_SCOPE})
+        return r.status_code
+
+    with ThreadPoolExecutor(12) as pool:
+        assert set(pool.map(refused, range(12))) == {400}
+    expect(rows(page, '[data-kind="token.rejected"]')).to_have_count(12, timeout=WAIT_MS)
+
+    detail = page.locator("#detail")
+    for i in (3, 7, 11):
+        page.fill("#f-text", unknown[i])
+        expect(rows(page)).to_have_count(1)
+        rows(page, '[data-kind="token.rejected"]').click()
+        detail.locator("#related li", has_text="its request").click()
+        expect(detail.locator("dl")).to_contain_text(f"agent-{i}")
+        expect(detail.locator("#related li")).to_have_count(2)
+        expect(detail.locator("#related li", has_text="fault.applied")).to_have_count(1)
+        expect(detail.locator("#related li", has_text="token.rejected")).to_contain_text(unknown[i])
+
+
 def test_a_fault_added_from_the_page_fires_on_the_next_request(mock, open_page):
     page = open_page(f"{mock.admin}/ui")
     form = page.locator("#fault-form")

@@ -21,6 +21,7 @@ use super::handler::handler;
 use super::proxy::{origin_form, Destination, Proxy, ProxyRequest, Refusal};
 use super::route::{Dedicated, Services};
 use crate::contract::{ConnInfo, ListenerKind};
+use crate::journal::within_exchange;
 use crate::namespace::{FaultPoint, Namespace};
 
 pub struct Door {
@@ -73,16 +74,20 @@ impl Door {
             return self.admin.clone().oneshot(req).await.unwrap_or_else(|e| match e {});
         }
         let mut record = PendingExchange::begin(&self.ns, &req, listener);
-        let response = match (proxied, refused) {
-            (_, Some(refusal)) => refusal.response(),
-            (Some(ProxyRequest::Connect(authority)), None) => self.clone().connect(&authority, &mut record),
-            _ if self.ns.records_bodies() => {
-                let req = record.tee_request(req);
-                let response = self.serve(req, listener, &mut record).await;
-                record.capture_response(response).await
+        let id = record.id;
+        let serving = async {
+            match (proxied, refused) {
+                (_, Some(refusal)) => refusal.response(),
+                (Some(ProxyRequest::Connect(authority)), None) => self.clone().connect(&authority, &mut record),
+                _ if self.ns.records_bodies() => {
+                    let req = record.tee_request(req);
+                    let response = self.serve(req, listener, &mut record).await;
+                    record.capture_response(response).await
+                }
+                _ => self.serve(req, listener, &mut record).await,
             }
-            _ => self.serve(req, listener, &mut record).await,
         };
+        let response = within_exchange(id, serving).await;
         record.finish(&response);
         response
     }

@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use super::fault::DropConnection;
 use crate::contract::{ConnInfo, ListenerKind};
 use crate::journal::redact::{journaled_body, BODY_LIMIT};
-use crate::journal::{EventKind, Exchange, Origin};
+use crate::journal::{new_exchange, EventKind, Exchange, Origin};
 use crate::namespace::Namespace;
 use crate::wire::{header_text, redacted_query, request_host, Authorization};
 
@@ -33,6 +33,8 @@ pub const STATUS_CLIENT_CLOSED: u16 = 499;
 /// ready, or, if the client disconnects first and the request's future is dropped, then.
 pub struct PendingExchange<'a> {
     ns: &'a Namespace,
+    /// The exchange's number, which the events its handler records carry too.
+    pub id: u64,
     started: Instant,
     summary: Exchange,
     /// The service that took the request, once known.
@@ -57,7 +59,15 @@ impl<'a> PendingExchange<'a> {
     pub fn begin(ns: &'a Namespace, req: &Request<Body>, listener: ListenerKind) -> PendingExchange<'a> {
         let mut summary = exchange_of(req, listener);
         summary.secret_in = secrets_in(req, &ns.document().secrets());
-        PendingExchange { ns, started: Instant::now(), summary, owner: None, done: false, request_body: None }
+        PendingExchange {
+            ns,
+            id: new_exchange(),
+            started: Instant::now(),
+            summary,
+            owner: None,
+            done: false,
+            request_body: None,
+        }
     }
 
     /// The same request, its body copied (the first [`BODY_LIMIT`] bytes) as the service reads it.
@@ -141,7 +151,7 @@ impl PendingExchange<'_> {
             summary.status,
             summary.duration_ms
         );
-        self.ns.record(Origin::new(provider, service), EventKind::Exchange(summary));
+        self.ns.record_in(Origin::new(provider, service), Some(self.id), EventKind::Exchange(summary));
     }
 }
 

@@ -31,6 +31,10 @@ pub struct Event {
     pub at: DateTime<Utc>,
     pub provider: String,
     pub service: String,
+    /// The HTTP exchange this event was recorded in: the same number on the exchange's own
+    /// `http.exchange` event and on what its handler recorded. None outside a request (MQTT).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<u64>,
     #[serde(flatten)]
     pub kind: EventKind,
 }

@@ -5,11 +5,13 @@
 
 mod event;
 mod events;
+mod exchange_scope;
 mod filter;
 pub(crate) mod redact;
 mod store;
 
 pub use event::{Event, EventKind, Exchange, Origin};
 pub use events::Events;
+pub use exchange_scope::{current_exchange, new_exchange, within_exchange};
 pub use filter::EventFilter;
 pub use store::{Following, Journal, JournalSettings, Notice, MAX_FOLLOWERS};

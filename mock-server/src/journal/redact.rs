@@ -82,7 +82,25 @@ pub fn secret_name(name: &str) -> bool {
     }
     const PARTS: [&str; 9] =
         ["secret", "password", "passwd", "token", "key", "signature", "assertion", "credential", "verifier"];
-    PARTS.iter().any(|p| name.contains(p)) || name == "code" || name.ends_with("_code") || name == "otp"
+    PARTS.iter().any(|p| name.contains(p)) || secret_code(&name) || name == "otp"
+}
+
+/// Whether a lower-case name ending in `code` (`code`, `device_code`, `userCode`, `sms-code`)
+/// names a one-time secret rather than a classification (`country_code`, `error_code`,
+/// `statusCode`, `fuel_type_code`). A code of a kind not listed here counts as a secret: a
+/// classification redacted by mistake costs less than a secret kept.
+fn secret_code(name: &str) -> bool {
+    let joined: String = name.chars().filter(|c| !matches!(c, '_' | '-' | '.')).collect();
+    let Some(kind) = joined.strip_suffix("code") else {
+        return false;
+    };
+    const CLASSIFICATIONS: [&str; 36] = [
+        "error", "status", "reason", "response", "result", "return", "exit", "http", "connack", "denied", "country",
+        "currency", "postal", "post", "zip", "language", "lang", "locale", "region", "state", "city", "area", "dial",
+        "phone", "site", "station", "product", "unit", "type", "kind", "category", "class", "grade", "bar", "qr",
+        "iso",
+    ];
+    !CLASSIFICATIONS.iter().any(|c| kind.ends_with(c))
 }
 
 fn redact_json(value: &mut Value) {
@@ -323,10 +341,34 @@ mod tests {
             "ApiKey",
             "Signature",
             "device_code",
+            "deviceCode",
+            "user_code",
+            "sms-code",
+            "verificationCode",
+            "one_time_code",
+            "passcode",
+            "pin_code",
         ] {
             assert!(secret_name(name), "{name}");
         }
-        for name in ["grant_type", "token_type", "token_endpoint", "scope", "client_id", "username", "expires_in"] {
+        for name in [
+            "grant_type",
+            "token_type",
+            "token_endpoint",
+            "scope",
+            "client_id",
+            "username",
+            "expires_in",
+            "country_code",
+            "countryCode",
+            "error_code",
+            "statusCode",
+            "postal_code",
+            "fuel_type_code",
+            "currency-code",
+            "code_challenge",
+            "encoding",
+        ] {
             assert!(!secret_name(name), "{name}");
         }
     }

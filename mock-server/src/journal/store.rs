@@ -90,9 +90,9 @@ impl Journal {
         Some(Following { kept, notices, followers: self.followers.clone() })
     }
 
-    /// Keeps `kind`; only `Namespace::record` calls this, so that every event is stamped with
-    /// its namespace's clock and logged the same way.
-    pub(crate) fn record(&self, at: DateTime<Utc>, origin: Origin<'_>, kind: EventKind) -> u64 {
+    /// Keeps `kind`, recorded in HTTP exchange `exchange` if any; only `Namespace::record` calls
+    /// this, so that every event is stamped with its namespace's clock and logged the same way.
+    pub(crate) fn record(&self, at: DateTime<Utc>, origin: Origin<'_>, exchange: Option<u64>, kind: EventKind) -> u64 {
         let Origin { provider, service } = origin;
         tracing::debug!(target: "mock_server::journal", provider, service, kind = kind.name(), "event");
         let mut inner = self.inner.lock().unwrap();
@@ -105,7 +105,7 @@ impl Journal {
         }
         let capacity = inner.capacity;
         crate::bounded::reserve_one(&mut inner.events, capacity);
-        let event = Event { seq, at, provider: provider.to_owned(), service: service.to_owned(), kind };
+        let event = Event { seq, at, provider: provider.to_owned(), service: service.to_owned(), exchange, kind };
         // Told under the lock, so that a new follower's kept events and notices meet exactly.
         if self.live.receiver_count() > 0 {
             let _ = self.live.send(Notice::Recorded(Arc::new(event.clone())));
@@ -217,7 +217,7 @@ mod tests {
     fn drops_oldest_when_full_and_keeps_counting() {
         let j = Journal::new(3);
         for n in 0..5 {
-            j.record(Utc::now(), Origin::new("p", "s"), written(n));
+            j.record(Utc::now(), Origin::new("p", "s"), None, written(n));
         }
         let all = j.events(&EventFilter::default());
         assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![3, 4, 5]);
@@ -230,7 +230,7 @@ mod tests {
     fn a_limit_keeps_the_newest_matching_events_oldest_first() {
         let j = Journal::new(10);
         for n in 0..6 {
-            j.record(Utc::now(), Origin::new(if n % 2 == 0 { "a" } else { "b" }, "s"), written(n));
+            j.record(Utc::now(), Origin::new(if n % 2 == 0 { "a" } else { "b" }, "s"), None, written(n));
         }
         let seqs = |f: EventFilter| j.events(&f).iter().map(|e| e.seq).collect::<Vec<_>>();
         assert_eq!(seqs(EventFilter::default().limit(2)), vec![5, 6]);
@@ -242,10 +242,11 @@ mod tests {
     #[test]
     fn filters_by_kind_prefix_and_provider() {
         let j = Journal::new(10);
-        j.record(Utc::now(), Origin::new("a", "s"), written(1));
+        j.record(Utc::now(), Origin::new("a", "s"), None, written(1));
         j.record(
             Utc::now(),
             Origin::new("b", "s"),
+            None,
             EventKind::TokenRejected {
                 grant: None,
                 client_id: None,
@@ -274,12 +275,12 @@ mod tests {
     fn a_follower_gets_the_kept_events_then_each_new_one_with_no_gap() {
         let j = Journal::new(10);
         for n in 0..3 {
-            j.record(Utc::now(), Origin::new("p", "s"), written(n));
+            j.record(Utc::now(), Origin::new("p", "s"), None, written(n));
         }
         let mut following = j.follow(&EventFilter::default().since(1)).unwrap();
         assert_eq!(following.kept.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3]);
         assert!(following.notices.try_recv().is_err(), "nothing new yet");
-        j.record(Utc::now(), Origin::new("p", "s"), written(4));
+        j.record(Utc::now(), Origin::new("p", "s"), None, written(4));
         assert_eq!(seq_of(following.notices.try_recv().unwrap()), 4);
         j.clear();
         assert!(matches!(following.notices.try_recv().unwrap(), Notice::Cleared));
@@ -291,7 +292,7 @@ mod tests {
         let mut following = j.follow(&EventFilter::default()).unwrap();
         let recorded = FOLLOWER_BACKLOG as u64 + 10;
         for n in 0..recorded {
-            j.record(Utc::now(), Origin::new("p", "s"), written(n as usize));
+            j.record(Utc::now(), Origin::new("p", "s"), None, written(n as usize));
         }
         match following.notices.try_recv() {
             Err(broadcast::error::TryRecvError::Lagged(missed)) => assert_eq!(missed, 10),
@@ -313,7 +314,7 @@ mod tests {
     #[test]
     fn with_no_follower_nothing_is_told() {
         let j = Journal::new(10);
-        j.record(Utc::now(), Origin::new("p", "s"), written(1));
+        j.record(Utc::now(), Origin::new("p", "s"), None, written(1));
         assert_eq!(j.live.len(), 0, "no notice is kept for nobody");
         let mut following = j.follow(&EventFilter::default()).unwrap();
         assert_eq!(following.kept.len(), 1);
@@ -323,7 +324,7 @@ mod tests {
     #[test]
     fn serialises_kind_tag_beside_fields() {
         let j = Journal::new(10);
-        j.record(Utc::now(), Origin::new("a", "s"), written(2));
+        j.record(Utc::now(), Origin::new("a", "s"), None, written(2));
         let v = serde_json::to_value(&j.events(&EventFilter::default())[0]).unwrap();
         assert_eq!(v["kind"], "data.written");
         assert_eq!(v["count"], 2);

@@ -165,7 +165,7 @@ function httpStatus(ev) {
 }
 
 function ownFields(ev) {
-  const { seq, at, provider, service, kind, ...rest } = ev;
+  const { seq, at, provider, service, kind, exchange, ...rest } = ev;
   return rest;
 }
 
@@ -327,31 +327,21 @@ function select(seq) {
 
 // The events recorded while an exchange was served: same provider and service, after the
 // previous exchange of that service and before this one (its exchange is recorded last).
+// The events an exchange's handler recorded: those carrying its exchange number.
 function duringExchange(ev) {
-  const out = [];
-  const index = state.held.indexOf(ev);
-  for (let i = index - 1; i >= 0; i--) {
-    const other = state.held[i];
-    if (other.provider !== ev.provider || other.service !== ev.service) continue;
-    if (other.kind === "http.exchange") break;
-    out.unshift(other);
-  }
-  return out;
+  if (ev.exchange == null) return [];
+  return state.held.filter((other) => other.exchange === ev.exchange && other.kind !== "http.exchange");
 }
 
-// The exchange a domain event was recorded in: the next exchange of its service.
+// The exchange a domain event was recorded in: the one with its exchange number.
 function exchangeOf(ev) {
-  const index = state.held.indexOf(ev);
-  for (let i = index + 1; i < state.held.length; i++) {
-    const other = state.held[i];
-    if (other.provider === ev.provider && other.service === ev.service && other.kind === "http.exchange") return other;
-  }
-  return null;
+  if (ev.exchange == null) return null;
+  return state.held.find((other) => other.exchange === ev.exchange && other.kind === "http.exchange") || null;
 }
 
 function related(ev) {
   const during = ev.kind === "http.exchange" ? duringExchange(ev) : [];
-  const owner = ev.kind !== "http.exchange" && ev.service !== "mqtt" ? exchangeOf(ev) : null;
+  const owner = ev.kind !== "http.exchange" ? exchangeOf(ev) : null;
   const tokens = new Set();
   for (const e of [ev, ...during]) if (e.token_id) tokens.add(e.token_id);
   const near = new Set([ev.seq, ...during.map((e) => e.seq), owner && owner.seq]);
