@@ -2,6 +2,7 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use super::{
+    iobufs::InFlight,
     scheduler::{PauseReason, Tracker},
     ConnectionEvents,
 };
@@ -87,6 +88,7 @@ impl Graveyard {
         subscriptions: HashSet<String>,
         metrics: ConnectionEvents,
         unacked_pubrels: VecDeque<u16>,
+        in_flight: InFlight,
         expiry: Option<Duration>,
     ) {
         self.sweep();
@@ -97,6 +99,7 @@ impl Graveyard {
             tracker,
             subscriptions,
             unacked_pubrels,
+            in_flight,
         };
 
         self.keep(
@@ -148,6 +151,8 @@ pub struct SessionState {
     pub subscriptions: HashSet<String>,
     // used for pubrel in qos2
     pub unacked_pubrels: VecDeque<u16>,
+    /// Publishes sent and not acknowledged, sent again with their ids when the session resumes.
+    pub in_flight: InFlight,
 }
 
 #[cfg(test)]
@@ -157,7 +162,7 @@ mod test {
     fn save(graveyard: &mut Graveyard, id: &str, expiry: Option<Duration>) {
         let tracker = Tracker::new(id.to_owned());
         let subscriptions = HashSet::from(["a/b".to_owned()]);
-        graveyard.save_state(tracker, subscriptions, ConnectionEvents::default(), VecDeque::new(), expiry);
+        graveyard.save_state(tracker, subscriptions, ConnectionEvents::default(), VecDeque::new(), InFlight::default(), expiry);
     }
 
     #[test]

@@ -1,5 +1,5 @@
 use std::{
-    collections::{HashMap, VecDeque},
+    collections::{BTreeMap, HashMap, VecDeque},
     sync::Arc,
 };
 
@@ -66,8 +66,39 @@ pub struct Outgoing {
     pub(crate) unacked_pubrels: VecDeque<u16>,
     /// Last packet id
     last_pkid: u16,
+    /// The packet ids of `inflight_buffer`, one bit each (ids are 1..=MAX_PKID).
+    ids_in_flight: u128,
+    /// A resumed session's publishes that were in flight when its last connection ended, not
+    /// yet sent again: by (filter, cursor), the packet id they are sent again with (0 when that
+    /// id was taken by a new publish meanwhile).
+    resend: BTreeMap<(FilterIdx, Cursor), u16>,
+    /// The ids `resend` holds, one bit each: a new publish takes another when it can.
+    ids_to_resend: u128,
     /// Metrics of outgoing messages of this connection
     pub(crate) meter: OutgoingMeter,
+}
+
+/// What a session keeps of its outgoing publishes when its connection ends: those in flight
+/// (packet id, filter, cursor) and the last packet id given, so that a resumed session sends
+/// them again with their own ids [MQTT-4.4.0-1] and goes on from there.
+#[derive(Debug, Default)]
+pub struct InFlight {
+    publishes: Vec<(u16, FilterIdx, Cursor)>,
+    last_pkid: u16,
+}
+
+/// What becomes of a publish read for a resumed session.
+enum Resent {
+    /// Sent before and still unacknowledged: send it again, DUP set, with this id (0: a new one).
+    Again(u16),
+    /// Sent and acknowledged (or delivered at QoS 0) before: not sent again.
+    Done,
+    /// Not sent before.
+    New,
+}
+
+fn bit(pkid: u16) -> u128 {
+    1u128 << pkid
 }
 
 impl Outgoing {
@@ -86,6 +117,9 @@ impl Outgoing {
             unacked_pubrels,
             handle,
             last_pkid: 0,
+            ids_in_flight: 0,
+            resend: BTreeMap::new(),
+            ids_to_resend: 0,
             meter: Default::default(),
         };
 
@@ -114,28 +148,39 @@ impl Outgoing {
         qos: u8,
         filter_idx: usize,
     ) -> (usize, usize) {
-        let mut buffer = self.data_buffer.lock();
+        let data_buffer = self.data_buffer.clone();
+        let mut buffer = data_buffer.lock();
 
         for mut p in publishes {
+            let resent = match p.cursor {
+                Some(cursor) if !self.resend.is_empty() => self.resent(filter_idx, cursor),
+                _ => Resent::New,
+            };
+            let again = match resent {
+                Resent::Done => continue,
+                Resent::Again(pkid) => Some(pkid),
+                Resent::New => None,
+            };
             self.meter.publish_count += 1;
             // A publish delivered at QoS 0 (a QoS 0 publish on any subscription, or any
             // publish on a QoS 0 subscription) takes no packet id and is never acknowledged.
             if qos == 0 || p.publish.qos == QoS::AtMostOnce {
+                p.publish.dup = false;
                 buffer.push_back(Notification::Forward(p));
                 continue;
             }
 
-            // Index and pkid of current outgoing packet
-            self.last_pkid += 1;
-            p.publish.pkid = self.last_pkid;
-
-            self.inflight_buffer
-                .push_back((self.last_pkid, filter_idx, p.cursor));
-
-            // Place max pkid packet at index 0
-            if self.last_pkid == MAX_PKID {
-                self.last_pkid = 0;
-            }
+            // A publish sent again keeps its packet id [MQTT-4.4.0-1] and has DUP set
+            // [MQTT-3.3.1-1]; any other has DUP clear, whatever its publisher sent
+            // [MQTT-3.3.1-3].
+            let pkid = match again {
+                Some(pkid) if pkid != 0 && self.ids_in_flight & bit(pkid) == 0 => pkid,
+                _ => self.next_pkid(),
+            };
+            p.publish.pkid = pkid;
+            p.publish.dup = again.is_some();
+            self.ids_in_flight |= bit(pkid);
+            self.inflight_buffer.push_back((pkid, filter_idx, p.cursor));
 
             self.meter.total_size += p.publish.topic.len() + p.publish.payload.len();
             buffer.push_back(Notification::Forward(p));
@@ -154,6 +199,83 @@ impl Outgoing {
         (buffer_count, inflight_count)
     }
 
+    /// The next packet id after the last one given that no publish in flight holds (one
+    /// acknowledged out of order frees its id while earlier ones still hold theirs), and that
+    /// no publish waiting to be sent again holds, if there is one. There is always one free of
+    /// the first kind: a publish takes an id only when an in-flight slot is free.
+    fn next_pkid(&mut self) -> u16 {
+        let after = |from: u16, taken: u128| {
+            (1..=MAX_PKID)
+                .map(|n| (from + n - 1) % MAX_PKID + 1)
+                .find(|id| taken & bit(*id) == 0)
+        };
+        let pkid = after(self.last_pkid, self.ids_in_flight | self.ids_to_resend)
+            .or_else(|| after(self.last_pkid, self.ids_in_flight))
+            .unwrap_or(self.last_pkid % MAX_PKID + 1);
+        if self.ids_to_resend & bit(pkid) != 0 {
+            // Taken from a publish still to be sent again: it gets a new id then.
+            self.ids_to_resend &= !bit(pkid);
+            for id in self.resend.values_mut().filter(|id| **id == pkid) {
+                *id = 0;
+            }
+        }
+        self.last_pkid = pkid;
+        pkid
+    }
+
+    /// Whether a publish read at `cursor` of `filter` for a resumed session was sent before.
+    /// The read starts at the earliest publish still to be sent again: one below the last such
+    /// publish of its filter that is not to be sent again was acknowledged. One to be sent again
+    /// below `cursor` is no longer in the log (the read jumped past it), so it is forgotten.
+    fn resent(&mut self, filter: FilterIdx, cursor: Cursor) -> Resent {
+        let lost: Vec<_> = self
+            .resend
+            .range((filter, (0, 0))..(filter, cursor))
+            .map(|(key, _)| *key)
+            .collect();
+        for key in lost {
+            if let Some(pkid) = self.resend.remove(&key) {
+                self.ids_to_resend &= !bit(pkid);
+            }
+        }
+        if let Some(pkid) = self.resend.remove(&(filter, cursor)) {
+            self.ids_to_resend &= !bit(pkid);
+            return Resent::Again(pkid);
+        }
+        match self.resend.range((filter, cursor)..=(filter, (u64::MAX, u64::MAX))).next() {
+            Some(_) => Resent::Done,
+            None => Resent::New,
+        }
+    }
+
+    /// What is in flight, for a session kept when its connection ends: the publishes sent and
+    /// not yet acknowledged, and those still to be sent again from an earlier connection.
+    pub fn in_flight(&self) -> InFlight {
+        let sent = self
+            .inflight_buffer
+            .iter()
+            .filter_map(|(pkid, filter, cursor)| cursor.map(|c| (*pkid, *filter, c)));
+        let waiting = self.resend.iter().map(|((filter, cursor), pkid)| (*pkid, *filter, *cursor));
+        InFlight {
+            publishes: sent.chain(waiting).collect(),
+            last_pkid: self.last_pkid,
+        }
+    }
+
+    /// Resumes a kept session's publishes in flight: each is sent again with its own id when
+    /// the read (from [`Outgoing::retransmission_map`]'s cursors) comes to it.
+    pub fn resume(&mut self, in_flight: InFlight) {
+        self.last_pkid = in_flight.last_pkid;
+        for (pkid, filter, cursor) in in_flight.publishes {
+            if pkid != 0 && self.ids_to_resend & bit(pkid) == 0 {
+                self.ids_to_resend |= bit(pkid);
+                self.resend.insert((filter, cursor), pkid);
+            } else {
+                self.resend.insert((filter, cursor), 0);
+            }
+        }
+    }
+
     // Returns (unsolicited, outoforder) flags
     // Return: Out of order or unsolicited acks
     /// Acknowledges the in-flight publish `pkid` (PUBACK, or PUBREC for QoS 2). MQTT asks a
@@ -166,6 +288,7 @@ impl Outgoing {
             debug!(pkid, "out of order ack.");
         }
         self.inflight_buffer.remove(at);
+        self.ids_in_flight &= !bit(pkid);
         Some(())
     }
 
@@ -197,6 +320,11 @@ impl Outgoing {
             if !o.contains_key(filter_idx) && cursor.is_some() {
                 o.insert(*filter_idx, cursor.unwrap());
             }
+        }
+        // Publishes of an earlier connection still to be sent again come before any sent since.
+        for (filter_idx, cursor) in self.resend.keys() {
+            let least = o.entry(*filter_idx).or_insert(*cursor);
+            *least = (*least).min(*cursor);
         }
 
         o
@@ -285,6 +413,105 @@ mod test {
             .collect();
         assert_eq!(pkids, [0, 1, 0, 2]);
         assert!(outgoing.register_ack(1).is_some() && outgoing.register_ack(2).is_some());
+    }
+
+    fn qos1(cursors: &[u64], dup: bool) -> impl Iterator<Item = Forward> + '_ {
+        cursors.iter().map(move |&c| {
+            let mut publish = crate::protocol::Publish::new("a/b", "x", false);
+            publish.qos = QoS::AtLeastOnce;
+            publish.dup = dup;
+            Forward {
+                cursor: Some((0, c)),
+                size: 0,
+                publish,
+                properties: None,
+            }
+        })
+    }
+
+    /// `(pkid, dup, cursor)` of what was pushed, emptying the buffer.
+    fn sent(outgoing: &Outgoing) -> Vec<(u16, bool, u64)> {
+        outgoing
+            .data_buffer
+            .lock()
+            .drain(..)
+            .map(|n| match n {
+                Notification::Forward(f) => (f.publish.pkid, f.publish.dup, f.cursor.unwrap().1),
+                _ => panic!("not a forward"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_resumed_session_sends_its_unacknowledged_publishes_again_with_their_ids() {
+        let (mut before, _) = Outgoing::new("resumed".to_string());
+        // A publisher's DUP does not reach the subscriber [MQTT-3.3.1-3].
+        before.push_forwards(qos1(&[3, 4, 5], true), 1, 0);
+        assert_eq!(sent(&before), [(1, false, 3), (2, false, 4), (3, false, 5)]);
+        assert!(before.register_ack(2).is_some());
+        let in_flight = before.in_flight();
+        assert_eq!(before.retransmission_map().get(&0), Some(&(0, 3)));
+
+        let (mut after, _) = Outgoing::new("resumed".to_string());
+        after.resume(in_flight);
+        assert_eq!(after.retransmission_map().get(&0), Some(&(0, 3)));
+        // Read again from the earliest: 4 was acknowledged, 6 is new.
+        after.push_forwards(qos1(&[3, 4, 5, 6], false), 1, 0);
+        assert_eq!(sent(&after), [(1, true, 3), (3, true, 5), (4, false, 6)]);
+        assert!(after.resend.is_empty() && after.ids_to_resend == 0);
+    }
+
+    #[test]
+    fn publishes_still_to_be_sent_again_survive_another_disconnect() {
+        let (mut first, _) = Outgoing::new("twice".to_string());
+        first.push_forwards(qos1(&[10, 11], false), 1, 0);
+        sent(&first);
+        let (mut second, _) = Outgoing::new("twice".to_string());
+        second.resume(first.in_flight());
+        // The new connection ends before anything is read.
+        let (mut third, _) = Outgoing::new("twice".to_string());
+        third.resume(second.in_flight());
+        assert_eq!(third.retransmission_map().get(&0), Some(&(0, 10)));
+        third.push_forwards(qos1(&[10, 11], false), 1, 0);
+        assert_eq!(sent(&third), [(1, true, 10), (2, true, 11)]);
+    }
+
+    #[test]
+    fn publishes_the_log_no_longer_holds_are_forgotten() {
+        let (mut before, _) = Outgoing::new("lost".to_string());
+        before.push_forwards(qos1(&[1, 2], false), 1, 0);
+        sent(&before);
+        let (mut after, _) = Outgoing::new("lost".to_string());
+        after.resume(before.in_flight());
+        // The read jumped to 7: 1 and 2 were dropped from the log.
+        after.push_forwards(qos1(&[7], false), 1, 0);
+        assert_eq!(sent(&after), [(3, false, 7)]);
+        assert!(after.resend.is_empty() && after.ids_to_resend == 0);
+    }
+
+    #[test]
+    fn no_two_publishes_in_flight_share_a_packet_id() {
+        let (mut outgoing, _) = Outgoing::new("ids".to_string());
+        let cursors: Vec<u64> = (0..MAX_INFLIGHT as u64).collect();
+        outgoing.push_forwards(qos1(&cursors, false), 1, 0);
+        sent(&outgoing);
+        // Acknowledged out of order: 50 is free, 1 to 49 are still in flight.
+        assert!(outgoing.register_ack(50).is_some());
+        outgoing.push_forwards(qos1(&[100], false), 1, 0);
+        assert_eq!(sent(&outgoing), [(50, false, 100)]);
+    }
+
+    #[test]
+    fn a_new_publish_leaves_the_ids_to_be_sent_again_alone_while_it_can() {
+        let (mut before, _) = Outgoing::new("spare".to_string());
+        before.push_forwards(qos1(&[1, 2], false), 1, 0);
+        sent(&before);
+        let (mut after, _) = Outgoing::new("spare".to_string());
+        after.resume(before.in_flight());
+        // Another filter's new publishes come first: ids 3 and 4, not 1 and 2.
+        after.push_forwards(qos1(&[50, 51], false), 1, 1);
+        after.push_forwards(qos1(&[1, 2], false), 1, 0);
+        assert_eq!(sent(&after), [(3, false, 50), (4, false, 51), (1, true, 1), (2, true, 2)]);
     }
 
     // use super::{Outgoing, MAX_INFLIGHT};

@@ -347,6 +347,7 @@ impl Router {
                     // for using in acklog
                     pending_acks.clone_from(&session_state.unacked_pubrels);
                     outgoing.unacked_pubrels = session_state.unacked_pubrels;
+                    outgoing.resume(session_state.in_flight);
                     session_state.tracker
                 },
             )
@@ -538,11 +539,13 @@ impl Router {
                 }
             }
 
+            let in_flight = outgoing.in_flight();
             self.graveyard.save_state(
                 tracker,
                 connection.subscriptions,
                 connection.events,
                 outgoing.unacked_pubrels,
+                in_flight,
                 expiry,
             );
         } else {
