@@ -532,6 +532,86 @@ def test_a_client_gets_no_more_unacknowledged_messages_than_its_receive_maximum(
         sock.close()
 
 
+def publish_fields(packet: bytes, v5: bool):
+    """(DUP flag, topic, packet id, payload) of a raw QoS 1 PUBLISH."""
+    at = 1
+    while packet[at] & 0x80:
+        at += 1
+    at += 1
+    topic_len = int.from_bytes(packet[at:at + 2], "big")
+    topic = packet[at + 2:at + 2 + topic_len].decode()
+    at += 2 + topic_len
+    pkid = int.from_bytes(packet[at:at + 2], "big")
+    at += 2
+    if v5:
+        length, shift = 0, 0
+        while True:
+            length |= (packet[at] & 0x7F) << shift
+            shift += 7
+            at += 1
+            if not packet[at - 1] & 0x80:
+                break
+        at += length
+    return bool(packet[0] & 0x08), topic, pkid, packet[at:]
+
+
+@pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5])
+def test_a_resumed_session_gets_its_unacknowledged_messages_again_with_their_ids(mock, clients, protocol):
+    """MQTT 3.1.1 [MQTT-4.4.0-1] and 5 (section 4.4): a session resumed after its connection
+    dropped gets the QoS 1 messages it had not acknowledged again, with their own packet ids
+    and DUP set [MQTT-3.3.1-1], and not the one it had acknowledged. A message's DUP on the way
+    in does not reach its subscribers [MQTT-3.3.1-3]. Raw sockets: a client library acknowledges
+    everything it receives."""
+    v5 = protocol == mqtt.MQTTv5
+    host, port = host_port(mock.endpoints["mqtt"]["tcp"])
+    client_id = f"resumed-{protocol}-{os.getpid()}-{time.monotonic_ns()}".encode()
+    topic = f"1001/obj/resumed/{protocol}"
+
+    def session():
+        sock = socket.create_connection((host, port), timeout=TIMEOUT)
+        sock.sendall(raw_connect(client_id, ANNA, v5))
+        connack = read_packet(sock)
+        assert connack[0] == 0x20 and connack[3] == 0, connack
+        return sock, bool(connack[2] & 1)
+
+    sub, present = session()
+    assert not present
+    subscribe = (1).to_bytes(2, "big") + (b"\x00" if v5 else b"") + len(topic).to_bytes(2, "big") + topic.encode() + b"\x01"
+    sub.sendall(bytes([0x82, len(subscribe)]) + subscribe)
+    assert read_packet(sub)[0] == 0x90
+
+    publisher = socket.create_connection((host, port), timeout=TIMEOUT)
+    try:
+        publisher.sendall(raw_connect(client_id + b"-pub", ANNA, v5))
+        assert read_packet(publisher)[0] == 0x20
+        for i in range(3):
+            body = len(topic).to_bytes(2, "big") + topic.encode() + (i + 1).to_bytes(2, "big") + (b"\x00" if v5 else b"") + str(i).encode()
+            # The second goes in with DUP set, as a publisher's own retry would.
+            publisher.sendall(bytes([0x3A if i == 1 else 0x32, len(body)]) + body)
+            assert read_packet(publisher)[0] == 0x40
+    finally:
+        publisher.close()
+
+    first = [publish_fields(read_packet(sub), v5) for _ in range(3)]
+    assert [(dup, payload) for dup, _, _, payload in first] == [(False, b"0"), (False, b"1"), (False, b"2")], first
+    ids = {payload: pkid for _, _, pkid, payload in first}
+    sub.sendall(bytes([0x40, 2]) + ids[b"1"].to_bytes(2, "big"))  # only the second acknowledged
+    time.sleep(0.3)
+    sub.close()  # dropped, no DISCONNECT
+    time.sleep(0.5)
+
+    sub, present = session()
+    try:
+        assert present
+        again = [publish_fields(read_packet(sub), v5) for _ in range(2)]
+        assert [(dup, pkid, payload) for dup, _, pkid, payload in again] == [(True, ids[b"0"], b"0"), (True, ids[b"2"], b"2")], (ids, again)
+        sub.settimeout(1.0)
+        with pytest.raises(socket.timeout):
+            read_packet(sub)  # not the acknowledged one
+    finally:
+        sub.close()
+
+
 def test_a_client_that_exceeds_the_servers_receive_maximum_is_disconnected(mock, clients):
     """MQTT 5 §3.3.4: the broker's CONNACK names its Receive Maximum (100, as paho-mqtt reads
     it), and a client with more unanswered QoS 1 and 2 publishes than that gets DISCONNECT 0x93.
