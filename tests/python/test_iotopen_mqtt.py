@@ -481,6 +481,29 @@ def read_packet(sock) -> bytes:
     return head + raw + exactly(length)
 
 
+def publish_fields(packet: bytes, v5: bool):
+    """(DUP flag, topic, packet id, payload) of a raw QoS 1 PUBLISH."""
+    at = 1
+    while packet[at] & 0x80:
+        at += 1
+    at += 1
+    topic_len = int.from_bytes(packet[at:at + 2], "big")
+    topic = packet[at + 2:at + 2 + topic_len].decode()
+    at += 2 + topic_len
+    pkid = int.from_bytes(packet[at:at + 2], "big")
+    at += 2
+    if v5:
+        length, shift = 0, 0
+        while True:
+            length |= (packet[at] & 0x7F) << shift
+            shift += 7
+            at += 1
+            if not packet[at - 1] & 0x80:
+                break
+        at += length
+    return bool(packet[0] & 0x08), topic, pkid, packet[at:]
+
+
 def test_a_client_gets_no_more_unacknowledged_messages_than_its_receive_maximum(mock, clients):
     """MQTT 5 [MQTT-3.3.4-9]: the server sends no more QoS 1 and 2 PUBLISHes that are not yet
     acknowledged than the Receive Maximum the client declared. A raw client that declared 2 and
@@ -505,14 +528,8 @@ def test_a_client_gets_no_more_unacknowledged_messages_than_its_receive_maximum(
         def next_publish():
             packet = read_packet(sock)
             assert packet[0] & 0xF0 == 0x30, packet
-            at = 1
-            while packet[at] & 0x80:
-                at += 1
-            at += 1
-            topic_len = int.from_bytes(packet[at:at + 2], "big")
-            topic = packet[at + 2:at + 2 + topic_len].decode()
-            pkid = packet[at + 2 + topic_len:at + 4 + topic_len]
-            return topic, pkid
+            _, topic, pkid, _ = publish_fields(packet, v5=True)
+            return topic, pkid.to_bytes(2, "big")
 
         first, second = next_publish(), next_publish()
         assert [first[0], second[0]] == ["1001/obj/window/0", "1001/obj/window/1"]
@@ -530,29 +547,6 @@ def test_a_client_gets_no_more_unacknowledged_messages_than_its_receive_maximum(
         assert [t for t, _ in got] == [f"1001/obj/window/{i}" for i in (2, 3, 4)]
     finally:
         sock.close()
-
-
-def publish_fields(packet: bytes, v5: bool):
-    """(DUP flag, topic, packet id, payload) of a raw QoS 1 PUBLISH."""
-    at = 1
-    while packet[at] & 0x80:
-        at += 1
-    at += 1
-    topic_len = int.from_bytes(packet[at:at + 2], "big")
-    topic = packet[at + 2:at + 2 + topic_len].decode()
-    at += 2 + topic_len
-    pkid = int.from_bytes(packet[at:at + 2], "big")
-    at += 2
-    if v5:
-        length, shift = 0, 0
-        while True:
-            length |= (packet[at] & 0x7F) << shift
-            shift += 7
-            at += 1
-            if not packet[at - 1] & 0x80:
-                break
-        at += length
-    return bool(packet[0] & 0x08), topic, pkid, packet[at:]
 
 
 @pytest.mark.parametrize("protocol", [mqtt.MQTTv311, mqtt.MQTTv5])
