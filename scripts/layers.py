@@ -36,6 +36,7 @@ FLOORS = {
         ["front/proxy.rs"],
         ["front/route.rs"],
         ["front/exchange.rs"],
+        ["front/unread_body.rs"],
         ["front/fault.rs"],
         ["front/handler.rs"],
         ["front/deadlines.rs"],

@@ -6,7 +6,9 @@
 //! 2. `/__admin/...` on the plain HTTP listener goes to the namespace's admin API, unless the
 //!    Host header names a provider's real host;
 //! 3. anything else is an exchange, journaled once ([`super::exchange`]): routed to its service
-//!    ([`super::route`]), where a fault rule may fire first ([`super::fault`]).
+//!    ([`super::route`]), where a fault rule may fire first ([`super::fault`]). It is served
+//!    inside its exchange's scope, so that what its handler records is tied to it, and what its
+//!    service left of the request body is read before the answer goes ([`super::unread_body`]).
 
 use std::sync::Arc;
 
@@ -20,6 +22,7 @@ use super::fault;
 use super::handler::handler;
 use super::proxy::{origin_form, Destination, Proxy, ProxyRequest, Refusal};
 use super::route::{Dedicated, Services};
+use super::unread_body::HeldBody;
 use crate::contract::{ConnInfo, ListenerKind};
 use crate::journal::within_exchange;
 use crate::namespace::{FaultPoint, Namespace};
@@ -76,16 +79,23 @@ impl Door {
         let mut record = PendingExchange::begin(&self.ns, &req, listener);
         let id = record.id;
         let serving = async {
-            match (proxied, refused) {
-                (_, Some(refusal)) => refusal.response(),
-                (Some(ProxyRequest::Connect(authority)), None) => self.clone().connect(&authority, &mut record),
-                _ if self.ns.records_bodies() => {
+            if let (Some(ProxyRequest::Connect(authority)), None) = (&proxied, &refused) {
+                return self.clone().connect(authority, &mut record);
+            }
+            let (req, held) = HeldBody::hold(req);
+            let response = match refused {
+                Some(refusal) => refusal.response(),
+                None if self.ns.records_bodies() => {
                     let req = record.tee_request(req);
                     let response = self.serve(req, listener, &mut record).await;
                     record.capture_response(response).await
                 }
-                _ => self.serve(req, listener, &mut record).await,
+                None => self.serve(req, listener, &mut record).await,
+            };
+            if let Some(held) = held {
+                held.discard_rest().await;
             }
+            response
         };
         let response = within_exchange(id, serving).await;
         record.finish(&response);

@@ -5,7 +5,8 @@
 //! namespace) → the namespace's [`door`] → [`proxy`] (CONNECT and absolute-form requests) →
 //! [`route`] (which service) → [`exchange`] (the journal record of the exchange) → [`fault`]
 //! (a fired fault's action), and [`handler`], what they all hand requests to. [`deadlines`] bounds
-//! a connection in time.
+//! a connection in time; [`unread_body`] keeps a connection open after a service refused a
+//! request without reading its body.
 
 pub mod connection;
 pub mod deadlines;
@@ -17,3 +18,4 @@ pub mod listener;
 pub mod proxy;
 pub mod route;
 pub mod run_selection;
+pub mod unread_body;
