@@ -145,18 +145,26 @@ def raw_exchange(address, request: bytes, timeout=5.0):
     with socket.create_connection(address, timeout=timeout) as s:
         s.settimeout(timeout)
         s.sendall(request)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = s.recv(65536)
-            assert chunk, f"connection closed before a response: {data!r}"
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
-        while len(body) < int(headers.get("content-length", "0")):
-            chunk = s.recv(65536)
-            assert chunk, "connection closed inside the body"
-            body += chunk
+        return read_response(s)
+
+
+def read_response(s):
+    """One HTTP/1.1 response from a socket (plain or TLS): `(status, headers, body)` with a
+    Content-Length body. `ConnectionError` when the server closes the connection first."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ConnectionError(f"connection closed before a response: {data!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines[1:])}
+    while len(body) < int(headers.get("content-length", "0")):
+        chunk = s.recv(65536)
+        if not chunk:
+            raise ConnectionError("connection closed inside the body")
+        body += chunk
     return int(lines[0].split()[1]), headers, body
 
 

@@ -325,8 +325,6 @@ function select(seq) {
   if (ev) showDetail(ev);
 }
 
-// The events recorded while an exchange was served: same provider and service, after the
-// previous exchange of that service and before this one (its exchange is recorded last).
 // The events an exchange's handler recorded: those carrying its exchange number.
 function duringExchange(ev) {
   if (ev.exchange == null) return [];

@@ -72,8 +72,6 @@ pub struct Outgoing {
     /// yet sent again: by (filter, cursor), the packet id they are sent again with (0 when that
     /// id was taken by a new publish meanwhile).
     resend: BTreeMap<(FilterIdx, Cursor), u16>,
-    /// The ids `resend` holds, one bit each: a new publish takes another when it can.
-    ids_to_resend: u128,
     /// Metrics of outgoing messages of this connection
     pub(crate) meter: OutgoingMeter,
 }
@@ -119,7 +117,6 @@ impl Outgoing {
             last_pkid: 0,
             ids_in_flight: 0,
             resend: BTreeMap::new(),
-            ids_to_resend: 0,
             meter: Default::default(),
         };
 
@@ -209,12 +206,12 @@ impl Outgoing {
                 .map(|n| (from + n - 1) % MAX_PKID + 1)
                 .find(|id| taken & bit(*id) == 0)
         };
-        let pkid = after(self.last_pkid, self.ids_in_flight | self.ids_to_resend)
+        let to_resend = self.ids_to_resend();
+        let pkid = after(self.last_pkid, self.ids_in_flight | to_resend)
             .or_else(|| after(self.last_pkid, self.ids_in_flight))
             .unwrap_or(self.last_pkid % MAX_PKID + 1);
-        if self.ids_to_resend & bit(pkid) != 0 {
+        if to_resend & bit(pkid) != 0 {
             // Taken from a publish still to be sent again: it gets a new id then.
-            self.ids_to_resend &= !bit(pkid);
             for id in self.resend.values_mut().filter(|id| **id == pkid) {
                 *id = 0;
             }
@@ -234,12 +231,9 @@ impl Outgoing {
             .map(|(key, _)| *key)
             .collect();
         for key in lost {
-            if let Some(pkid) = self.resend.remove(&key) {
-                self.ids_to_resend &= !bit(pkid);
-            }
+            self.resend.remove(&key);
         }
         if let Some(pkid) = self.resend.remove(&(filter, cursor)) {
-            self.ids_to_resend &= !bit(pkid);
             return Resent::Again(pkid);
         }
         match self.resend.range((filter, cursor)..=(filter, (u64::MAX, u64::MAX))).next() {
@@ -267,13 +261,15 @@ impl Outgoing {
     pub fn resume(&mut self, in_flight: InFlight) {
         self.last_pkid = in_flight.last_pkid;
         for (pkid, filter, cursor) in in_flight.publishes {
-            if pkid != 0 && self.ids_to_resend & bit(pkid) == 0 {
-                self.ids_to_resend |= bit(pkid);
-                self.resend.insert((filter, cursor), pkid);
-            } else {
-                self.resend.insert((filter, cursor), 0);
-            }
+            let taken = pkid == 0 || self.ids_to_resend() & bit(pkid) != 0;
+            self.resend.insert((filter, cursor), if taken { 0 } else { pkid });
         }
+    }
+
+    /// The ids publishes still to be sent again hold, one bit each (a new publish takes
+    /// another when it can). Usually none: `resend` is empty but after a session resumed.
+    fn ids_to_resend(&self) -> u128 {
+        self.resend.values().filter(|id| **id != 0).fold(0, |bits, id| bits | bit(*id))
     }
 
     // Returns (unsolicited, outoforder) flags
@@ -458,7 +454,7 @@ mod test {
         // Read again from the earliest: 4 was acknowledged, 6 is new.
         after.push_forwards(qos1(&[3, 4, 5, 6], false), 1, 0);
         assert_eq!(sent(&after), [(1, true, 3), (3, true, 5), (4, false, 6)]);
-        assert!(after.resend.is_empty() && after.ids_to_resend == 0);
+        assert!(after.resend.is_empty() && after.ids_to_resend() == 0);
     }
 
     #[test]
@@ -486,7 +482,7 @@ mod test {
         // The read jumped to 7: 1 and 2 were dropped from the log.
         after.push_forwards(qos1(&[7], false), 1, 0);
         assert_eq!(sent(&after), [(3, false, 7)]);
-        assert!(after.resend.is_empty() && after.ids_to_resend == 0);
+        assert!(after.resend.is_empty() && after.ids_to_resend() == 0);
     }
 
     #[test]
